@@ -1,0 +1,1 @@
+"""patient360: the unified patient record and the services around it."""

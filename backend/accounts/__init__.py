@@ -1,0 +1,1 @@
+"""Who signs in: staff users with their roles, and patients' portal accounts."""

@@ -1,0 +1,1 @@
+"""Placeholder: models of the billing domain are being written."""

@@ -1,0 +1,1 @@
+"""Placeholder: models of the careplans domain are being written."""

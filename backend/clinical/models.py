@@ -1,0 +1,1 @@
+"""Placeholder: models of the clinical domain are being written."""

@@ -1,0 +1,1 @@
+"""Column types and mixins shared by every domain's models."""

@@ -1,0 +1,124 @@
+"""Engines, sessions and the declarative base every model derives from."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, Engine, MetaData, Numeric, String, Uuid, create_engine, event
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from backend.common.types import JSONType, Sensitivity, SensitivityType, UTCDateTime
+
+# Constraint names must be deterministic so Alembic can drop and alter them on both databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base: the one metadata, and how Python annotations map to columns."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: UTCDateTime(),
+        date: Date(),
+        uuid.UUID: Uuid(),
+        Decimal: Numeric(12, 2),
+        str: String(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        Sensitivity: SensitivityType(),
+        # Enums are stored by value as plain strings: no PostgreSQL ENUM types to migrate
+        # every time a value is added.
+        enum.Enum: SAEnum(
+            enum.Enum,
+            native_enum=False,
+            length=32,
+            values_callable=lambda members: [m.value for m in members],
+            validate_strings=True,
+        ),
+    }
+
+
+def _driver_urls(database_url: str) -> tuple[URL, URL]:
+    """Return (sync, async) SQLAlchemy URLs for one configured database URL.
+
+    Users write plain ``sqlite:///...`` or ``postgresql://...``; the drivers are our choice:
+    the standard library's sqlite3 and aiosqlite, psycopg 3 for both modes on PostgreSQL.
+    """
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite"), url.set(drivername="sqlite+aiosqlite")
+    if backend in {"postgresql", "postgres"}:
+        pg = url.set(drivername="postgresql+psycopg")
+        return pg, pg
+    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def is_sqlite(database_url: str) -> bool:
+    return make_url(database_url).get_backend_name() == "sqlite"
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    """A synchronous engine: CLI, migrations, bulk demo data."""
+    sync_url, _ = _driver_urls(database_url)
+    engine = create_engine(sync_url, **kwargs)
+    if sync_url.get_backend_name() == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def make_async_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
+    """The asynchronous engine the web app serves requests with."""
+    _, async_url = _driver_urls(database_url)
+    engine = create_async_engine(async_url, **kwargs)
+    if async_url.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def async_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session whose work commits together or not at all."""
+    with session_factory(engine)() as session, session.begin():
+        yield session
+
+
+@asynccontextmanager
+async def async_transaction(
+    factory: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """The async twin of :func:`transaction`."""
+    async with factory() as session, session.begin():
+        yield session

@@ -1,0 +1,1 @@
+"""Realistic, deterministic demo data: ``patient360 demo --patients N --seed S``."""

@@ -1,0 +1,1 @@
+"""Placeholder: models of the engagement domain are being written."""

@@ -1,0 +1,1 @@
+"""Placeholder: models of the forms domain are being written."""

@@ -1,0 +1,1 @@
+"""Placeholder: models of the identity domain are being written."""

@@ -1,0 +1,1 @@
+"""Placeholder: models of the journey domain are being written."""

@@ -1,0 +1,38 @@
+"""Imports every domain's models so ``Base.metadata`` knows all tables.
+
+Alembic, the demo seeder and the tests import this module; adding a domain means adding
+its models here.
+"""
+
+from __future__ import annotations
+
+from backend.accounts import models as accounts
+from backend.billing import models as billing
+from backend.careplans import models as careplans
+from backend.clinical import models as clinical
+from backend.db import Base
+from backend.engagement import models as engagement
+from backend.forms import models as forms
+from backend.identity import models as identity
+from backend.journey import models as journey
+from backend.organization import models as organization
+from backend.patients import models as patients
+from backend.scheduling import models as scheduling
+
+DOMAINS = (
+    accounts,
+    organization,
+    patients,
+    identity,
+    journey,
+    scheduling,
+    clinical,
+    billing,
+    forms,
+    engagement,
+    careplans,
+)
+
+metadata = Base.metadata
+
+__all__ = ["DOMAINS", "Base", "metadata"]

@@ -1,0 +1,1 @@
+"""The clinic itself: organizations, locations and care teams."""

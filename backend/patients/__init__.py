@@ -1,0 +1,1 @@
+"""Patients: demographics, contact points, addresses, identifiers, emergency contacts."""

@@ -1,0 +1,1 @@
+"""Placeholder: models of the scheduling domain are being written."""
