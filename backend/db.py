@@ -13,7 +13,12 @@ from typing import Any
 from sqlalchemy import Date, Engine, MetaData, Numeric, String, Uuid, create_engine, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from backend.common.types import JSONType, Sensitivity, SensitivityType, UTCDateTime

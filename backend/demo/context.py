@@ -74,7 +74,7 @@ class DemoContext:
     @property
     def now(self) -> datetime:
         """The demo's 'now': noon UTC on ``today``; nothing is recorded after it."""
-        return datetime.combine(self.today, time(12, 0), tzinfo=UTC)
+        return demo_now(self.today)
 
     def rng(self, patient: PatientSeed | None, domain: str) -> random.Random:
         """A generator private to (seed, patient, domain): stable under any reordering."""
@@ -83,8 +83,14 @@ class DemoContext:
 
     def team_member(self, patient: PatientSeed, role: StaffRole, rng: random.Random) -> uuid.UUID:
         """A staff member of the patient's care team with ``role`` (any holder if none)."""
-        members = self.care_teams[patient.care_team_id]["members"].get(role) or self.staff[role]
+        members: list[uuid.UUID] = (
+            self.care_teams[patient.care_team_id]["members"].get(role) or self.staff[role]
+        )
         return rng.choice(members)
+
+
+def demo_now(today: date) -> datetime:
+    return datetime.combine(today, time(12, 0), tzinfo=UTC)
 
 
 def new_id(rng: random.Random) -> uuid.UUID:
@@ -92,7 +98,9 @@ def new_id(rng: random.Random) -> uuid.UUID:
     return uuid.UUID(int=rng.getrandbits(128), version=4)
 
 
-def at(day: date | datetime, rng: random.Random, start_hour: int = 8, end_hour: int = 17) -> datetime:
+def at(
+    day: date | datetime, rng: random.Random, start_hour: int = 8, end_hour: int = 17
+) -> datetime:
     """A time during office hours on ``day`` (UTC), on a 15-minute boundary."""
     base = day.date() if isinstance(day, datetime) else day
     minutes = rng.randrange(start_hour * 60, end_hour * 60, 15)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from collections import defaultdict
@@ -58,19 +59,26 @@ class RowSink:
         return written
 
 
+def _none() -> None:
+    return None
+
+
+def _constant(value: Any) -> Any:
+    return value
+
+
 def _complete(table: Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Give every row the same keys (executemany needs that), filling column defaults."""
     fillers: dict[str, Callable[[], Any]] = {}
     for column in table.c:
-        default = column.default
+        default: Any = column.default
         if default is None:
-            fillers[column.key] = lambda: None
+            fillers[column.key] = _none
         elif default.is_callable:
-            fn = default.arg  # type: ignore[attr-defined]
-            fillers[column.key] = lambda fn=fn: fn(None)
+            # SQLAlchemy wraps zero-argument callables to take the execution context.
+            fillers[column.key] = functools.partial(default.arg, None)
         elif default.is_scalar:
-            value = default.arg  # type: ignore[attr-defined]
-            fillers[column.key] = lambda value=value: value
+            fillers[column.key] = functools.partial(_constant, default.arg)
     for row in rows:
         for key, fill in fillers.items():
             if key not in row:

@@ -63,9 +63,7 @@ class Patient(Tracked, Base):
     contact_points: Mapped[list[ContactPoint]] = relationship(
         lazy="raise", back_populates="patient"
     )
-    addresses: Mapped[list[Address]] = relationship(
-        lazy="raise", back_populates="patient"
-    )
+    addresses: Mapped[list[Address]] = relationship(lazy="raise", back_populates="patient")
     identifiers: Mapped[list[PatientIdentifier]] = relationship(
         lazy="raise", back_populates="patient"
     )

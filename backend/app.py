@@ -1,0 +1,80 @@
+"""create_app(settings): the ASGI application, its middleware, mounts and lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from backend.db import async_session_factory, make_async_engine
+from backend.migrations import pending_message
+from backend.patients.models import Patient
+from backend.settings import Settings, get_settings
+from backend.web.headers import SecurityHeaders
+from backend.web.health import healthz, readyz
+
+# Templates ship inside the package (they are code); autoescape is on for .html.
+_TEMPLATES = Jinja2Templates(
+    env=Environment(loader=PackageLoader("backend.web"), autoescape=select_autoescape())
+)
+
+
+async def home(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    async with request.app.state.engine.connect() as connection:
+        pending = await connection.run_sync(pending_message)
+        patients = (
+            0 if pending else await connection.scalar(select(func.count()).select_from(Patient))
+        )
+    url = make_url(settings.database_url)
+    return _TEMPLATES.TemplateResponse(
+        request,
+        "home.html",
+        {
+            "env": settings.env,
+            "database": url.get_backend_name(),
+            "schema": pending or "current",
+            "patients": patients or 0,
+        },
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = make_async_engine(settings.database_url, pool_pre_ping=True)
+        app.state.engine = engine
+        app.state.sessions = async_session_factory(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = Starlette(
+        debug=False,  # tracebacks never reach a client, in any environment
+        routes=[
+            Route("/", home),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
+        ],
+        middleware=[Middleware(SecurityHeaders, hsts=settings.is_production)],
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    return app
+
+
+def app_from_environment() -> Starlette:
+    """uvicorn's factory: settings from the environment."""
+    return create_app(get_settings())

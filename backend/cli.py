@@ -1,0 +1,249 @@
+"""The ``patient360`` command: database, demo data and the web server.
+
+Later subcommands (token, import, export, mpi, audit, hl7, portal) register here too.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from backend.settings import Settings, UnsafeSettingsError, get_settings
+
+app = typer.Typer(
+    name="patient360",
+    help="patient360: one patient record, shown to each person as they may see it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+console = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except (ValidationError, UnsafeSettingsError, ValueError) as exc:
+        err.print(f"[red]configuration error:[/red] {_first_line(exc)}")
+        raise typer.Exit(2) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return str(first.get("msg", exc)).removeprefix("Value error, ")
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _safe_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def database_errors(fn: F) -> F:
+    """Turn 'cannot reach the database' into one clear line and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except OperationalError as exc:
+            settings = get_settings()
+            reason = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+            where = _safe_url(settings.database_url)
+            err.print(f"[red]cannot use the database at {where}:[/red] {reason}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@db_app.command("upgrade")
+@database_errors
+def db_upgrade() -> None:
+    """Create the schema or bring it up to date (Alembic upgrade to head)."""
+    from backend.migrations import upgrade_to_head
+
+    settings = _settings()
+    _ensure_sqlite_dir(settings)
+    upgrade_to_head(settings.database_url)
+    console.print(f"database at {_safe_url(settings.database_url)} is up to date")
+
+
+@db_app.command("current")
+@database_errors
+def db_current() -> None:
+    """Show the schema revision of the database and whether it is current."""
+    from backend.db import make_engine
+    from backend.migrations import current_revision, head_revision, pending_message
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    with engine.connect() as connection:
+        current = current_revision(connection)
+        pending = pending_message(connection)
+    engine.dispose()
+    console.print(f"database: {current or 'empty'}   code: {head_revision()}")
+    if pending:
+        err.print(pending)
+        raise typer.Exit(1)
+
+
+def _ensure_sqlite_dir(settings: Settings) -> None:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _require_current_schema(settings: Settings) -> None:
+    from backend.db import make_engine
+    from backend.migrations import pending_message
+
+    engine = make_engine(settings.database_url)
+    with engine.connect() as connection:
+        pending = pending_message(connection)
+    engine.dispose()
+    if pending:
+        err.print(f"[red]{pending}[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+@database_errors
+def demo(
+    patients: Annotated[int, typer.Option(min=0, max=1_000_000, help="How many patients.")] = 200,
+    seed: Annotated[int, typer.Option(help="Same seed and --today, same data.")] = 360,
+    today: Annotated[
+        str | None, typer.Option(help="The demo's today as YYYY-MM-DD (default: today).")
+    ] = None,
+    reset: Annotated[bool, typer.Option(help="Delete all existing data first.")] = False,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when the database has data.")
+    ] = False,
+) -> None:
+    """Fill the database with a realistic, deterministic demo clinic."""
+    from backend.db import make_engine
+    from backend.demo.seed import DemoRefusedError, has_data, seed_demo
+
+    settings = _settings()
+    if settings.is_production:
+        err.print("[red]refusing to write demo data in production[/red]")
+        raise typer.Exit(2)
+    try:
+        day = date.fromisoformat(today) if today else date.today()
+    except ValueError:
+        err.print(f"[red]--today must be a date as YYYY-MM-DD, not {today!r}[/red]")
+        raise typer.Exit(2) from None
+    _require_current_schema(settings)
+    engine = make_engine(settings.database_url)
+    if if_empty:
+        with engine.connect() as connection:
+            if has_data(connection):
+                console.print("database already has data; demo data not written")
+                print_logins(settings)
+                return
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("writing demo patients", total=patients)
+        try:
+            report = seed_demo(
+                engine,
+                patients_count=patients,
+                seed=seed,
+                today=day,
+                secret_key=settings.secret(),
+                reset=reset,
+                progress=lambda n: bar.advance(task, n),
+            )
+        except DemoRefusedError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from None
+    engine.dispose()
+    _save_logins(settings, report.logins)
+    rate = report.rows / report.seconds if report.seconds else 0
+    console.print(
+        f"wrote {report.patients:,} patients and {report.rows:,} rows in {report.seconds:.1f} s "
+        f"({rate:,.0f} rows/s; {report.duplicate_pairs} deliberate near-duplicates)"
+    )
+    print_logins(settings)
+
+
+def _logins_file(settings: Settings) -> Path:
+    return settings.var / "demo-logins.txt"
+
+
+def _save_logins(settings: Settings, logins: list[Any]) -> None:
+    path = _logins_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as handle:
+        for login in logins:
+            handle.write(f"{login.username}\t{login.password}\n")
+
+
+def print_logins(settings: Settings) -> None:
+    path = _logins_file(settings)
+    if not path.exists():
+        return
+    table = Table(title=f"Demo staff logins (kept in {path})")
+    table.add_column("username")
+    table.add_column("password")
+    for line in path.read_text().splitlines():
+        username, _, password = line.partition("\t")
+        table.add_row(username, password)
+    console.print(table)
+
+
+@app.command()
+@database_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port.")] = None,
+    reload: Annotated[bool, typer.Option(help="Restart on code changes (development).")] = False,
+) -> None:
+    """Serve the web app with uvicorn."""
+    import uvicorn
+
+    settings = _settings()
+    _require_current_schema(settings)
+    bind_host, bind_port = host or settings.host, port or settings.port
+    console.print(f"\npatient360 is at [bold]http://{bind_host}:{bind_port}/[/bold]")
+    print_logins(settings)
+    uvicorn.run(
+        "backend.app:app_from_environment",
+        factory=True,
+        host=bind_host,
+        port=bind_port,
+        reload=reload,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

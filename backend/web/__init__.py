@@ -1,0 +1,1 @@
+"""Web plumbing shared by every transport: health checks, headers, pages."""
