@@ -3,10 +3,10 @@ alembic.ini + DATABASE_URL), the target metadata from backend.models."""
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import pool
 
 import backend.models
+from alembic import context
 from backend.db import make_engine
 from backend.settings import get_settings
 

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -49,6 +49,12 @@ async def home(request: Request) -> Response:
     )
 
 
+async def favicon(request: Request) -> Response:
+    # Browsers ask for /favicon.ico on pages without a <link rel=icon> (JSON, errors).
+    settings: Settings = request.app.state.settings
+    return FileResponse(settings.static_dir / "img" / "favicon.svg", media_type="image/svg+xml")
+
+
 def create_app(settings: Settings) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -64,6 +70,7 @@ def create_app(settings: Settings) -> Starlette:
         debug=False,  # tracebacks never reach a client, in any environment
         routes=[
             Route("/", home),
+            Route("/favicon.ico", favicon),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),

@@ -114,6 +114,12 @@ def _require_current_schema(settings: Settings) -> None:
     from backend.db import make_engine
     from backend.migrations import pending_message
 
+    url = make_url(settings.database_url)
+    on_disk = url.database not in (None, "", ":memory:")
+    if url.get_backend_name() == "sqlite" and on_disk and not Path(str(url.database)).exists():
+        # Connecting would create an empty file (or fail on a missing folder): say instead.
+        err.print("[red]the database has no schema yet: run `patient360 db upgrade`[/red]")
+        raise typer.Exit(1)
     engine = make_engine(settings.database_url)
     with engine.connect() as connection:
         pending = pending_message(connection)

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from backend.db import make_engine
-from backend.models import metadata
+from backend.migrations import upgrade_to_head
 
 PG_ADMIN_URL = os.environ.get(
     "P360_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -74,10 +74,7 @@ def fresh_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[obj
 def db_url(request: pytest.FixtureRequest, fresh_database_url: object) -> str:
     """A migrated database on each backend, shared by the session's tests."""
     url: str = fresh_database_url(request.param)  # type: ignore[operator]
-    # TODO(foundation): build through Alembic once the initial migration exists.
-    eng = make_engine(url)
-    metadata.create_all(eng)
-    eng.dispose()
+    upgrade_to_head(url)
     return url
 
 

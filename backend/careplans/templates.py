@@ -33,13 +33,14 @@ from backend.organization.models import CareTeamRole
 class CarePlanTemplate(Tracked, Base):
     """A programme's standard plan (FHIR PlanDefinition, type clinical-protocol).
 
-    ``name`` + ``version`` identify it; a revised programme is a new version so plans made
+    ``name`` + ``template_version`` identify it (PlanDefinition.version; ``version`` is
+    taken by optimistic locking); a revised programme is a new template row so plans made
     from the old one keep pointing at what they were made from.
     """
 
     __tablename__ = "care_plan_template"
     __extra_table_args__ = (
-        UniqueConstraint("name", "version"),
+        UniqueConstraint("name", "template_version"),
         CheckConstraint("duration_days IS NULL OR duration_days > 0", name="duration_positive"),
     )
 
@@ -48,7 +49,7 @@ class CarePlanTemplate(Tracked, Base):
     description: Mapped[str | None] = mapped_column(Text, default=None)
     # Same vocabulary as CareTeam.program ("outpatient", "iop", "alumni" ...).
     program: Mapped[str | None] = mapped_column(String(100), default=None, index=True)
-    version: Mapped[str] = mapped_column(String(32), default="1")
+    template_version: Mapped[str] = mapped_column(String(32), default="1")
     status: Mapped[TemplateStatus] = mapped_column(default=TemplateStatus.DRAFT, index=True)
     duration_days: Mapped[int | None] = mapped_column(default=None)
     # The condition the programme treats (ICD-10 / SNOMED): PlanDefinition.useContext.
@@ -58,9 +59,7 @@ class CarePlanTemplate(Tracked, Base):
     publisher: Mapped[str | None] = mapped_column(String(200), default=None)
 
     goals: Mapped[list[TemplateGoal]] = relationship(lazy="raise", back_populates="template")
-    benefits: Mapped[list[TemplateBenefit]] = relationship(
-        lazy="raise", back_populates="template"
-    )
+    benefits: Mapped[list[TemplateBenefit]] = relationship(lazy="raise", back_populates="template")
     tasks: Mapped[list[TemplateTask]] = relationship(lazy="raise", back_populates="template")
 
 

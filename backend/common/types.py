@@ -96,4 +96,7 @@ class CodeSystem:
     RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
     CPT = "http://www.ama-assn.org/go/cpt"
     CVX = "http://hl7.org/fhir/sid/cvx"
+    HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+    DICOM_DCM = "http://dicom.nema.org/resources/ontology/DCM"
+    UCUM = "http://unitsofmeasure.org"
     NUCC = "http://nucc.org/provider-taxonomy"

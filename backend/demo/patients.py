@@ -312,13 +312,14 @@ def near_duplicates(
     admitted = [s for s in seeds if s.admitted_at is not None]
     if len(admitted) < 8:
         return pairs
-    picks = rng.sample(admitted, 8)
-    nick_source = next((s for s in admitted if s.given_name in NICKNAMES), picks[0])
+    # Six different people: a person registered twice twice over would be a different case.
+    nick_source = next((s for s in admitted if s.given_name in NICKNAMES), admitted[0])
+    picks = [nick_source, *rng.sample([s for s in admitted if s is not nick_source], 5)]
     variants = (
         (
-            nick_source,
+            picks[0],
             "nickname",
-            {"given_name": NICKNAMES.get(nick_source.given_name, nick_source.given_name[:3])},
+            {"given_name": NICKNAMES.get(picks[0].given_name, picks[0].given_name[:3])},
         ),
         (picks[1], "typo in family name", {"family_name": _typo(picks[1].family_name, rng)}),
         (picks[2], "moved house", {"moved": True}),

@@ -68,7 +68,9 @@ class ReferralSource(Tracked, Base):
     """Where inquiries come from: the dimension of every "how did you hear about us" report.
 
     One row per distinct source (a campaign, a referring practice, a search engine), not per
-    inquiry; ``Inquiry.referral_detail`` keeps the caller's own words.
+    inquiry; ``Inquiry.referral_detail`` keeps the caller's own words. FHIR has no resource
+    for it: exports use ``Encounter.hospitalization.admitSource`` (coded from ``kind``) plus
+    the referring ``Organization``; campaigns and UTM fields stay local.
     """
 
     __tablename__ = "referral_source"
@@ -227,7 +229,7 @@ class Admission(PatientRecord, Base):
 
 
 class DischargeDisposition(enum.StrEnum):
-    """Why and how treatment ended; the source's own code is kept in ``disposition_code``
+    """Why and how treatment ended; the source's own code is kept in ``fhir_disposition``
     (FHIR discharge-disposition: home, oth, aadvice, exp, psy, other-hcf ...)."""
 
     COMPLETED_PROGRAM = "completed_program"
@@ -256,7 +258,7 @@ class Discharge(PatientRecord, Base):
     )
     discharged_at: Mapped[datetime]
     disposition: Mapped[DischargeDisposition]
-    disposition_code: Mapped[Code | None] = coded("disposition", nullable=True)
+    fhir_disposition: Mapped[Code | None] = coded("fhir_disposition", nullable=True)
     step_down_level: Mapped[LevelOfCare | None] = mapped_column(default=None)
     discharged_to: Mapped[str | None] = mapped_column(String(200), default=None)
     discharged_to_organization_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -308,7 +310,7 @@ class Referral(PatientRecord, Base):
     contact_phone: Mapped[str | None] = mapped_column(String(32), default=None)
     contact_fax: Mapped[str | None] = mapped_column(String(32), default=None)
     service: Mapped[str] = mapped_column(String(200))
-    service_code: Mapped[Code | None] = coded("service", nullable=True)
+    service_type: Mapped[Code | None] = coded("service_type", nullable=True)
     reason_text: Mapped[str | None] = mapped_column(Text, default=None)
     reason: Mapped[Code | None] = coded("reason", nullable=True)
     requester_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -1,0 +1,1 @@
+"""The patient portal: server-rendered pages for patients (intake, consent, surveys, alumni)."""
