@@ -114,6 +114,7 @@ def patient_rows(ctx: DemoContext, patient: PatientSeed, sink: RowSink) -> None:
         else (PatientStatus.INACTIVE if rng.random() < 0.5 else PatientStatus.ACTIVE)
     )
     spanish = bool(patient.facts.get("hispanic")) and rng.random() < 0.45
+    patient.facts["patients.language"] = "es" if spanish else "en"
     preferred = NICKNAMES.get(patient.given_name) if rng.random() < 0.5 else None
     sink.add(
         Patient,
@@ -223,11 +224,13 @@ def _contacts(
             effective_at=when,
         )
     if rng.random() < 0.9:
+        email = email_for(patient.given_name, patient.family_name, rng)
+        patient.facts["patients.email"] = email
         sink.add(
             ContactPoint,
             patient_id=patient.id,
             system=ContactSystem.EMAIL,
-            value=email_for(patient.given_name, patient.family_name, rng),
+            value=email,
             use=ContactUse.HOME,
             verified=verified and rng.random() < 0.8,
             effective_at=when,
