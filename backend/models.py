@@ -14,6 +14,7 @@ from backend.db import Base
 from backend.engagement import models as engagement
 from backend.forms import models as forms
 from backend.identity import models as identity
+from backend.interop import models as interop
 from backend.journey import models as journey
 from backend.organization import models as organization
 from backend.patients import models as patients
@@ -31,6 +32,7 @@ DOMAINS = (
     forms,
     engagement,
     careplans,
+    interop,
 )
 
 metadata = Base.metadata

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -43,6 +44,13 @@ class StaffUser(Tracked, Base):
     )
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # FHIR Practitioner: outside clinicians named in imported records are staff users with
+    # no password, no roles and active=False, so encounters and orders can point at them.
+    given_name: Mapped[str | None] = mapped_column(String(100), default=None)  # name.given
+    family_name: Mapped[str | None] = mapped_column(String(100), default=None)  # name.family
+    name_prefix: Mapped[str | None] = mapped_column(String(20), default=None)  # name.prefix
+    gender: Mapped[str | None] = mapped_column(String(16), default=None)  # administrative-gender
+    address: Mapped[list[Any] | None] = mapped_column(default=None)  # Practitioner.address[]
 
     roles: Mapped[list[StaffRoleAssignment]] = relationship(
         lazy="raise", back_populates="staff_user", foreign_keys="StaffRoleAssignment.staff_user_id"

@@ -18,10 +18,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.columns import coded
 from backend.common.mixins import PatientRecord
-from backend.common.types import Code, CodeSystem
+from backend.common.types import Code, CodeSystem, LevelOfCare
 from backend.db import Base
 from backend.organization.models import Organization
-from backend.scheduling.models import LevelOfCare
 
 HCPCS = CodeSystem.HCPCS
 """HCPCS Level II (H0015, H0035, T1016 ...): behavioural-health services billed outside CPT."""
@@ -100,6 +99,9 @@ class Coverage(PatientRecord, Base):
     copay_amount: Mapped[Decimal | None] = mapped_column(default=None)
     coinsurance_percent: Mapped[int | None] = mapped_column(default=None)
     verified_at: Mapped[datetime | None] = mapped_column(default=None)  # eligibility check
+    # Coverage.type as a full CodeableConcept (v3 ActCode / payer-type codes, or just
+    # {"text": "private"} as Synthea sends): ``kind`` is coarser.
+    type_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     payer: Mapped[Organization] = relationship(lazy="raise")
     prior_authorizations: Mapped[list[PriorAuthorization]] = relationship(
@@ -219,6 +221,18 @@ class Charge(PatientRecord, Base):
     claim_status: Mapped[ClaimStatus | None] = mapped_column(default=None)
     allowed_amount: Mapped[Decimal | None] = mapped_column(default=None)
     denial_reason: Mapped[str | None] = mapped_column(String(255), default=None)
+    # --- FHIR Claim.item / ExplanationOfBenefit.item round-trip ---------------------------
+    # Claim.item.sequence: what EOB items and adjudications refer back to.
+    claim_item_sequence: Mapped[int | None] = mapped_column(default=None)
+    # productOrService as a full CodeableConcept when ``code`` is not all of it.
+    code_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # Item elements with no column, as FHIR JSON: category, servicedPeriod (with times),
+    # locationCodeableConcept, diagnosisSequence / procedureSequence / informationSequence,
+    # modifier[] as codings, unitPrice / net when they carry more precision than NUMERIC(12,2).
+    item_detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # ExplanationOfBenefit.item.adjudication[] as FHIR JSON ({category, reason, amount,
+    # value}); ``allowed_amount`` and ``denial_reason`` are read from it for worklists.
+    adjudication: Mapped[list[Any] | None] = mapped_column(default=None)
 
     invoice: Mapped[Invoice | None] = relationship(lazy="raise", back_populates="charges")
 
@@ -258,6 +272,17 @@ class Invoice(PatientRecord, Base):
     balance: Mapped[Decimal] = mapped_column(default=Decimal("0.00"))
     written_off_amount: Mapped[Decimal | None] = mapped_column(default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
+    # --- FHIR Claim / ExplanationOfBenefit round-trip ------------------------------------
+    # An invoice sent to a payer (``coverage_id`` set) is the FHIR Claim: its source id is
+    # the Claim's, its lines are the charges. Claim elements with no column, as FHIR JSON:
+    # type, subType, use, priority, created, billablePeriod (with times), provider,
+    # insurer, insurance[], diagnosis[], procedure[], supportingInfo[], prescription,
+    # careTeam[], identifier[], total (when it is not the sum of the lines).
+    claim_detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # The payer's ExplanationOfBenefit for that claim, header only (its items' adjudication
+    # is on each Charge): id, identifier[], status, outcome, disposition, created, insurer,
+    # total[] ({category, amount}), payment, processNote[], contained Coverage/referral.
+    eob_detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     charges: Mapped[list[Charge]] = relationship(lazy="raise", back_populates="invoice")
     payments: Mapped[list[Payment]] = relationship(lazy="raise", back_populates="invoice")

@@ -96,6 +96,14 @@ class CarePlan(PatientRecord, Base):
     )
     addressed_condition_ids: Mapped[list[Any]] = mapped_column(default=list)
     note: Mapped[str | None] = mapped_column(Text, default=None)
+    # --- FHIR round-trip -----------------------------------------------------------------
+    # CarePlan.category[] in full (Synthea sends US Core assess-plan plus a SNOMED plan
+    # type); ``category`` keeps the first Coding.
+    category_concepts: Mapped[list[Any] | None] = mapped_column(default=None)
+    # CarePlan.activity[] that did not become a Task, Goal or Benefit row, as FHIR JSON
+    # (detail.code, status, location, reasonCode ...): imported plans list activities
+    # rather than assignable work.
+    activities: Mapped[list[Any] | None] = mapped_column(default=None)
 
     goals: Mapped[list[Goal]] = relationship(lazy="raise", back_populates="care_plan")
     benefits: Mapped[list[Benefit]] = relationship(lazy="raise", back_populates="care_plan")

@@ -74,6 +74,13 @@ CONDITIONS: dict[str, ConditionDef] = {
             "406506008",
             "Attention deficit hyperactivity disorder",
         ),
+        ConditionDef(
+            "bipolar",
+            "F31.81",
+            "Bipolar II disorder",
+            "83225003",
+            "Bipolar II disorder",
+        ),
         ConditionDef("insomnia", "G47.00", "Insomnia, unspecified", "193462001", "Insomnia"),
         # Tobacco is outside Part 2's definition of a substance-use disorder.
         ConditionDef(
@@ -163,6 +170,10 @@ DRUGS: dict[str, DrugDef] = {
         "349594", "atomoxetine 40 MG Oral Capsule", Decimal(40), "mg",
         "Take 1 capsule by mouth once daily", "oral", "once daily", 1, "capsule",
     ),
+    "lamotrigine": DrugDef(
+        "198429", "lamotrigine 100 MG Oral Tablet", Decimal(100), "mg",
+        "Take 1 tablet by mouth once daily", "oral", "once daily", 1, "tablet",
+    ),
     "trazodone": DrugDef(
         "856377", "trazodone hydrochloride 50 MG Oral Tablet", Decimal(50), "mg",
         "Take 1 tablet by mouth at bedtime as needed for sleep", "oral", "at bedtime", 1,
@@ -190,6 +201,7 @@ TREATS: dict[str, tuple[str, ...]] = {
     "aud": ("naltrexone",),
     "oud": ("buprenorphine_naloxone",),
     "adhd": ("atomoxetine", "bupropion"),
+    "bipolar": ("lamotrigine",),
     "insomnia": ("trazodone",),
     "htn": ("lisinopril",),
     "t2dm": ("metformin",),

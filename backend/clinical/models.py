@@ -264,6 +264,13 @@ class Condition(EncounterLinked, Annotated, PatientRecord, Base):
     )
     # Order of an encounter's diagnoses on a claim (1 = principal); None on the problem list.
     rank: Mapped[int | None] = mapped_column(default=None)
+    # Condition.code: the full CodeableConcept ({"coding": [...], "text"}) when the
+    # source sent more than the primary ``code`` Code holds (more codings, its own text).
+    code_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # onsetDateTime / abatementDateTime with their time of day (the *_date columns keep
+    # the date for lists). ``effective_at`` is when it was diagnosed (recordedDate).
+    onset_at: Mapped[datetime | None] = mapped_column(default=None)
+    abatement_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 # --- Medications ----------------------------------------------------------------------
@@ -335,6 +342,17 @@ class Medication(EncounterLinked, Annotated, PatientRecord, Base):
         ForeignKey("condition.id", ondelete="SET NULL"), default=None, index=True
     )
 
+    # --- FHIR round-trip -----------------------------------------------------------------
+    # medication[x] CodeableConcept: the full CodeableConcept ({"coding": [...], "text"}) when the
+    # source sent more than the primary ``code`` Code holds (more codings, its own text).
+    code_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # dosageInstruction[] as FHIR Dosage JSON (timing.repeat, doseAndRate, asNeeded[x],
+    # route, method, sequence ...) when the sig is more than the flat columns above hold.
+    dosage_instructions: Mapped[list[Any] | None] = mapped_column(default=None)
+    # Every reasonReference that is a Condition (ids as strings, in source order); the
+    # first is also ``reason_condition_id``.
+    reason_condition_ids: Mapped[list[Any] | None] = mapped_column(default=None)
+
     reason_condition: Mapped[Condition | None] = relationship(lazy="raise")
 
 
@@ -399,3 +417,9 @@ class Allergy(EncounterLinked, Annotated, PatientRecord, Base):
     reaction_severity: Mapped[Severity | None] = mapped_column(default=None)
     onset_date: Mapped[date | None] = mapped_column(default=None)
     last_occurrence_date: Mapped[date | None] = mapped_column(default=None)
+    # AllergyIntolerance.code: the full CodeableConcept ({"coding": [...], "text"}) when the
+    # source sent more than the primary ``code`` Code holds (more codings, its own text).
+    code_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # AllergyIntolerance.reaction[] in full when there is more than the first reaction the
+    # reaction_* columns hold (substance, several manifestations, exposureRoute, note).
+    reactions: Mapped[list[Any] | None] = mapped_column(default=None)

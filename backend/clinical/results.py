@@ -68,6 +68,12 @@ class DiagnosticReport(EncounterLinked, PatientRecord, Base):
     )
     accession_number: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     presented_form_url: Mapped[str | None] = mapped_column(String(500), default=None)  # PDF
+    # DiagnosticReport.presentedForm[] as FHIR Attachment JSON (contentType, data base64 or
+    # url, title, creation): Synthea puts the report text here.
+    presented_form: Mapped[list[Any] | None] = mapped_column(default=None)
+    # DiagnosticReport.code: the full CodeableConcept ({"coding": [...], "text"}) when the
+    # source sent more than the primary ``code`` Code holds (more codings, its own text).
+    code_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     results: Mapped[list[Observation]] = relationship(lazy="raise", back_populates="report")
     imaging_studies: Mapped[list[ImagingStudy]] = relationship(
@@ -109,7 +115,9 @@ class Observation(EncounterLinked, Annotated, PatientRecord, Base):
 
     The value is one of ``value_quantity`` + ``value_unit`` (UCUM), ``value_code`` (e.g.
     LOINC LA6576-8 Positive) or ``value_text``. Panels measured together (blood pressure)
-    keep their parts in ``components``: ``[{code, display, value, unit}]``.
+    keep their parts in ``components``: ``[{code, display, value, unit}]``; an imported
+    component may add ``system`` (LOINC when absent), ``text``, ``unit_display`` and, for a
+    non-Quantity value, ``value_type`` naming FHIR's ``value[x]`` type.
     ``is_abnormal`` is stored, not derived, so "abnormal results" lists filter cheaply
     and an importer can keep the lab's own flag when there is no reference range.
     """
@@ -141,6 +149,24 @@ class Observation(EncounterLinked, Annotated, PatientRecord, Base):
     )
     performer_name: Mapped[str | None] = mapped_column(String(200), default=None)
     issued_at: Mapped[datetime | None] = mapped_column(default=None)
+    # --- FHIR round-trip -----------------------------------------------------------------
+    # Observation.code: the full CodeableConcept ({"coding": [...], "text"}) when the
+    # source sent more than the primary ``code`` Code holds (more codings, its own text).
+    code_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # valueCodeableConcept in full, beside the ``value_code`` Code (same rule as above).
+    value_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # value[x] of a type with no column: {"type": "Range" | "Ratio" | "SampledData" |
+    # "Period" | "boolean" | "integer" | "time" | "dateTime", "value": <FHIR JSON>}.
+    value_other: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # valueQuantity.value exactly as sent when NUMERIC(14,4) would round it (Synthea sends
+    # 185.8289545670521); export prefers it to ``value_quantity``.
+    value_precise: Mapped[str | None] = mapped_column(String(40), default=None)
+    # dataAbsentReason (a Code's JSON) when no value was sent on purpose.
+    data_absent_reason: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # hasMember[] / derivedFrom[] as observation ids (strings): panels and scores whose
+    # parts are observations of their own rather than components.
+    member_ids: Mapped[list[Any] | None] = mapped_column(default=None)
+    derived_from_ids: Mapped[list[Any] | None] = mapped_column(default=None)
 
     report: Mapped[DiagnosticReport | None] = relationship(lazy="raise", back_populates="results")
 
@@ -184,6 +210,9 @@ class ImagingStudy(EncounterLinked, Annotated, PatientRecord, Base):
     diagnostic_report_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("diagnostic_report.id", ondelete="SET NULL"), default=None, index=True
     )
+    # ImagingStudy.series[] as FHIR JSON (uid, number, modality, bodySite, started,
+    # instance[] with uid, sopClass, number): the per-series detail PACS viewers need.
+    series: Mapped[list[Any] | None] = mapped_column(default=None)
 
     report: Mapped[DiagnosticReport | None] = relationship(
         lazy="raise", back_populates="imaging_studies"
@@ -231,6 +260,9 @@ class Procedure(EncounterLinked, Annotated, PatientRecord, Base):
     )
     body_site: Mapped[Code | None] = coded("body_site", nullable=True)
     outcome: Mapped[str | None] = mapped_column(String(255), default=None)
+    # Procedure.code: the full CodeableConcept ({"coding": [...], "text"}) when the
+    # source sent more than the primary ``code`` Code holds (more codings, its own text).
+    code_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 
 # --- Immunizations --------------------------------------------------------------------
@@ -271,6 +303,13 @@ class Immunization(EncounterLinked, Annotated, PatientRecord, Base):
     location_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("location.id", ondelete="SET NULL"), default=None
     )
+    # Immunization.vaccineCode: the full CodeableConcept ({"coding": [...], "text"}) when the
+    # source sent more than the primary ``vaccine`` Code holds (more codings, its own text).
+    vaccine_concept: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # site and route as Codings (v3-ActSite LA, v3-RouteOfAdministration IM); the text
+    # columns ``site`` / ``route`` keep what a person reads.
+    site_coding: Mapped[Code | None] = coded("site", nullable=True)
+    route_coding: Mapped[Code | None] = coded("route", nullable=True)
 
 
 # --- Social determinants of health ----------------------------------------------------

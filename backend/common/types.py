@@ -41,6 +41,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class LevelOfCare(enum.StrEnum):
+    """Behavioural-health levels of care (ASAM/LOCUS style), in ASAM order plus extras.
+
+    One enum for inquiries, admissions, discharges, encounters and prior authorizations,
+    so a step-down or a length-of-stay report compares like with like. Stored by value in
+    VARCHAR(32) columns without CHECK constraints: adding a value needs no migration.
+    """
+
+    EARLY_INTERVENTION = "early_intervention"  # ASAM 0.5
+    OUTPATIENT = "outpatient"  # ASAM 1
+    INTENSIVE_OUTPATIENT = "intensive_outpatient"  # ASAM 2.1
+    PARTIAL_HOSPITALIZATION = "partial_hospitalization"  # ASAM 2.5
+    RESIDENTIAL = "residential"  # ASAM 3.x
+    INPATIENT = "inpatient"  # ASAM 4, medically managed
+    WITHDRAWAL_MANAGEMENT = "withdrawal_management"  # detox, any ASAM WM level
+    AFTERCARE = "aftercare"  # after discharge: check-ins, alumni support
+    UNKNOWN = "unknown"
+
+
 class Sensitivity(enum.IntFlag):
     """Sensitivity labels a record can carry; access rules read these (issue: access layer).
 

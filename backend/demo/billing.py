@@ -34,11 +34,10 @@ from backend.billing.models import (
     SubscriberRelationship,
     UnitType,
 )
-from backend.common.types import CodeSystem, Sensitivity
+from backend.common.types import CodeSystem, LevelOfCare, Sensitivity
 from backend.demo.context import DemoContext, PatientSeed, at, new_id
 from backend.demo.sink import RowSink
 from backend.organization.models import Organization, OrganizationKind
-from backend.scheduling.models import LevelOfCare
 
 CENT = Decimal("0.01")
 # key -> (name, coverage kind, plan names, phone)

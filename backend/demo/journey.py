@@ -5,8 +5,10 @@ in treatment ~2.1 (inquiry, admission, sometimes an inbound referral); discharge
 (+ discharge, sometimes a referral out); alumni ~7 (+ membership and 2-3 event
 attendances and check-ins). Setup: 7 referrer organizations, 20 referral sources, 2 alumni
 programs with 10 events each. Leaves ``journey.inquiry_id``, ``journey.discharge_id``,
-``journey.admission_id``, ``journey.concern`` (a key of CONCERNS) and ``journey.sud``
-(bool: substance-use disorder, records under 42 CFR Part 2) in ``patient.facts``.
+``journey.admission_id``, ``journey.concern`` (a key of CONCERN_BY_KEY: the patient's
+main problem, which every later generator follows through
+:func:`~backend.demo.journey_content.concern_of`) and ``journey.sud`` (bool:
+substance-use disorder, records under 42 CFR Part 2) in ``patient.facts``.
 Alumni rows come from :mod:`backend.demo.journey_alumni`, the vocabularies from
 :mod:`backend.demo.journey_content`.
 """
@@ -24,7 +26,6 @@ from backend.demo.context import DemoContext, JourneyStage, PatientSeed, at, bet
 from backend.demo.journey_alumni import alumni_rows
 from backend.demo.journey_content import (
     CALLERS,
-    CONCERNS,
     DISPOSITION_SYSTEM,
     DISPOSITIONS,
     EPISODE_TYPE_SYSTEM,
@@ -38,6 +39,7 @@ from backend.demo.journey_content import (
     REFERRERS,
     SOURCES,
     Concern,
+    draw_concern,
 )
 from backend.demo.sink import RowSink
 from backend.journey.models import (
@@ -163,7 +165,7 @@ def setup(ctx: DemoContext, sink: RowSink) -> None:
 
 def patient_rows(ctx: DemoContext, patient: PatientSeed, sink: RowSink) -> None:
     rng = ctx.rng(patient, "journey")
-    concern = rng.choices([c for c, _ in CONCERNS], weights=[w for _, w in CONCERNS])[0]
+    concern = draw_concern(rng)
     patient.facts["journey.concern"] = concern.key
     patient.facts["journey.sud"] = concern.sud
     label = Sensitivity.PART2 if concern.sud else Sensitivity.NONE

@@ -6,14 +6,14 @@ public institutions used as plausible referrers.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from backend.journey.models import (
-    AlumniEventKind,
-    DischargeDisposition,
-    LevelOfCare,
-    ReferralSourceKind,
-)
+from backend.clinical import codes
+from backend.common.types import LevelOfCare
+from backend.journey.models import AlumniEventKind, DischargeDisposition, ReferralSourceKind
 
 DISPOSITION_SYSTEM = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 EPISODE_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/episodeofcare-type"
@@ -21,16 +21,32 @@ EPISODE_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/episodeofcare-type"
 
 @dataclass(frozen=True)
 class Concern:
-    """Why a demo patient reaches out; the clinical generator may align its diagnoses."""
+    """Why a demo patient reaches out, and so their main problem everywhere in the demo.
+
+    The journey draws it once (``journey.concern``); scheduling, billing, forms, the chart
+    and care plans all derive from it. ``snomed``/``display`` code the inquiry's reason as
+    the caller put it; the diagnosis (ICD-10-CM, SNOMED, Part 2) is the clinic's problem
+    list entry ``codes.CONDITIONS[condition]``, so there is one table of diagnosis codes.
+    """
 
     key: str
     snomed: str
     display: str
-    sud: bool
+    condition: str  # key of backend.clinical.codes.CONDITIONS: the primary diagnosis
+    intake: str  # the intake form's answer for it (backend.forms.definitions CONCERNS)
     program: str
     levels: tuple[LevelOfCare, ...]
     reasons: tuple[str, ...]
     presenting: tuple[tuple[str | None, str], ...]  # (SNOMED code or None, text)
+
+    @property
+    def diagnosis(self) -> codes.ConditionDef:
+        return codes.CONDITIONS[self.condition]
+
+    @property
+    def sud(self) -> bool:
+        """A substance-use disorder: the patient's records fall under 42 CFR Part 2."""
+        return self.diagnosis.part2
 
 
 _OP, _IOP, _PHP = (
@@ -44,7 +60,8 @@ CONCERNS: tuple[tuple[Concern, float], ...] = (
             "depression",
             "35489007",
             "Depressive disorder",
-            False,
+            "mdd",
+            "depression",
             "Adult Mental Health",
             (_OP, _IOP, _PHP),
             (
@@ -61,7 +78,8 @@ CONCERNS: tuple[tuple[Concern, float], ...] = (
             "anxiety",
             "21897009",
             "Generalized anxiety disorder",
-            False,
+            "gad",
+            "anxiety",
             "Adult Mental Health",
             (_OP, _IOP),
             (
@@ -77,7 +95,8 @@ CONCERNS: tuple[tuple[Concern, float], ...] = (
             "ptsd",
             "47505003",
             "Posttraumatic stress disorder",
-            False,
+            "ptsd",
+            "trauma",
             "Trauma Recovery",
             (_OP, _IOP, _PHP),
             (
@@ -93,7 +112,8 @@ CONCERNS: tuple[tuple[Concern, float], ...] = (
             "alcohol",
             "7200002",
             "Alcoholism",
-            True,
+            "aud",
+            "alcohol",
             "Substance Use Recovery",
             (LevelOfCare.WITHDRAWAL_MANAGEMENT, _IOP, _PHP, LevelOfCare.RESIDENTIAL),
             (
@@ -110,7 +130,8 @@ CONCERNS: tuple[tuple[Concern, float], ...] = (
             "opioid",
             "75544000",
             "Opioid dependence",
-            True,
+            "oud",
+            "opioids",
             "Substance Use Recovery",
             (LevelOfCare.WITHDRAWAL_MANAGEMENT, _IOP, LevelOfCare.RESIDENTIAL),
             (
@@ -127,7 +148,8 @@ CONCERNS: tuple[tuple[Concern, float], ...] = (
             "adhd",
             "406506008",
             "Attention deficit hyperactivity disorder",
-            False,
+            "adhd",
+            "attention",
             "Adult Mental Health",
             (_OP,),
             ("Never diagnosed as a child; falling behind at college, can't focus.",),
@@ -140,7 +162,8 @@ CONCERNS: tuple[tuple[Concern, float], ...] = (
             "bipolar",
             "83225003",
             "Bipolar II disorder",
-            False,
+            "bipolar",
+            "mood_swings",
             "Adult Mental Health",
             (_IOP, _PHP),
             ("Cycles of very low mood and days without sleep; new psychiatrist needed.",),
@@ -150,6 +173,19 @@ CONCERNS: tuple[tuple[Concern, float], ...] = (
     ),
 )
 CONCERN_BY_KEY = {concern.key: concern for concern, _ in CONCERNS}
+
+
+def draw_concern(rng: random.Random) -> Concern:
+    """A concern drawn with the clinic's case mix (the journey's one draw per patient)."""
+    return rng.choices([c for c, _ in CONCERNS], weights=[w for _, w in CONCERNS])[0]
+
+
+def concern_of(facts: Mapping[str, Any], rng: random.Random) -> Concern:
+    """The patient's concern as the journey decided it; drawn from ``rng`` if it did not
+    run (a generator exercised on its own)."""
+    concern = CONCERN_BY_KEY.get(facts.get("journey.concern") or "")
+    return concern if concern is not None else draw_concern(rng)
+
 
 # (kind, name, index into REFERRERS or None, contact person, campaign code, weight)
 SOURCES: tuple[tuple[ReferralSourceKind, str, int | None, str | None, str | None, float], ...] = (

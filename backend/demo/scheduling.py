@@ -9,7 +9,9 @@ Facts left for later generators:
 * ``scheduling.encounter_services``: ``{encounter_id: (service_type, appointment_type,
   minutes, level_of_care)}`` (values as strings) so billing can pick the right codes;
 * ``scheduling.primary_reason``: ``(icd10_code, display, concern, is_part2)``: why the
-  patient came, which forms reuse for the intake answers;
+  patient came, derived from ``journey.concern`` (the diagnosis of
+  :class:`~backend.demo.journey_content.Concern`, ``concern`` being the intake form's
+  answer for it), which billing and forms reuse;
 * ``scheduling.level_of_care``: the program's level (a :class:`LevelOfCare` value).
 """
 
@@ -21,8 +23,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from backend.accounts.models import StaffRole
-from backend.common.types import CodeSystem, Sensitivity
+from backend.common.types import CodeSystem, LevelOfCare, Sensitivity
 from backend.demo.context import DemoContext, JourneyStage, PatientSeed, at, between, new_id
+from backend.demo.journey_content import Concern, concern_of
 from backend.demo.sink import RowSink
 from backend.scheduling.models import (
     Appointment,
@@ -32,7 +35,6 @@ from backend.scheduling.models import (
     Encounter,
     EncounterClass,
     EncounterStatus,
-    LevelOfCare,
     ServiceType,
 )
 
@@ -40,20 +42,6 @@ ENCOUNTER_TYPE_SYSTEM = "https://harborview.example.org/fhir/CodeSystem/encounte
 DISPOSITION_SYSTEM = "http://terminology.hl7.org/CodeSystem/discharge-disposition"
 VIDEO_BASE = "https://telehealth.harborview.example.org/j/"
 
-# (ICD-10-CM, display, concern key used by the intake form, 42 CFR Part 2?, weight)
-REASONS: tuple[tuple[str, str, str, bool, float], ...] = (
-    ("F33.1", "Major depressive disorder, recurrent, moderate", "depression", False, 0.16),
-    ("F32.1", "Major depressive disorder, single episode, moderate", "depression", False, 0.08),
-    ("F41.1", "Generalized anxiety disorder", "anxiety", False, 0.15),
-    ("F41.0", "Panic disorder [episodic paroxysmal anxiety]", "anxiety", False, 0.04),
-    ("F43.10", "Post-traumatic stress disorder, unspecified", "trauma", False, 0.10),
-    ("F10.20", "Alcohol dependence, uncomplicated", "alcohol", True, 0.17),
-    ("F11.20", "Opioid dependence, uncomplicated", "opioids", True, 0.13),
-    ("F90.2", "Attention-deficit hyperactivity disorder, combined type", "attention", False, 0.07),
-    ("F31.81", "Bipolar II disorder", "mood_swings", False, 0.05),
-    ("F43.23", "Adjustment disorder with mixed anxiety and depressed mood", "grief", False, 0.05),
-)
-_REASON_WEIGHTS = [r[4] for r in REASONS]
 SPECIALTY = {
     ServiceType.PSYCHIATRY: ("394587001", "Psychiatry"),
     ServiceType.MEDICATION_MANAGEMENT: ("394587001", "Psychiatry"),
@@ -124,9 +112,15 @@ def setup(ctx: DemoContext, sink: RowSink) -> None:
     """No reference data: services and statuses are enums."""
 
 
+def primary_reason(concern: Concern) -> tuple[str, str, str, bool]:
+    """(ICD-10-CM code, display, intake-form concern, Part 2?) of the patient's concern."""
+    diagnosis = concern.diagnosis
+    return diagnosis.icd10, diagnosis.icd10_display, concern.intake, diagnosis.part2
+
+
 def patient_rows(ctx: DemoContext, patient: PatientSeed, sink: RowSink) -> None:
     rng = ctx.rng(patient, "scheduling")
-    reason = rng.choices(REASONS, weights=_REASON_WEIGHTS)[0]
+    reason = primary_reason(concern_of(patient.facts, rng))
     program = str(ctx.care_teams.get(patient.care_team_id, {}).get("program") or "outpatient")
     level = (
         LevelOfCare.INTENSIVE_OUTPATIENT
@@ -134,7 +128,7 @@ def patient_rows(ctx: DemoContext, patient: PatientSeed, sink: RowSink) -> None:
         else LevelOfCare.OUTPATIENT
     )
     writer = _Writer(ctx, patient, rng, sink, reason, level, program)
-    patient.facts["scheduling.primary_reason"] = reason[:4]
+    patient.facts["scheduling.primary_reason"] = reason
     patient.facts["scheduling.level_of_care"] = level.value
     if patient.admitted_at is None or patient.stage is JourneyStage.INQUIRY:
         writer.inquiry()
@@ -156,7 +150,7 @@ class _Writer:
         patient: PatientSeed,
         rng: random.Random,
         sink: RowSink,
-        reason: tuple[str, str, str, bool, float],
+        reason: tuple[str, str, str, bool],
         level: LevelOfCare,
         program: str,
     ) -> None:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
+from multiprocessing import get_context
 from types import ModuleType
+from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Table, func, select
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import Dialect
 
 from backend.accounts.models import StaffUser
 from backend.demo import (
@@ -25,8 +32,8 @@ from backend.demo import (
     scheduling,
 )
 from backend.demo.clinic import DemoLogin, build_clinic
-from backend.demo.context import DemoContext, PatientSeed, demo_now
-from backend.demo.sink import RowSink
+from backend.demo.context import DemoContext, demo_now
+from backend.demo.sink import RowSink, write_prepared
 from backend.models import metadata
 from backend.patients.identifiers import ssn_key
 
@@ -77,10 +84,19 @@ def seed_demo(
     secret_key: str,
     reset: bool = False,
     progress: Callable[[int], None] | None = None,
+    chunk: int = CHUNK,
+    worker: bool | None = None,
 ) -> DemoReport:
-    """Write the demo clinic and ``patients_count`` patients; all of it or nothing."""
+    """Write the demo clinic and ``patients_count`` patients; all of it or nothing.
+
+    Chunks of patients are generated and converted to driver-ready tuples in a worker
+    process while this one writes the previous chunk, so both cores work: generation is
+    pure Python, writing is mostly the database's time. ``worker`` defaults to on for
+    large runs; the output is the same either way (a test holds it to that).
+    """
     started = time.perf_counter()
     per_table: Counter[str] = Counter()
+    use_worker = patients_count > 4 * chunk if worker is None else worker
     with engine.begin() as connection:
         if has_data(connection):
             if not reset:
@@ -93,19 +109,18 @@ def seed_demo(
         ctx.shared["patients.ssn_key"] = ssn_key(secret_key)
         for generator in GENERATORS:
             generator.setup(ctx, sink)
-        _flush(sink, connection, per_table)
+        _write(connection, sink.prepared(connection.dialect), per_table)
         pairs = 0
-        for start in range(0, patients_count, CHUNK):
-            stop = min(start + CHUNK, patients_count)
-            sink = RowSink(_rng(seed, f"chunk-{start}"), recorded_at=ctx.now)
-            seeds = _chunk(ctx, sink, start, stop)
-            if start == 0:
-                found = patients.near_duplicates(ctx, seeds, sink)
-                identity.duplicate_links(ctx, found[:3], sink)
-                pairs = len(found)
-            _flush(sink, connection, per_table)
+        bounds = [
+            (start, min(start + chunk, patients_count)) for start in range(0, patients_count, chunk)
+        ]
+        for rows, found, count in _generated(
+            ctx, seed, bounds, connection.dialect.name, use_worker
+        ):
+            _write(connection, rows, per_table)
+            pairs += found
             if progress is not None:
-                progress(stop - start)
+                progress(count)
     return DemoReport(
         patients=patients_count,
         rows=sum(per_table.values()),
@@ -116,18 +131,68 @@ def seed_demo(
     )
 
 
-def _chunk(ctx: DemoContext, sink: RowSink, start: int, stop: int) -> list[PatientSeed]:
+Prepared = list[tuple[str, list[tuple[Any, ...]]]]
+
+
+def generate_chunk(
+    ctx: DemoContext, seed: int, start: int, stop: int, dialect_name: str
+) -> tuple[Prepared, int, int]:
+    """Generate patients [start, stop) as driver-ready rows: (rows, near-duplicates, count).
+
+    Module-level and free of open connections so a worker process can run it.
+    """
+    sink = RowSink(_rng(seed, f"chunk-{start}"), recorded_at=ctx.now)
     seeds = [patients.make_seed(ctx, index) for index in range(start, stop)]
-    for seed in seeds:
+    for patient in seeds:
         for generator in GENERATORS:
-            generator.patient_rows(ctx, seed, sink)
-    return seeds
+            generator.patient_rows(ctx, patient, sink)
+    found = []
+    if start == 0:
+        found = patients.near_duplicates(ctx, seeds, sink)
+        identity.duplicate_links(ctx, found, sink)
+    rows = [(table.name, data) for table, data in sink.prepared(_dialect(dialect_name))]
+    return rows, len(found), stop - start
 
 
-def _flush(sink: RowSink, connection: Connection, per_table: Counter[str]) -> None:
-    for table, rows in sink.rows.items():
-        per_table[table.name] += len(rows)
-    sink.flush(connection)
+def _generated(
+    ctx: DemoContext,
+    seed: int,
+    bounds: list[tuple[int, int]],
+    dialect_name: str,
+    use_worker: bool,
+) -> Iterator[tuple[Prepared, int, int]]:
+    if not use_worker:
+        for start, stop in bounds:
+            yield generate_chunk(ctx, seed, start, stop, dialect_name)
+        return
+    # spawn, not fork: the parent holds an open database connection a fork would share.
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        pending: deque[Future[tuple[Prepared, int, int]]] = deque()
+        for start, stop in bounds:
+            pending.append(pool.submit(generate_chunk, ctx, seed, start, stop, dialect_name))
+            if len(pending) > 2:  # keep memory bounded: at most three chunks in flight
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+@functools.cache
+def _dialect(name: str) -> Dialect:
+    if name == "postgresql":
+        return PGDialect_psycopg()  # type: ignore[no-untyped-call]
+    return SQLiteDialect_pysqlite()
+
+
+def _write(
+    connection: Connection,
+    rows: Prepared | list[tuple[Table, list[tuple[Any, ...]]]],
+    per_table: Counter[str],
+) -> None:
+    tables = metadata.tables
+    for table, data in rows:
+        target = tables[table] if isinstance(table, str) else table
+        write_prepared(connection, target, data)
+        per_table[target.name] += len(data)
 
 
 def _rng(seed: int, name: str) -> random.Random:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.columns import coded
 from backend.common.mixins import PatientRecord, Tracked
-from backend.common.types import Code
+from backend.common.types import Code, LevelOfCare
 from backend.db import Base
 from backend.journey.alumni import (
     AlumniCheckIn,
@@ -32,19 +32,6 @@ from backend.journey.alumni import (
     MembershipStatus,
     RecoveryStatus,
 )
-
-
-class LevelOfCare(enum.StrEnum):
-    """Behavioural-health levels of care, in ASAM order (0.5 to 4, plus withdrawal care)."""
-
-    EARLY_INTERVENTION = "early_intervention"  # ASAM 0.5
-    OUTPATIENT = "outpatient"  # ASAM 1
-    INTENSIVE_OUTPATIENT = "intensive_outpatient"  # ASAM 2.1
-    PARTIAL_HOSPITALIZATION = "partial_hospitalization"  # ASAM 2.5
-    RESIDENTIAL = "residential"  # ASAM 3.x
-    INPATIENT = "inpatient"  # ASAM 4, medically managed
-    WITHDRAWAL_MANAGEMENT = "withdrawal_management"  # detox, any ASAM WM level
-    UNKNOWN = "unknown"
 
 
 class ReferralSourceKind(enum.StrEnum):

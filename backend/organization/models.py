@@ -9,7 +9,9 @@ from datetime import date
 from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from backend.common.columns import coded
 from backend.common.mixins import Tracked
+from backend.common.types import Code
 from backend.db import Base
 
 
@@ -17,6 +19,7 @@ class OrganizationKind(enum.StrEnum):
     PROVIDER = "provider"  # a clinic or program of ours
     PAYER = "payer"
     REFERRER = "referrer"  # hospital, court, EAP, school ... that sends patients
+    EXTERNAL_PROVIDER = "external_provider"  # another provider, known from imported records
     OTHER = "other"
 
 
@@ -29,6 +32,14 @@ class Organization(Tracked, Base):
     phone: Mapped[str | None] = mapped_column(String(32), default=None)
     email: Mapped[str | None] = mapped_column(String(255), default=None)
     active: Mapped[bool] = mapped_column(default=True)
+    # FHIR Organization.type (organization-type: prov, ins, pay, edu ...); ``kind`` is ours.
+    org_type: Mapped[Code | None] = coded("type", nullable=True)
+    # Organization.address (the first one), same columns as Location.
+    line1: Mapped[str | None] = mapped_column(String(200), default=None)
+    city: Mapped[str | None] = mapped_column(String(100), default=None)
+    state: Mapped[str | None] = mapped_column(String(64), default=None)
+    postal_code: Mapped[str | None] = mapped_column(String(16), default=None)
+    country: Mapped[str | None] = mapped_column(String(2), default=None)  # ISO 3166-1 alpha-2
 
 
 class Location(Tracked, Base):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Float, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.mixins import PatientRecord, Tracked
@@ -53,6 +54,19 @@ class Patient(Tracked, Base):
     race: Mapped[str | None] = mapped_column(String(64), default=None)
     ethnicity: Mapped[str | None] = mapped_column(String(64), default=None)
     marital_status: Mapped[str | None] = mapped_column(String(32), default=None)
+    # --- FHIR round-trip: elements the columns above summarise ----------------------------
+    # US Core birthsex extension (valueCode M / F / UNK): not the same fact as ``sex``.
+    birth_sex: Mapped[str | None] = mapped_column(String(8), default=None)
+    # US Core race / ethnicity extensions in full ({"ombCategory": [Coding], "detailed":
+    # [Coding], "text": str}); ``race`` / ``ethnicity`` keep the text for lists and forms.
+    race_detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    ethnicity_detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    # Patient.multipleBirth[x]: the boolean, or the birth order when the source gave one.
+    multiple_birth: Mapped[bool | None] = mapped_column(default=None)
+    multiple_birth_order: Mapped[int | None] = mapped_column(default=None)
+    # Patient.extension entries no column holds (mothersMaidenName, birthPlace, Synthea
+    # QALY/DALY ...), as FHIR Extension JSON, so export returns them unchanged.
+    extensions: Mapped[list[Any] | None] = mapped_column(default=None)
     status: Mapped[PatientStatus] = mapped_column(default=PatientStatus.ACTIVE, index=True)
     deceased_at: Mapped[datetime | None] = mapped_column(default=None)
     # The site that registered the patient: front-desk staff are scoped by location.
@@ -126,6 +140,9 @@ class Address(PatientRecord, Base):
     country: Mapped[str] = mapped_column(String(2), default="US")  # ISO 3166-1 alpha-2
     period_start: Mapped[date | None] = mapped_column(default=None)
     period_end: Mapped[date | None] = mapped_column(default=None)  # None: still lives there
+    # FHIR geolocation extension on Address (WGS84 degrees).
+    latitude: Mapped[float | None] = mapped_column(Float, default=None)
+    longitude: Mapped[float | None] = mapped_column(Float, default=None)
 
     patient: Mapped[Patient] = relationship(lazy="raise", back_populates="addresses")
 
@@ -160,6 +177,8 @@ class PatientIdentifier(PatientRecord, Base):
     last4: Mapped[str | None] = mapped_column(String(4), default=None)
     assigner: Mapped[str | None] = mapped_column(String(200), default=None)
     period_end: Mapped[date | None] = mapped_column(default=None)
+    # Identifier.type as sent (v2-0203: MR, SS, DL, PPN, MB ...); ``kind`` is coarser.
+    type_code: Mapped[str | None] = mapped_column(String(16), default=None)
 
     patient: Mapped[Patient] = relationship(lazy="raise", back_populates="identifiers")
 

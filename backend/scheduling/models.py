@@ -11,13 +11,14 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.common.columns import coded
 from backend.common.mixins import PatientRecord
-from backend.common.types import Code
+from backend.common.types import Code, LevelOfCare
 from backend.db import Base
 
 
@@ -143,21 +144,6 @@ class EncounterStatus(enum.StrEnum):
     ENTERED_IN_ERROR = "entered_in_error"
 
 
-class LevelOfCare(enum.StrEnum):
-    """The program intensity the encounter belongs to (ASAM/LOCUS style levels).
-
-    Prior authorizations, length-of-stay reports and step-down tracking group by it.
-    """
-
-    OUTPATIENT = "outpatient"
-    INTENSIVE_OUTPATIENT = "intensive_outpatient"
-    PARTIAL_HOSPITALIZATION = "partial_hospitalization"
-    RESIDENTIAL = "residential"
-    INPATIENT = "inpatient"
-    WITHDRAWAL_MANAGEMENT = "withdrawal_management"
-    AFTERCARE = "aftercare"
-
-
 class Encounter(PatientRecord, Base):
     """A contact between the patient and the clinic in which care was given. FHIR Encounter.
 
@@ -192,6 +178,25 @@ class Encounter(PatientRecord, Base):
     level_of_care: Mapped[LevelOfCare | None] = mapped_column(default=None, index=True)
     program: Mapped[str | None] = mapped_column(String(100), default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
+    # --- FHIR round-trip: what the columns above summarise --------------------------------
+    # Encounter.class.code as sent (v3 ActCode AMB, IMP, ACUTE, SS, OBSENC, PRENC ...):
+    # ``encounter_class`` folds several codes into one value.
+    class_code: Mapped[str | None] = mapped_column(String(16), default=None)
+    # Encounter.type[] and reasonCode[] as full CodeableConcepts ({"coding": [...], "text"})
+    # when the source sent more than the one ``encounter_type`` / ``reason`` Code holds.
+    type_concepts: Mapped[list[Any] | None] = mapped_column(default=None)
+    reason_concepts: Mapped[list[Any] | None] = mapped_column(default=None)
+    # Encounter.participant[] beyond ``provider_id``: [{"type": [CodeableConcept],
+    # "staff_user_id": str | None, "reference": str | None, "period": {...}}].
+    participants: Mapped[list[Any] | None] = mapped_column(default=None)
+    # Encounter.serviceProvider: the organization responsible (an outside hospital on import).
+    service_provider_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="SET NULL"), default=None
+    )
+    # Encounter.hospitalization as FHIR JSON (admitSource, reAdmission, dischargeDisposition
+    # in full, dietPreference, specialArrangement, origin/destination); ``disposition``
+    # keeps the discharge disposition's Code for queries.
+    hospitalization: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
     appointment: Mapped[Appointment | None] = relationship(
         lazy="raise", back_populates="encounters"

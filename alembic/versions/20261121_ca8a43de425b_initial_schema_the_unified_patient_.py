@@ -1,8 +1,8 @@
 """initial schema: the unified patient record
 
-Revision ID: 6fbf83d148dd
-Revises:
-Create Date: 2026-11-21 15:07:15.310965
+Revision ID: ca8a43de425b
+Revises: (none)
+Create Date: 2026-11-21 15:39:10.377511
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import backend.common.types
 from alembic import op
 
-revision: str = "6fbf83d148dd"
+revision: str = "ca8a43de425b"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -124,6 +124,7 @@ def upgrade() -> None:
                 "provider",
                 "payer",
                 "referrer",
+                "external_provider",
                 "other",
                 name="organizationkind",
                 native_enum=False,
@@ -135,6 +136,14 @@ def upgrade() -> None:
         sa.Column("phone", sa.String(length=32), nullable=True),
         sa.Column("email", sa.String(length=255), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("type_system", sa.String(length=255), nullable=True),
+        sa.Column("type_code", sa.String(length=64), nullable=True),
+        sa.Column("type_display", sa.String(length=255), nullable=True),
+        sa.Column("line1", sa.String(length=200), nullable=True),
+        sa.Column("city", sa.String(length=100), nullable=True),
+        sa.Column("state", sa.String(length=64), nullable=True),
+        sa.Column("postal_code", sa.String(length=16), nullable=True),
+        sa.Column("country", sa.String(length=2), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("recorded_at", backend.common.types.UTCDateTime(timezone=True), nullable=False),
@@ -146,6 +155,9 @@ def upgrade() -> None:
             "source_system", "source_id", name=op.f("uq_organization_source_system_source_id")
         ),
     )
+    with op.batch_alter_table("organization", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_organization_type_code"), ["type_code"], unique=False)
+
     op.create_table(
         "location",
         sa.Column("id", sa.Uuid(), nullable=False),
@@ -461,6 +473,24 @@ def upgrade() -> None:
         sa.Column("race", sa.String(length=64), nullable=True),
         sa.Column("ethnicity", sa.String(length=64), nullable=True),
         sa.Column("marital_status", sa.String(length=32), nullable=True),
+        sa.Column("birth_sex", sa.String(length=8), nullable=True),
+        sa.Column(
+            "race_detail",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "ethnicity_detail",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("multiple_birth", sa.Boolean(), nullable=True),
+        sa.Column("multiple_birth_order", sa.Integer(), nullable=True),
+        sa.Column(
+            "extensions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column(
             "status",
             sa.Enum(
@@ -515,6 +545,15 @@ def upgrade() -> None:
         sa.Column("location_id", sa.Uuid(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("last_login_at", backend.common.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("given_name", sa.String(length=100), nullable=True),
+        sa.Column("family_name", sa.String(length=100), nullable=True),
+        sa.Column("name_prefix", sa.String(length=20), nullable=True),
+        sa.Column("gender", sa.String(length=16), nullable=True),
+        sa.Column(
+            "address",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("recorded_at", backend.common.types.UTCDateTime(timezone=True), nullable=False),
@@ -634,6 +673,8 @@ def upgrade() -> None:
         sa.Column("country", sa.String(length=2), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=True),
         sa.Column("period_end", sa.Date(), nullable=True),
+        sa.Column("latitude", sa.Float(), nullable=True),
+        sa.Column("longitude", sa.Float(), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("author_id", sa.Uuid(), nullable=True),
@@ -962,6 +1003,16 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column(
+            "category_concepts",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "activities",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("author_id", sa.Uuid(), nullable=True),
@@ -1542,6 +1593,11 @@ def upgrade() -> None:
         sa.Column("copay_amount", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("coinsurance_percent", sa.Integer(), nullable=True),
         sa.Column("verified_at", backend.common.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "type_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("author_id", sa.Uuid(), nullable=True),
@@ -1793,6 +1849,7 @@ def upgrade() -> None:
                 "residential",
                 "inpatient",
                 "withdrawal_management",
+                "aftercare",
                 "unknown",
                 name="levelofcare",
                 native_enum=False,
@@ -1915,6 +1972,7 @@ def upgrade() -> None:
         sa.Column("last4", sa.String(length=4), nullable=True),
         sa.Column("assigner", sa.String(length=200), nullable=True),
         sa.Column("period_end", sa.Date(), nullable=True),
+        sa.Column("type_code", sa.String(length=16), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("author_id", sa.Uuid(), nullable=True),
@@ -2029,6 +2087,67 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "raw_resource",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("patient_id", sa.Uuid(), nullable=True),
+        sa.Column("resource_type", sa.String(length=64), nullable=False),
+        sa.Column("format", sa.String(length=16), nullable=False),
+        sa.Column(
+            "body",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "reason",
+            sa.Enum(
+                "unmapped_type",
+                "unknown_type",
+                "unresolved_reference",
+                "invalid",
+                "original",
+                name="rawreason",
+                native_enum=False,
+                length=32,
+            ),
+            nullable=False,
+        ),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("received_at", backend.common.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("bundle_id", sa.String(length=128), nullable=True),
+        sa.Column("sensitivity", backend.common.types.SensitivityType(), nullable=False),
+        sa.Column("source_system", sa.String(length=64), nullable=False),
+        sa.Column("source_id", sa.String(length=128), nullable=False),
+        sa.Column("recorded_at", backend.common.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", backend.common.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("deleted_at", backend.common.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["patient_id"],
+            ["patient.id"],
+            name=op.f("fk_raw_resource_patient_id_patient"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_raw_resource")),
+        sa.UniqueConstraint(
+            "source_system", "source_id", name=op.f("uq_raw_resource_source_system_source_id")
+        ),
+    )
+    with op.batch_alter_table("raw_resource", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_raw_resource_bundle_id"), ["bundle_id"], unique=False)
+        batch_op.create_index(
+            "ix_raw_resource_patient_id_resource_type",
+            ["patient_id", "resource_type"],
+            unique=False,
+        )
+        batch_op.create_index(batch_op.f("ix_raw_resource_reason"), ["reason"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_raw_resource_received_at"), ["received_at"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_raw_resource_resource_type"), ["resource_type"], unique=False
+        )
+
+    op.create_table(
         "staff_role_assignment",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("staff_user_id", sa.Uuid(), nullable=False),
@@ -2102,6 +2221,7 @@ def upgrade() -> None:
                 "residential",
                 "inpatient",
                 "withdrawal_management",
+                "aftercare",
                 "unknown",
                 name="levelofcare",
                 native_enum=False,
@@ -2448,6 +2568,7 @@ def upgrade() -> None:
         sa.Column(
             "level_of_care",
             sa.Enum(
+                "early_intervention",
                 "outpatient",
                 "intensive_outpatient",
                 "partial_hospitalization",
@@ -2455,6 +2576,7 @@ def upgrade() -> None:
                 "inpatient",
                 "withdrawal_management",
                 "aftercare",
+                "unknown",
                 name="levelofcare",
                 native_enum=False,
                 length=32,
@@ -2463,6 +2585,28 @@ def upgrade() -> None:
         ),
         sa.Column("program", sa.String(length=100), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("class_code", sa.String(length=16), nullable=True),
+        sa.Column(
+            "type_concepts",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "reason_concepts",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "participants",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("service_provider_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "hospitalization",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("author_id", sa.Uuid(), nullable=True),
@@ -2499,6 +2643,12 @@ def upgrade() -> None:
             ["provider_id"],
             ["staff_user.id"],
             name=op.f("fk_encounter_provider_id_staff_user"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_provider_id"],
+            ["organization.id"],
+            name=op.f("fk_encounter_service_provider_id_organization"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_encounter")),
@@ -2721,6 +2871,16 @@ def upgrade() -> None:
         sa.Column("balance", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.Column("written_off_amount", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column(
+            "claim_detail",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "eob_detail",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("author_id", sa.Uuid(), nullable=True),
@@ -2947,6 +3107,7 @@ def upgrade() -> None:
         sa.Column(
             "level_of_care",
             sa.Enum(
+                "early_intervention",
                 "outpatient",
                 "intensive_outpatient",
                 "partial_hospitalization",
@@ -2954,6 +3115,7 @@ def upgrade() -> None:
                 "inpatient",
                 "withdrawal_management",
                 "aftercare",
+                "unknown",
                 name="levelofcare",
                 native_enum=False,
                 length=32,
@@ -3251,6 +3413,16 @@ def upgrade() -> None:
         ),
         sa.Column("onset_date", sa.Date(), nullable=True),
         sa.Column("last_occurrence_date", sa.Date(), nullable=True),
+        sa.Column(
+            "code_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "reactions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("encounter_id", sa.Uuid(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
@@ -3554,6 +3726,22 @@ def upgrade() -> None:
         ),
         sa.Column("allowed_amount", sa.Numeric(precision=12, scale=2), nullable=True),
         sa.Column("denial_reason", sa.String(length=255), nullable=True),
+        sa.Column("claim_item_sequence", sa.Integer(), nullable=True),
+        sa.Column(
+            "code_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "item_detail",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "adjudication",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
         sa.Column("author_id", sa.Uuid(), nullable=True),
@@ -3805,6 +3993,13 @@ def upgrade() -> None:
         sa.Column("abatement_text", sa.String(length=100), nullable=True),
         sa.Column("asserter_id", sa.Uuid(), nullable=True),
         sa.Column("rank", sa.Integer(), nullable=True),
+        sa.Column(
+            "code_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("onset_at", backend.common.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("abatement_at", backend.common.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("encounter_id", sa.Uuid(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
@@ -3903,6 +4098,16 @@ def upgrade() -> None:
         sa.Column("ordered_by_id", sa.Uuid(), nullable=True),
         sa.Column("accession_number", sa.String(length=64), nullable=True),
         sa.Column("presented_form_url", sa.String(length=500), nullable=True),
+        sa.Column(
+            "presented_form",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "code_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("encounter_id", sa.Uuid(), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=False),
@@ -4009,6 +4214,7 @@ def upgrade() -> None:
                 "residential",
                 "inpatient",
                 "withdrawal_management",
+                "aftercare",
                 "unknown",
                 name="levelofcare",
                 native_enum=False,
@@ -4234,6 +4440,17 @@ def upgrade() -> None:
         sa.Column("series_doses", sa.Integer(), nullable=True),
         sa.Column("performer_id", sa.Uuid(), nullable=True),
         sa.Column("location_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "vaccine_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("site_system", sa.String(length=255), nullable=True),
+        sa.Column("site_code", sa.String(length=64), nullable=True),
+        sa.Column("site_display", sa.String(length=255), nullable=True),
+        sa.Column("route_system", sa.String(length=255), nullable=True),
+        sa.Column("route_code", sa.String(length=64), nullable=True),
+        sa.Column("route_display", sa.String(length=255), nullable=True),
         sa.Column("encounter_id", sa.Uuid(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
@@ -4286,6 +4503,10 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_immunization_patient_id_effective_at", ["patient_id", "effective_at"], unique=False
         )
+        batch_op.create_index(
+            batch_op.f("ix_immunization_route_code"), ["route_code"], unique=False
+        )
+        batch_op.create_index(batch_op.f("ix_immunization_site_code"), ["site_code"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_immunization_vaccine_code"), ["vaccine_code"], unique=False
         )
@@ -5090,6 +5311,11 @@ def upgrade() -> None:
         sa.Column("performer_name", sa.String(length=200), nullable=True),
         sa.Column("endpoint_url", sa.String(length=500), nullable=True),
         sa.Column("diagnostic_report_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "series",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("encounter_id", sa.Uuid(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
@@ -5225,6 +5451,21 @@ def upgrade() -> None:
         sa.Column("reason_code", sa.String(length=64), nullable=True),
         sa.Column("reason_display", sa.String(length=255), nullable=True),
         sa.Column("reason_condition_id", sa.Uuid(), nullable=True),
+        sa.Column(
+            "code_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "dosage_instructions",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "reason_condition_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("encounter_id", sa.Uuid(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
@@ -5374,6 +5615,37 @@ def upgrade() -> None:
         sa.Column("performer_id", sa.Uuid(), nullable=True),
         sa.Column("performer_name", sa.String(length=200), nullable=True),
         sa.Column("issued_at", backend.common.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "code_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "value_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "value_other",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column("value_precise", sa.String(length=40), nullable=True),
+        sa.Column(
+            "data_absent_reason",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "member_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "derived_from_ids",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("encounter_id", sa.Uuid(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
@@ -5480,6 +5752,11 @@ def upgrade() -> None:
         sa.Column("body_site_code", sa.String(length=64), nullable=True),
         sa.Column("body_site_display", sa.String(length=255), nullable=True),
         sa.Column("outcome", sa.String(length=255), nullable=True),
+        sa.Column(
+            "code_concept",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("encounter_id", sa.Uuid(), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.Column("source_system", sa.String(length=64), nullable=False),
@@ -6118,6 +6395,8 @@ def downgrade() -> None:
     op.drop_table("payment")
     with op.batch_alter_table("immunization", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_immunization_vaccine_code"))
+        batch_op.drop_index(batch_op.f("ix_immunization_site_code"))
+        batch_op.drop_index(batch_op.f("ix_immunization_route_code"))
         batch_op.drop_index("ix_immunization_patient_id_effective_at")
         batch_op.drop_index(batch_op.f("ix_immunization_encounter_id"))
 
@@ -6276,6 +6555,14 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_staff_role_assignment_staff_user_id"))
 
     op.drop_table("staff_role_assignment")
+    with op.batch_alter_table("raw_resource", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_raw_resource_resource_type"))
+        batch_op.drop_index(batch_op.f("ix_raw_resource_received_at"))
+        batch_op.drop_index(batch_op.f("ix_raw_resource_reason"))
+        batch_op.drop_index("ix_raw_resource_patient_id_resource_type")
+        batch_op.drop_index(batch_op.f("ix_raw_resource_bundle_id"))
+
+    op.drop_table("raw_resource")
     with op.batch_alter_table("portal_invite", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_portal_invite_patient_id"))
 
@@ -6417,6 +6704,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_location_organization_id"))
 
     op.drop_table("location")
+    with op.batch_alter_table("organization", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_organization_type_code"))
+
     op.drop_table("organization")
     with op.batch_alter_table("form_definition", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_form_definition_status"))

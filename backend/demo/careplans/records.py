@@ -1,13 +1,7 @@
-"""Demo care plans: four programme templates, and per admitted patient one plan made from
-one of them with goals, benefits and their use, tasks and now and then a case.
+"""The rows of one demo care plan: goals, benefits and their use, tasks and cases.
 
-Rows per patient: inquiry 0 (one in five gets an intake case and its call-back task: 2);
-admitted stages about 8.4 (plan 1, goals 2-4, benefits 1-2 with 0-3 uses each, tasks 2-3,
-one in eight a case, half of those with a follow-up task). Plans go through
-:func:`~backend.careplans.planning.plan_from_template`, as the "apply template" mutation
-will. In-treatment and discharged patients get their programme's treatment plan (chosen
-by the care team's program); alumni get the aftercare plan from their discharge.
-"""
+:mod:`backend.demo.careplans` decides which plan a patient gets; these functions write
+its parts, all drawing from the patient's ``careplans`` random generator."""
 
 from __future__ import annotations
 
@@ -19,8 +13,6 @@ from decimal import Decimal
 
 from backend.accounts.models import StaffRole
 from backend.careplans.enums import (
-    BenefitCategory,
-    CarePlanIntent,
     CarePlanStatus,
     CaseKind,
     CaseStatus,
@@ -33,7 +25,6 @@ from backend.careplans.enums import (
 from backend.careplans.models import (
     Benefit,
     BenefitUtilization,
-    CarePlan,
     Case,
     Goal,
     Task,
@@ -43,101 +34,24 @@ from backend.careplans.planning import (
     PlannedBenefit,
     PlannedGoal,
     benefit_allows,
-    plan_from_template,
 )
-from backend.careplans.starter import StarterTemplate, materialize
-from backend.careplans.starter_templates import TEMPLATES
+from backend.careplans.starter import StarterTemplate
 from backend.common.types import Sensitivity
-from backend.demo.context import DemoContext, JourneyStage, PatientSeed, at, between, new_id
+from backend.demo.careplans.content import (
+    CASE_OWNER,
+    CASES,
+    DEFAULT_RESOLUTION,
+    RESOLUTIONS,
+    STAFF_FOR_TEAM_ROLE,
+    USE_NOTES,
+)
+from backend.demo.context import DemoContext, PatientSeed, at, between
 from backend.demo.sink import RowSink
 from backend.organization.models import CareTeamRole
 
-DOMAIN = "careplans"
-ORGANIZATION = "Harborview Behavioral Health"  # publisher of the starter templates
-US_CORE_CAREPLAN_CATEGORY = "http://hl7.org/fhir/us/core/CodeSystem/careplan-category"
-# Who on the team does a task assigned to a care-team role (no peer-support access role).
-STAFF_FOR_TEAM_ROLE = {
-    CareTeamRole.LEAD_CLINICIAN: StaffRole.THERAPIST,
-    CareTeamRole.PHYSICIAN: StaffRole.PHYSICIAN,
-    CareTeamRole.NURSE: StaffRole.NURSE,
-    CareTeamRole.THERAPIST: StaffRole.THERAPIST,
-    CareTeamRole.CARE_COORDINATOR: StaffRole.CARE_COORDINATOR,
-    CareTeamRole.CASE_MANAGER: StaffRole.CARE_COORDINATOR,
-    CareTeamRole.FRONT_DESK: StaffRole.FRONT_DESK,
-    CareTeamRole.BILLING: StaffRole.BILLING,
-    CareTeamRole.ALUMNI_COORDINATOR: StaffRole.ALUMNI_COORDINATOR,
-    CareTeamRole.PEER_SUPPORT: StaffRole.CARE_COORDINATOR,
-}
-# Treatment template by the care team's program: (template key, weight).
-TREATMENT_BY_PROGRAM = {
-    "intensive_outpatient": (("iop_sud", 0.8), ("depression_anxiety", 0.2)),
-    "outpatient": (("depression_anxiety", 0.7), ("ptsd_cpt", 0.3)),
-}
-CASES: dict[CaseKind, tuple[str, ...]] = {
-    CaseKind.CARE_COORDINATION: (
-        "Coordinate care with primary care physician",
-        "Obtain records from previous provider",
-        "Arrange step-down to standard outpatient",
-        "Pharmacy prior authorization for medication",
-    ),
-    CaseKind.BILLING_ISSUE: (
-        "Claim denied: authorization missing",
-        "Patient disputes balance statement",
-        "Coverage changed mid-treatment",
-    ),
-    CaseKind.COMPLAINT: ("Complaint about appointment wait times", "Complaint about billing calls"),
-    CaseKind.CRISIS: (
-        "Crisis call: safety check and safety plan update",
-        "Missed sessions after reported relapse: outreach",
-    ),
-    CaseKind.AFTERCARE: ("Aftercare housing support", "Reconnect with outpatient therapist"),
-    CaseKind.INTAKE: ("Admission inquiry follow-up",),
-}
-CASE_OWNER = {
-    CaseKind.INTAKE: CareTeamRole.FRONT_DESK,
-    CaseKind.BILLING_ISSUE: CareTeamRole.BILLING,
-}
-CASE_KINDS = (
-    CaseKind.CARE_COORDINATION,
-    CaseKind.BILLING_ISSUE,
-    CaseKind.COMPLAINT,
-    CaseKind.CRISIS,
-    CaseKind.AFTERCARE,
-)
-CASE_KIND_WEIGHTS = (0.35, 0.25, 0.1, 0.15, 0.15)
-RESOLUTIONS = {
-    CaseKind.INTAKE: (
-        "Admitted to waiting list; insurance verified",
-        "Patient chose another provider",
-        "Referred to a lower level of care",
-        "No response after three call-back attempts",
-    ),
-}
-DEFAULT_RESOLUTION = ("Resolved with the patient; no further action.",)
-USE_NOTES: dict[BenefitCategory, tuple[str, ...]] = {
-    BenefitCategory.TRANSPORTATION: ("Round-trip bus fare to group", "Rideshare to appointment"),
-    BenefitCategory.HOUSING: ("Monthly sober-living house fee", "Sober-living deposit"),
-    BenefitCategory.PEER_SUPPORT: ("Peer coaching session", "Peer recovery check-in"),
-    BenefitCategory.CHILDCARE: ("Childcare during evening session",),
-    BenefitCategory.HARM_REDUCTION: ("Naloxone kit handed out with training",),
-}
-
-
-def setup(ctx: DemoContext, sink: RowSink) -> None:
-    """Write the starter templates; ``ctx.shared["careplans.templates"]``: key ->
-    :class:`StarterTemplate`."""
-    rng = ctx.rng(None, DOMAIN)
-    templates: dict[str, StarterTemplate] = {}
-    for definition in TEMPLATES:
-        template = materialize(definition, id_factory=lambda: new_id(rng), today=ctx.today)
-        for model, columns in template.rows(publisher=ORGANIZATION):
-            sink.add(model, **columns)
-        templates[template.key] = template
-    ctx.shared["careplans.templates"] = templates
-
 
 @dataclass
-class _Plan:
+class Plan:
     """What every record of one patient's plan shares while it is being written."""
 
     ctx: DemoContext
@@ -162,143 +76,7 @@ class _Plan:
         return self.ctx.team_member(self.patient, staff_role, self.rng)
 
 
-def patient_rows(ctx: DemoContext, patient: PatientSeed, sink: RowSink) -> None:
-    rng = ctx.rng(patient, DOMAIN)
-    patient.facts["careplans.plan_id"] = None
-    patient.facts["careplans.task_ids"] = []
-    if patient.stage is JourneyStage.INQUIRY or patient.admitted_at is None:
-        if rng.random() < 0.2:  # an inquiry's follow-up: its only care-plan rows
-            opened = min(patient.first_contact_at + timedelta(hours=rng.uniform(0.5, 6)), ctx.now)
-            no_plan = _Plan(
-                ctx=ctx,
-                patient=patient,
-                sink=sink,
-                rng=rng,
-                id=None,
-                status=CarePlanStatus.ACTIVE,
-                start=opened.date(),
-                end=None,
-                created_at=opened,
-                as_of=ctx.now,
-                author_id=ctx.team_member(patient, StaffRole.FRONT_DESK, rng),
-                sensitivity=Sensitivity.NONE,
-            )
-            _case(no_plan, CaseKind.INTAKE, opened=opened, follow_up=1.0)
-        return
-    templates: dict[str, StarterTemplate] = ctx.shared["careplans.templates"]
-    plan = _write_plan(ctx, patient, sink, rng, templates)
-    if rng.random() < 0.125:
-        _case(plan, rng.choices(CASE_KINDS, weights=CASE_KIND_WEIGHTS)[0])
-
-
-def _write_plan(
-    ctx: DemoContext,
-    patient: PatientSeed,
-    sink: RowSink,
-    rng: random.Random,
-    templates: dict[str, StarterTemplate],
-) -> _Plan:
-    assert patient.admitted_at is not None
-    now = ctx.now
-    if patient.stage is JourneyStage.ALUMNI and patient.discharged_at is not None:
-        info = templates["aftercare"]
-        created_at = min(patient.discharged_at + timedelta(hours=rng.uniform(1, 30)), now)
-    else:
-        program = ctx.care_teams[patient.care_team_id].get("program") or "outpatient"
-        options = TREATMENT_BY_PROGRAM.get(program, TREATMENT_BY_PROGRAM["outpatient"])
-        key = rng.choices([k for k, _ in options], weights=[w for _, w in options])[0]
-        info = templates[key]
-        created_at = min(patient.admitted_at + timedelta(hours=rng.uniform(2, 60)), now)
-    start = created_at.date()
-    draft = plan_from_template(
-        start=start,
-        goals=info.goals,
-        benefits=info.benefits,
-        tasks=info.tasks,
-        duration_days=info.duration_days,
-        id_factory=lambda: new_id(rng),
-    )
-    end = draft.end
-    status = CarePlanStatus.ACTIVE
-    if patient.stage is JourneyStage.DISCHARGED and patient.discharged_at is not None:
-        end = max(patient.discharged_at.date(), start)
-        status = CarePlanStatus.COMPLETED if rng.random() < 0.92 else CarePlanStatus.REVOKED
-    elif patient.stage is JourneyStage.ALUMNI and end is not None and end < ctx.today:
-        status = CarePlanStatus.COMPLETED  # the six months of aftercare are over
-    elif rng.random() < 0.05:  # still in treatment (a plan past its end awaits review)
-        status = CarePlanStatus.ON_HOLD
-    closed = status in {CarePlanStatus.COMPLETED, CarePlanStatus.REVOKED}
-    as_of = min(now, at(end, rng, 12, 17)) if closed and end is not None else now
-    as_of = max(as_of, created_at)
-    author = ctx.team_member(patient, StaffRole.THERAPIST, rng)
-    plan = _Plan(
-        ctx=ctx,
-        patient=patient,
-        sink=sink,
-        rng=rng,
-        id=new_id(rng),
-        status=status,
-        start=start,
-        end=end,
-        created_at=created_at,
-        as_of=as_of,
-        author_id=author,
-        sensitivity=info.sensitivity,
-    )
-    sink.add(
-        CarePlan,
-        id=plan.id,
-        patient_id=patient.id,
-        effective_at=created_at,
-        updated_at=as_of,
-        author_id=author,
-        sensitivity=info.sensitivity,
-        template_id=info.id,
-        title=info.title,
-        description=f"Made from the template {info.name!r}.",
-        status=status,
-        intent=CarePlanIntent.PLAN,
-        category_system=US_CORE_CAREPLAN_CATEGORY,
-        category_code="assess-plan",
-        category_display="Assessment and Plan of Treatment",
-        period_start=start,
-        period_end=end,
-        care_team_id=patient.care_team_id,
-        created_by_id=author,
-        addressed_condition_ids=[str(c) for c in patient.facts.get("clinical.condition_ids", [])],
-        note=(
-            "Discharged before the plan's end; see discharge summary."
-            if status is CarePlanStatus.REVOKED
-            else None
-        ),
-    )
-    patient.facts["careplans.plan_id"] = plan.id
-
-    goals = _pick_goals(draft.goals, rng)
-    for goal in goals:
-        _goal(plan, goal)
-    kept = {g.id for g in goals}
-    benefits = list(draft.benefits)
-    for benefit in rng.sample(benefits, min(len(benefits), 2 if rng.random() < 0.25 else 1)):
-        _benefit(plan, info, benefit)
-    tasks = draft.tasks
-    chosen = sorted(rng.sample(range(len(tasks)), min(len(tasks), rng.choice((2, 2, 3)))))
-    for index in chosen:
-        task = tasks[index]
-        _task(
-            plan,
-            title=task.title,
-            due_date=task.due_date,
-            role=task.assignee_role,
-            priority=task.priority,
-            goal_id=task.goal_id if task.goal_id in kept else None,
-            template_task_id=task.template_task_id,
-            description=task.description,
-        )
-    return plan
-
-
-def _pick_goals(goals: list[PlannedGoal], rng: random.Random) -> list[PlannedGoal]:
+def pick_goals(goals: list[PlannedGoal], rng: random.Random) -> list[PlannedGoal]:
     """Two top-level goals and, now and then, one of their milestones (parents first)."""
     tops = [g for g in goals if g.parent_goal_id is None]
     keep = {g.id for g in rng.sample(tops, min(2, len(tops)))}
@@ -309,7 +87,7 @@ def _pick_goals(goals: list[PlannedGoal], rng: random.Random) -> list[PlannedGoa
     return [g for g in goals if g.id in keep]
 
 
-def _goal(plan: _Plan, goal: PlannedGoal) -> None:
+def add_goal(plan: Plan, goal: PlannedGoal) -> None:
     rng = plan.rng
     target = goal.target_date or plan.end or plan.start + timedelta(days=90)
     span = max((target - plan.start).days, 1)
@@ -395,7 +173,7 @@ def _goal(plan: _Plan, goal: PlannedGoal) -> None:
     )
 
 
-def _benefit(plan: _Plan, info: StarterTemplate, benefit: PlannedBenefit) -> None:
+def add_benefit(plan: Plan, info: StarterTemplate, benefit: PlannedBenefit) -> None:
     rng = plan.rng
     benefit_id = plan.sink.add(
         Benefit,
@@ -448,8 +226,8 @@ def _benefit(plan: _Plan, info: StarterTemplate, benefit: PlannedBenefit) -> Non
         )
 
 
-def _task(
-    plan: _Plan,
+def add_task(
+    plan: Plan,
     *,
     title: str,
     due_date: date | None,
@@ -499,7 +277,7 @@ def _task(
 
 
 def _task_outcome(
-    plan: _Plan, created: datetime, due_at: datetime | None, rng: random.Random
+    plan: Plan, created: datetime, due_at: datetime | None, rng: random.Random
 ) -> tuple[TaskStatus, datetime | None, str | None]:
     """Done, overdue or still ahead, as the plan's story so far allows."""
     due = due_at or plan.as_of
@@ -518,8 +296,8 @@ def _task_outcome(
     return rng.choice((TaskStatus.REQUESTED, TaskStatus.READY, TaskStatus.IN_PROGRESS)), None, None
 
 
-def _case(
-    plan: _Plan, kind: CaseKind, *, opened: datetime | None = None, follow_up: float = 0.5
+def add_case(
+    plan: Plan, kind: CaseKind, *, opened: datetime | None = None, follow_up: float = 0.5
 ) -> None:
     rng = plan.rng
     if kind is CaseKind.AFTERCARE and plan.patient.discharged_at is None:
@@ -553,7 +331,7 @@ def _case(
     )
     if rng.random() < follow_up:
         intake = kind is CaseKind.INTAKE
-        _task(
+        add_task(
             plan,
             title="Call back about admission and verify insurance"
             if intake
