@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import random
 import time
 from collections import Counter, deque
@@ -89,9 +90,9 @@ def seed_demo(
 ) -> DemoReport:
     """Write the demo clinic and ``patients_count`` patients; all of it or nothing.
 
-    Chunks of patients are generated and converted to driver-ready tuples in a worker
-    process while this one writes the previous chunk, so both cores work: generation is
-    pure Python, writing is mostly the database's time. ``worker`` defaults to on for
+    Chunks of patients are generated and converted to driver-ready tuples in worker
+    processes while this one writes earlier chunks in order: generation is pure Python and
+    the slower half, writing is mostly the database's time. ``worker`` defaults to on for
     large runs; the output is the same either way (a test holds it to that).
     """
     started = time.perf_counter()
@@ -165,12 +166,14 @@ def _generated(
         for start, stop in bounds:
             yield generate_chunk(ctx, seed, start, stop, dialect_name)
         return
-    # spawn, not fork: the parent holds an open database connection a fork would share.
-    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+    # One worker per core: generation is the slow half, and this process mostly waits on
+    # the database. spawn, not fork: the parent holds an open connection a fork would share.
+    workers = max(1, os.cpu_count() or 1)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         pending: deque[Future[tuple[Prepared, int, int]]] = deque()
         for start, stop in bounds:
             pending.append(pool.submit(generate_chunk, ctx, seed, start, stop, dialect_name))
-            if len(pending) > 2:  # keep memory bounded: at most three chunks in flight
+            if len(pending) > workers + 1:  # bounded memory: a few chunks in flight
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
