@@ -6,7 +6,9 @@ its models here.
 
 from __future__ import annotations
 
+from backend.access import models as access
 from backend.accounts import models as accounts
+from backend.auth import models as auth
 from backend.billing import models as billing
 from backend.careplans import models as careplans
 from backend.clinical import models as clinical
@@ -22,6 +24,8 @@ from backend.scheduling import models as scheduling
 
 DOMAINS = (
     accounts,
+    auth,
+    access,
     organization,
     patients,
     identity,

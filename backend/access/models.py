@@ -1,0 +1,1 @@
+"""Placeholder: models of the access domain (audit trail, break-glass) are being written."""

@@ -1,0 +1,1 @@
+"""Authentication: staff sign-in, sessions, OAuth2 clients and tokens."""

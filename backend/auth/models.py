@@ -1,0 +1,1 @@
+"""Placeholder: models of the auth domain are being written."""
