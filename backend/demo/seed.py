@@ -99,6 +99,10 @@ def seed_demo(
     per_table: Counter[str] = Counter()
     use_worker = patients_count > 4 * chunk if worker is None else worker
     with engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            # Random UUID keys touch index pages all over the file; with SQLite's default
+            # 2 MB page cache a 100,000-patient load thrashes. This connection only.
+            connection.exec_driver_sql("PRAGMA cache_size=-1048576")  # 1 GiB
         if has_data(connection):
             if not reset:
                 raise DemoRefusedError(
