@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from backend.auth.routes import auth_routes
 from backend.db import async_session_factory, make_async_engine
 from backend.migrations import pending_message
 from backend.patients.models import Patient
@@ -73,6 +74,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/favicon.ico", favicon),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            *auth_routes(),
             Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=settings.is_production)],

@@ -247,6 +247,19 @@ def serve(
     )
 
 
+def _register_subcommands() -> None:
+    # Imported here, not at the top: each domain's CLI pulls in its own dependencies.
+    from backend.access.cli import audit_app
+    from backend.auth.cli import client_app, token
+
+    app.command("token")(token)
+    app.add_typer(client_app, name="client")
+    app.add_typer(audit_app, name="audit")
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app()
 

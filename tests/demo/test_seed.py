@@ -24,6 +24,13 @@ EMPTY_BY_DESIGN = {
     "portal_invite": "created by staff on demand",
     "merge_record": "no merges until someone reviews the near-duplicates",
     "raw_resource": "only imports keep resources that have no home in the model",
+    "login_attempt": "written by sign-ins",
+    "staff_session": "written by sign-ins",
+    "oauth_client": "created with `patient360 client create`",
+    "access_token": "issued by /oauth/token and `patient360 token`",
+    "audit_event": "written by requests, not by the demo",
+    "audit_chain_head": "created by the first audit event",
+    "break_glass_grant": "emergencies only",
 }
 # Records a typical treated patient has only sometimes (real charts are like that); the
 # fullest demo patient may lack these and no others.

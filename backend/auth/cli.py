@@ -1,0 +1,118 @@
+"""``patient360 token`` and ``patient360 client create``: credentials for operators.
+
+Registered by ``backend/cli.py``; this module does not import it (that would be a cycle),
+so it reads settings and reports database trouble itself.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from backend.settings import Settings, UnsafeSettingsError, get_settings
+
+client_app = typer.Typer(help="Manage OAuth2 API clients.", no_args_is_help=True)
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except (ValidationError, UnsafeSettingsError, ValueError):
+        _err.print("[red]configuration error:[/red] check the P360_ settings")
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    _err.print(f"[red]{message}[/red]")
+    return typer.Exit(code)
+
+
+def token(
+    user: Annotated[str, typer.Option("--user", help="Staff username the token acts as.")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="Scope to grant; repeat for more (default: all)."),
+    ] = None,
+    minutes: Annotated[
+        int, typer.Option("--minutes", min=1, max=60, help="Lifetime, at most 60.")
+    ] = 15,
+) -> None:
+    """Print a short-lived bearer token for a staff user (for curl and scripts)."""
+    from backend.accounts.models import StaffUser
+    from backend.auth.tokens import KNOWN_SCOPES, issue_access_token, normalise_scopes
+    from backend.db import make_engine, transaction
+
+    settings = _settings()
+    try:
+        scopes = normalise_scopes(scope) if scope else tuple(sorted(KNOWN_SCOPES))
+    except ValueError as exc:
+        raise _fail(f"{exc}; known: {', '.join(sorted(KNOWN_SCOPES))}", 2) from None
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(engine) as session:
+            staff = session.scalars(
+                select(StaffUser).where(StaffUser.username == user, StaffUser.deleted_at.is_(None))
+            ).one_or_none()
+            if staff is None or not staff.active:
+                raise _fail(f"no active staff user named {user!r}")
+            issued = issue_access_token(
+                session=session,
+                settings=settings,
+                staff_user_id=staff.id,
+                scopes=scopes,
+                lifetime=timedelta(minutes=minutes),
+            )
+    except (OperationalError, ProgrammingError):
+        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+    finally:
+        engine.dispose()
+    # stdout carries the token alone, so `TOKEN=$(patient360 token --user nurse)` works.
+    print(issued.access_token)
+    _err.print(f"expires {issued.expires_at.isoformat()}; scopes: {' '.join(issued.scopes)}")
+
+
+@client_app.command("create")
+def client_create(
+    name: Annotated[str, typer.Option("--name", help="What the client is, for people.")],
+    user: Annotated[str, typer.Option("--user", help="Staff user whose roles it acts with.")],
+    scope: Annotated[list[str], typer.Option("--scope", help="Allowed scope; repeat for more.")],
+) -> None:
+    """Register an API client; its secret is printed once and cannot be shown again."""
+    from backend.accounts.models import StaffUser
+    from backend.auth.oauth import create_client
+    from backend.auth.tokens import KNOWN_SCOPES
+    from backend.db import make_engine, transaction
+
+    settings = _settings()
+    if not name.strip():
+        raise _fail("--name must not be empty", 2)
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(engine) as session:
+            staff = session.scalars(
+                select(StaffUser).where(StaffUser.username == user, StaffUser.deleted_at.is_(None))
+            ).one_or_none()
+            if staff is None or not staff.active:
+                raise _fail(f"no active staff user named {user!r}")
+            try:
+                new = create_client(
+                    session=session, name=name, staff_user_id=staff.id, scopes=tuple(scope)
+                )
+            except ValueError as exc:
+                raise _fail(f"{exc}; known: {', '.join(sorted(KNOWN_SCOPES))}", 2) from None
+    except (OperationalError, ProgrammingError):
+        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+    finally:
+        engine.dispose()
+    _out.print(f"client_id     {new.client_id}")
+    _out.print(f"client_secret {new.client_secret}")
+    _out.print(f"scopes        {' '.join(new.scopes)}")
+    _err.print("The secret is not stored and cannot be shown again.")

@@ -1,0 +1,225 @@
+"""HTTP endpoints of authentication: sign-in and sign-out for browsers, OAuth2 token.
+
+The routes expect what ``create_app`` puts on ``app.state``: ``settings`` and
+``sessions`` (an async sessionmaker). Services are synchronous and run inside the async
+session with ``run_sync``; the argon2 verification runs in a worker thread so a sign-in
+does not stall other requests.
+
+Cookie: ``__Host-p360_session`` in production (Secure, Path=/, no Domain: the ``__Host-``
+prefix makes browsers enforce exactly that). Browsers refuse a ``__Host-`` cookie without
+Secure, and development and tests serve plain http on 127.0.0.1 or a test host, so there
+the cookie is ``p360_session`` without Secure. Both are HttpOnly and SameSite=Lax.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import anyio.to_thread
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from backend.access.principal import Principal
+from backend.auth.oauth import token_endpoint
+from backend.auth.principals import resolve_principal
+from backend.auth.service import begin_login, check_password, finish_login
+from backend.auth.sessions import ABSOLUTE_TIMEOUT, revoke_session, rotate_session
+from backend.settings import Settings
+
+PRODUCTION_COOKIE = "__Host-p360_session"
+DEVELOPMENT_COOKIE = "p360_session"
+INVALID_CREDENTIALS = "Invalid username or password."
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_FORM_BYTES = 16 * 1024
+T = TypeVar("T")
+
+
+def cookie_name(settings: Settings) -> str:
+    return PRODUCTION_COOKIE if settings.is_production else DEVELOPMENT_COOKIE
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def _in_transaction(request: Request, work: Callable[[Session], T]) -> T:
+    factory: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    async with factory() as session, session.begin():
+        return await session.run_sync(work)
+
+
+async def current_principal(request: Request) -> Principal | None:
+    """The caller of this request (cookie or bearer token), for any transport to use."""
+    settings: Settings = request.app.state.settings
+    cookie = request.cookies.get(cookie_name(settings))
+    authorization = request.headers.get("authorization")
+    address = _address(request)
+    return await _in_transaction(
+        request,
+        lambda s: resolve_principal(
+            session=s,
+            settings=settings,
+            session_cookie=cookie,
+            authorization=authorization,
+            client_address=address,
+        ),
+    )
+
+
+async def _credentials(request: Request) -> tuple[str, str] | None:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return None
+    data: Any
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return None
+    else:
+        form = await request.form()
+        data = {key: value for key, value in form.items() if isinstance(value, str)}
+    if not isinstance(data, dict):
+        return None
+    username, password = data.get("username"), data.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        return None
+    return username, password
+
+
+def _refused(status: int, error: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": error, "message": message, **extra}, status, headers=NO_STORE)
+
+
+def _cross_site(request: Request) -> bool:
+    """A browser form posted from another site (login CSRF, forced logout).
+
+    Browsers send Origin on every cross-site POST; scripts and curl send none. Only the
+    host is compared: TLS ends in front of the app, so the scheme seen here may differ.
+    """
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    return urlsplit(origin).netloc != request.headers.get("host", "")
+
+
+async def login(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    if _cross_site(request):
+        return _refused(403, "cross_site", "Sign in from patient360's own pages.")
+    credentials = await _credentials(request)
+    if credentials is None:
+        return _refused(400, "bad_request", "Send username and password as a form or JSON.")
+    username, password = credentials
+    address = _address(request)
+    gate = await _in_transaction(
+        request, lambda s: begin_login(session=s, username=username, address=address)
+    )
+    ok = await anyio.to_thread.run_sync(check_password, gate, password)
+    old_cookie = request.cookies.get(cookie_name(settings))
+
+    def record(session: Session) -> tuple[Any, Any]:
+        outcome = finish_login(session=session, gate=gate, password_ok=ok, password=password)
+        if outcome.user_id is None:
+            return outcome, None
+        # Sign-in always starts a new session: an id planted before sign-in is useless.
+        new = rotate_session(
+            session=session,
+            old_cookie_value=old_cookie,
+            staff_user_id=outcome.user_id,
+            address=address,
+        )
+        return outcome, new
+
+    outcome, new = await _in_transaction(request, record)
+    if outcome.retry_after is not None:
+        response = _refused(
+            429,
+            "throttled",
+            "Too many failed sign-in attempts. Try again later.",
+            retry_after=outcome.retry_after,
+        )
+        response.headers["Retry-After"] = str(outcome.retry_after)
+        return response
+    if new is None:
+        return _refused(401, "invalid_credentials", INVALID_CREDENTIALS)
+    response = JSONResponse(
+        {"username": username.strip(), "expires_at": new.expires_at.isoformat()},
+        headers=NO_STORE,
+    )
+    response.set_cookie(
+        cookie_name(settings),
+        new.cookie_value,
+        max_age=int(ABSOLUTE_TIMEOUT.total_seconds()),
+        path="/",
+        secure=settings.is_production,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+async def logout(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    if _cross_site(request):
+        return _refused(403, "cross_site", "Sign out from patient360's own pages.")
+    cookie = request.cookies.get(cookie_name(settings))
+    if cookie:
+        await _in_transaction(request, lambda s: revoke_session(session=s, cookie_value=cookie))
+    response = Response(status_code=204, headers=NO_STORE)
+    response.delete_cookie(
+        cookie_name(settings),
+        path="/",
+        secure=settings.is_production,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+async def whoami(request: Request) -> Response:
+    """Who the server thinks is calling: lets a browser or script check its credentials."""
+    principal = await current_principal(request)
+    if principal is None:
+        return _refused(401, "unauthenticated", "Sign in or send a valid bearer token.")
+    return JSONResponse(
+        {
+            "kind": str(principal.kind),
+            "username": principal.username,
+            "roles": sorted(principal.roles),
+            "scopes": sorted(principal.scopes),
+        },
+        headers=NO_STORE,
+    )
+
+
+async def oauth_token(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return _refused(400, "invalid_request", "Request too large.")
+    form = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+    headers = request.headers
+    result = await _in_transaction(
+        request,
+        lambda s: token_endpoint(
+            session=s, settings=settings, method=request.method, headers=headers, form=form
+        ),
+    )
+    return JSONResponse(result.body, result.status, headers=dict(result.headers))
+
+
+def auth_routes() -> list[BaseRoute]:
+    """The routes for ``create_app`` to mount at the root."""
+    return [
+        Route("/auth/login", login, methods=["POST"]),
+        Route("/auth/logout", logout, methods=["POST"]),
+        Route("/auth/whoami", whoami, methods=["GET"]),
+        Route("/oauth/token", oauth_token, methods=["POST"]),
+    ]
