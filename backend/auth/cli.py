@@ -39,20 +39,27 @@ def token(
     user: Annotated[str, typer.Option("--user", help="Staff username the token acts as.")],
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", help="Scope to grant; repeat for more (default: all)."),
+        typer.Option(
+            "--scope", help="Scope to grant; repeat for more (default: what the roles can use)."
+        ),
     ] = None,
     minutes: Annotated[
         int, typer.Option("--minutes", min=1, max=60, help="Lifetime, at most 60.")
     ] = 15,
 ) -> None:
     """Print a short-lived bearer token for a staff user (for curl and scripts)."""
-    from backend.accounts.models import StaffUser
-    from backend.auth.tokens import KNOWN_SCOPES, issue_access_token, normalise_scopes
+    from backend.accounts.models import StaffRoleAssignment, StaffUser
+    from backend.auth.tokens import (
+        KNOWN_SCOPES,
+        default_scopes,
+        issue_access_token,
+        normalise_scopes,
+    )
     from backend.db import make_engine, transaction
 
     settings = _settings()
     try:
-        scopes = normalise_scopes(scope) if scope else tuple(sorted(KNOWN_SCOPES))
+        asked = normalise_scopes(scope) if scope else None
     except ValueError as exc:
         raise _fail(f"{exc}; known: {', '.join(sorted(KNOWN_SCOPES))}", 2) from None
     engine = make_engine(settings.database_url)
@@ -63,6 +70,15 @@ def token(
             ).one_or_none()
             if staff is None or not staff.active:
                 raise _fail(f"no active staff user named {user!r}")
+            roles = frozenset(
+                str(role)
+                for role in session.scalars(
+                    select(StaffRoleAssignment.role).where(
+                        StaffRoleAssignment.staff_user_id == staff.id
+                    )
+                )
+            )
+            scopes = asked or default_scopes(roles)
             issued = issue_access_token(
                 session=session,
                 settings=settings,

@@ -38,6 +38,23 @@ KNOWN_SCOPES = frozenset({"patients:read", "patients:write", "audit:read", "admi
 _KEY_LABEL = b"patient360/access-token/HS256/v1"
 
 
+# The scopes a token gets when none are asked for: what the user's roles can use, no more,
+# so a nurse's script token never carries ``admin``.
+_ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "admin": frozenset({"admin"}),
+    "auditor": frozenset({"audit:read"}),
+}
+_CLINICAL_SCOPES = frozenset({"patients:read", "patients:write"})
+
+
+def default_scopes(roles: frozenset[str]) -> tuple[str, ...]:
+    """Scopes for a token asked for without ``--scope``: those the roles can exercise."""
+    scopes: set[str] = set()
+    for role in roles:
+        scopes |= _ROLE_SCOPES.get(role, _CLINICAL_SCOPES)
+    return tuple(sorted(scopes))
+
+
 class InvalidTokenError(Exception):
     """The token is not acceptable. Deliberately one type with no detail for the caller."""
 
