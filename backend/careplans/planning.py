@@ -71,17 +71,12 @@ class GoalSpec:
             category=row.category,
             target_offset_days=row.target_offset_days,
             measure_text=row.measure_text,
-            measure=_code_or_none(row.measure),
+            measure=row.measure,
             target_comparator=row.target_comparator,
             target_value=row.target_value,
             target_unit=row.target_unit,
             ordering=row.ordering,
         )
-
-
-def _code_or_none(code: Code | None) -> Code | None:
-    """A nullable composite reads back as Code(None, None, None): that means no code."""
-    return None if code is None or code.code is None else code
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,13 @@ class Code:
     def __composite_values__(self) -> tuple[Any, ...]:
         return (self.system, self.code, self.display)
 
+    @classmethod
+    def from_columns(cls, system: str | None, code: str | None, display: str | None) -> Code | None:
+        """Build from the three columns; all NULL means there is no code at all."""
+        if system is None and code is None and display is None:
+            return None
+        return cls(system, code, display)
+
 
 class CodeSystem:
     """The code systems the demo data and importers use, in one place."""

@@ -18,14 +18,15 @@ from backend.billing.models import (
     Payment,
     PriorAuthorization,
 )
+from backend.demo import billing, forms, scheduling
 from backend.demo.context import JourneyStage
 from backend.organization.models import Organization, OrganizationKind
 from backend.scheduling.models import Encounter
-from tests.scheduling.world import seeded
+from tests.demo_world import seeded
 
 
 def test_generated_billing_adds_up(session: Session) -> None:
-    ctx, seeds, counts = seeded(session, count=40)
+    ctx, seeds, counts = seeded(session, (scheduling, billing, forms), count=40)
     payers = session.scalars(
         select(Organization.name).where(Organization.kind == OrganizationKind.PAYER)
     ).all()

@@ -31,7 +31,7 @@ from backend.billing.models import (
 from backend.common.types import Code, CodeSystem
 from backend.demo.context import JourneyStage
 from backend.organization.models import Organization, OrganizationKind
-from tests.scheduling.world import clinic, insert_in_savepoint, new_sink, patient
+from tests.demo_world import clinic, insert_in_savepoint, new_sink, patient
 
 
 def _world(session: Session):  # type: ignore[no-untyped-def]

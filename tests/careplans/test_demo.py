@@ -31,8 +31,9 @@ from backend.careplans.planning import PastUse, benefit_allows
 from backend.common.types import Sensitivity
 from backend.demo import careplans
 from backend.demo.context import DemoContext, JourneyStage, PatientSeed
-from tests.careplans.world import add_patient, build_world, new_sink
+from tests.demo_world import Timeline, clinic, new_sink, patient
 
+TODAY = date(2026, 3, 16)
 STAGES = [
     JourneyStage.INQUIRY,
     JourneyStage.IN_TREATMENT,
@@ -41,16 +42,23 @@ STAGES = [
 ]
 
 
+def timeline(stage: JourneyStage, days_ago: int = 60) -> Timeline:
+    """Admitted (or discharged, after 70 days of care) ``days_ago``."""
+    if stage in {JourneyStage.DISCHARGED, JourneyStage.ALUMNI}:
+        return (days_ago + 75, days_ago + 70, days_ago)
+    return (days_ago + 10, days_ago, None)
+
+
 def seed_patients(
     session: Session, count: int, *, program: str = "intensive_outpatient"
 ) -> tuple[DemoContext, list[PatientSeed], int]:
-    sink = new_sink()
-    ctx = build_world(sink, program=program)
-    careplans.setup(ctx, sink)
+    sink = new_sink(1, today=TODAY)
+    ctx = clinic(sink, today=TODAY, program=program, generators=(careplans,))
     seeds = []
     for index in range(count):
         stage = STAGES[index % len(STAGES)]
-        seeds.append(add_patient(ctx, sink, index, stage, days_ago=10 + (index * 37) % 300))
+        days_ago = 10 + (index * 37) % 300
+        seeds.append(patient(ctx, sink, index, stage, timeline=timeline(stage, days_ago)))
     for seed in seeds:
         careplans.patient_rows(ctx, seed, sink)
     written = sink.flush(session.connection())
@@ -194,11 +202,11 @@ def test_inquiries_get_few_rows_and_cases_are_closed_consistently(session: Sessi
 
 def test_same_seed_same_rows() -> None:
     def rows() -> list[tuple[str, list[dict[str, object]]]]:
-        sink = new_sink()
-        ctx = build_world(sink)
-        careplans.setup(ctx, sink)
+        sink = new_sink(1, today=TODAY)
+        ctx = clinic(sink, today=TODAY, generators=(careplans,))
         for index, stage in enumerate(STAGES * 3):
-            careplans.patient_rows(ctx, add_patient(ctx, sink, index, stage), sink)
+            seed = patient(ctx, sink, index, stage, timeline=timeline(stage))
+            careplans.patient_rows(ctx, seed, sink)
         return sorted((t.name, r) for t, r in sink.rows.items())
 
     assert rows() == rows()

@@ -42,7 +42,8 @@ from backend.careplans.models import (
 from backend.common.types import Code, CodeSystem, Sensitivity
 from backend.demo.context import JourneyStage, PatientSeed
 from backend.organization.models import CareTeamRole
-from tests.careplans.world import add_patient, build_world, new_sink
+from tests.demo_world import clinic, new_sink
+from tests.demo_world import patient as demo_patient
 
 WHEN = datetime(2026, 2, 2, 15, 30, tzinfo=UTC)
 PHQ9 = Code(CodeSystem.LOINC, "44261-6", "PHQ-9 total score")
@@ -50,9 +51,11 @@ PHQ9 = Code(CodeSystem.LOINC, "44261-6", "PHQ-9 total score")
 
 @pytest.fixture
 def patient(session: Session) -> PatientSeed:
-    sink = new_sink()
-    ctx = build_world(sink)
-    seed = add_patient(ctx, sink, 0, JourneyStage.IN_TREATMENT)
+    today = date(2026, 3, 16)
+    sink = new_sink(1, today=today)
+    ctx = clinic(sink, today=today)
+    # In treatment for the last 60 days, after a first contact 10 days before that.
+    seed = demo_patient(ctx, sink, 0, JourneyStage.IN_TREATMENT, timeline=(70, 60, None))
     seed.facts["test.therapist_id"] = ctx.staff[StaffRole.THERAPIST][0]
     sink.flush(session.connection())
     return seed

@@ -220,7 +220,7 @@ def test_specs_from_template_rows() -> None:
         template_id=template_id,
         title="Reduce depression",
         target_offset_days=90,
-        measure=Code(None, None, None),
+        measure=None,
         ordering=0,
     )
     spec = GoalSpec.from_row(goal)

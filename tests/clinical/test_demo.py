@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from statistics import mean
 
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -25,49 +24,21 @@ from backend.clinical.models import (
 from backend.clinical.scoring import score
 from backend.common.types import Sensitivity
 from backend.demo import clinical
-from backend.demo import patients as patient_demo
-from backend.demo.clinic import build_clinic
-from backend.demo.context import DemoContext, JourneyStage, PatientSeed, demo_now
+from backend.demo.context import JourneyStage
 from backend.demo.sink import RowSink
-from backend.patients.models import AdministrativeSex, Patient
 from backend.scheduling.models import Encounter
+from tests.demo_world import demo_clinic, demo_seeds, new_sink, patient_row
 
 TODAY = date(2025, 3, 14)
 SUD_CODES = {"F10.20", "F11.20"}
-
-
-def _clinic() -> tuple[DemoContext, RowSink]:
-    sink = RowSink(random.Random("clinical-test"), recorded_at=demo_now(TODAY))
-    ctx, _ = build_clinic(7, TODAY, sink)
-    return ctx, sink
-
-
-def _seeds(ctx: DemoContext, count: int) -> list[PatientSeed]:
-    return [patient_demo.make_seed(ctx, index) for index in range(count)]
-
-
-def _patient(sink: RowSink, seed: PatientSeed) -> None:
-    """The parent row only: other domains' generators are not under test here."""
-    sink.add(
-        Patient,
-        id=seed.id,
-        given_name=seed.given_name,
-        family_name=seed.family_name,
-        birth_date=seed.birth_date,
-        sex=AdministrativeSex(seed.sex),
-        home_location_id=seed.location_id,
-    )
-
-
-@pytest.fixture(scope="module")
-def clinic() -> tuple[DemoContext, RowSink]:
-    return _clinic()
+# Patients get their parent row only (patient_row): other domains' generators are not
+# under test here.
 
 
 def test_generator_rows_insert_and_follow_the_journey(session: Session) -> None:
-    ctx, sink = _clinic()
-    clinical.setup(ctx, sink)
-    seeds = _seeds(ctx, 40)
+    sink = new_sink("clinical-test", today=TODAY)
+    ctx = demo_clinic(sink, today=TODAY, seed=7, generators=(clinical,))
+    seeds = demo_seeds(ctx, 40)
     stages = {s.stage for s in seeds}
     assert stages == set(JourneyStage), "the sample should cover every stage"
     treated = next(s for s in seeds if s.stage is JourneyStage.IN_TREATMENT)
@@ -83,7 +54,7 @@ def test_generator_rows_insert_and_follow_the_journey(session: Session) -> None:
         visits.append((visit_id, start, provider))
     treated.facts["scheduling.encounters"] = visits
     for seed in seeds:
-        _patient(sink, seed)
+        patient_row(sink, seed)
         clinical.patient_rows(ctx, seed, sink)
     written = sink.flush(session.connection())
     assert written > 0
@@ -110,10 +81,11 @@ def test_generator_rows_insert_and_follow_the_journey(session: Session) -> None:
 
 
 def test_assessment_scores_match_their_items_and_improve(session: Session) -> None:
-    ctx, sink = _clinic()
-    seeds = [s for s in _seeds(ctx, 80) if s.stage is not JourneyStage.INQUIRY]
+    sink = new_sink("clinical-test", today=TODAY)
+    ctx = demo_clinic(sink, today=TODAY, seed=7)
+    seeds = [s for s in demo_seeds(ctx, 80) if s.stage is not JourneyStage.INQUIRY]
     for seed in seeds:
-        _patient(sink, seed)
+        patient_row(sink, seed)
         clinical.patient_rows(ctx, seed, sink)
     sink.flush(session.connection())
     rows = session.scalars(
@@ -144,10 +116,11 @@ def test_assessment_scores_match_their_items_and_improve(session: Session) -> No
 
 
 def test_labels_dates_and_refills(session: Session) -> None:
-    ctx, sink = _clinic()
-    seeds = [s for s in _seeds(ctx, 120) if s.stage is not JourneyStage.INQUIRY]
+    sink = new_sink("clinical-test", today=TODAY)
+    ctx = demo_clinic(sink, today=TODAY, seed=7)
+    seeds = [s for s in demo_seeds(ctx, 120) if s.stage is not JourneyStage.INQUIRY]
     for seed in seeds:
-        _patient(sink, seed)
+        patient_row(sink, seed)
         clinical.patient_rows(ctx, seed, sink)
     sink.flush(session.connection())
     ids = [s.id for s in seeds]
@@ -200,10 +173,10 @@ def test_labels_dates_and_refills(session: Session) -> None:
     assert all(Sensitivity.PART2 in r.sensitivity for r in uds)
 
 
-def test_budget_and_determinism(clinic: tuple[DemoContext, RowSink]) -> None:
-    ctx, _ = clinic
+def test_budget_and_determinism() -> None:
+    ctx = demo_clinic(new_sink("clinical-test", today=TODAY), today=TODAY, seed=7)
     per_stage: dict[JourneyStage, list[int]] = {stage: [] for stage in JourneyStage}
-    for seed in _seeds(ctx, 600):
+    for seed in demo_seeds(ctx, 600):
         sink = RowSink(random.Random(seed.index), recorded_at=ctx.now)
         clinical.patient_rows(ctx, seed, sink)
         per_stage[seed.stage].append(sink.count())
@@ -217,7 +190,7 @@ def test_budget_and_determinism(clinic: tuple[DemoContext, RowSink]) -> None:
     for stage in (JourneyStage.IN_TREATMENT, JourneyStage.DISCHARGED, JourneyStage.ALUMNI):
         assert 12 <= mean(per_stage[stage]) <= 18, (stage, mean(per_stage[stage]))
 
-    seed = _seeds(ctx, 3)[2]
+    seed = demo_seeds(ctx, 3)[2]
     first, second = (RowSink(random.Random(1), recorded_at=ctx.now) for _ in range(2))
     clinical.patient_rows(ctx, seed, first)
     clinical.patient_rows(ctx, seed, second)

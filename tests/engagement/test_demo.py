@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections import Counter
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -14,7 +13,7 @@ from sqlalchemy.orm import Session
 from backend.careplans.models import Task
 from backend.common.types import Sensitivity
 from backend.demo import engagement, journey
-from backend.demo.context import JourneyStage, PatientSeed
+from backend.demo.context import JourneyStage, PatientSeed, demo_now
 from backend.demo.sink import RowSink
 from backend.engagement.models import (
     Campaign,
@@ -29,21 +28,23 @@ from backend.engagement.models import (
     SurveyKind,
 )
 from backend.scheduling.models import Encounter
-from tests.journey.helpers import NOW, clinic, patient
+from tests.demo_world import clinic, new_sink, patient
 
 PER_STAGE = 8
 # Future-dated columns the generator may write: link expiry.
 FUTURE_OK = {"expires_at"}
+# The journey tests' day, with the same journey timelines.
+TODAY = date(2026, 3, 2)
+NOW = demo_now(TODAY)
 
 
 def _generate(sink: RowSink, *, with_facts: bool) -> tuple[list[PatientSeed], Counter[str]]:
-    ctx = clinic(sink)
-    journey.setup(ctx, sink)
-    engagement.setup(ctx, sink)
+    ctx = clinic(sink, today=TODAY, seed=7, generators=(journey, engagement))
     seeds: list[PatientSeed] = []
     rows: Counter[str] = Counter()
     for n, stage in enumerate(s for s in JourneyStage for _ in range(PER_STAGE)):
-        seed = patient(ctx, sink, n, stage)
+        # First contact 400 - n days ago, admitted 5 days later, discharged 70 days after.
+        seed = patient(ctx, sink, n, stage, timeline=(400 - n, 395 - n, 330 - n))
         journey.patient_rows(ctx, seed, sink)
         if with_facts and seed.admitted_at is not None:
             # What scheduling and careplans leave behind when they run first.
@@ -68,7 +69,7 @@ def _count(
 
 
 def test_generated_engagement_inserts_and_fits_each_journey(session: Session) -> None:
-    sink = RowSink(random.Random(5), recorded_at=NOW)
+    sink = new_sink(5, today=TODAY)
     seeds, rows = _generate(sink, with_facts=True)
     sink.flush(session.connection())
 
@@ -129,7 +130,7 @@ def test_generated_engagement_inserts_and_fits_each_journey(session: Session) ->
 
 
 def test_generator_runs_without_facts_from_other_domains(session: Session) -> None:
-    sink = RowSink(random.Random(6), recorded_at=NOW)
+    sink = new_sink(6, today=TODAY)
     seeds, _ = _generate(sink, with_facts=False)
     sink.flush(session.connection())
     linked = session.scalar(
@@ -140,7 +141,7 @@ def test_generator_runs_without_facts_from_other_domains(session: Session) -> No
 
 
 def test_nothing_is_dated_after_now() -> None:
-    sink = RowSink(random.Random(7), recorded_at=NOW)
+    sink = new_sink(7, today=TODAY)
     _generate(sink, with_facts=True)
     engagement_tables = {
         "communication",

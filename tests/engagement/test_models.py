@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import random
-from datetime import time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -46,7 +46,9 @@ from backend.engagement.models import (
     SurveyVia,
 )
 from backend.patients.models import Patient
-from tests.journey.helpers import NOW, staff_user
+from tests.demo_world import staff_user
+
+NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
 
 def _patient(session: Session) -> Patient:

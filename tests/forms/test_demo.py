@@ -6,14 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.common.types import Sensitivity
+from backend.demo import billing, forms, scheduling
 from backend.forms.definitions import BUILT_IN_FORMS, score_answers, validate_answers
 from backend.forms.models import FormDefinition, FormResponse, FormStatus, ResponseStatus
 from backend.forms.validation import REQUIRED
-from tests.scheduling.world import seeded
+from tests.demo_world import seeded
 
 
 def test_generated_responses_are_valid_and_consistent(session: Session) -> None:
-    ctx, seeds, counts = seeded(session, count=40)
+    ctx, seeds, counts = seeded(session, (scheduling, billing, forms), count=40)
     definitions = {d.id: d for d in session.scalars(select(FormDefinition))}
     assert len(definitions) == len(BUILT_IN_FORMS)
     assert all(d.status is FormStatus.ACTIVE for d in definitions.values())

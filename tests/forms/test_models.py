@@ -20,7 +20,7 @@ from backend.forms.models import (
     ResponseStatus,
     SubmitterKind,
 )
-from tests.scheduling.world import clinic, insert_in_savepoint, new_sink, patient
+from tests.demo_world import clinic, insert_in_savepoint, new_sink, patient
 
 
 def _definition(form_version: int = 1) -> FormDefinition:

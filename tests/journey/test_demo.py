@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import random
 from collections import Counter
+from datetime import date
 
 from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from backend.common.types import Sensitivity
 from backend.demo import journey
-from backend.demo.context import DemoContext, JourneyStage, PatientSeed
+from backend.demo.context import DemoContext, JourneyStage, PatientSeed, demo_now
 from backend.demo.sink import RowSink
 from backend.journey.models import (
     Admission,
@@ -24,19 +24,21 @@ from backend.journey.models import (
     InquiryOutcome,
     ReferralSource,
 )
-from tests.journey.helpers import NOW, clinic, patient
+from tests.demo_world import clinic, new_sink, patient
 
+TODAY = date(2026, 3, 2)
+NOW = demo_now(TODAY)
 PER_STAGE = 6
 INQUIRY: Table = Inquiry.__table__  # type: ignore[assignment]
 
 
 def _seed(sink: RowSink) -> tuple[DemoContext, list[PatientSeed], Counter[str]]:
-    ctx = clinic(sink)
-    journey.setup(ctx, sink)
+    ctx = clinic(sink, today=TODAY, seed=7, generators=(journey,))
     seeds: list[PatientSeed] = []
     rows: Counter[str] = Counter()
     for n, stage in enumerate(s for s in JourneyStage for _ in range(PER_STAGE)):
-        seed = patient(ctx, sink, n, stage)
+        # First contact 400 - n days ago, admitted 5 days later, discharged 70 days after.
+        seed = patient(ctx, sink, n, stage, timeline=(400 - n, 395 - n, 330 - n))
         before = sink.count()
         journey.patient_rows(ctx, seed, sink)
         rows[stage.value] += sink.count() - before
@@ -45,7 +47,7 @@ def _seed(sink: RowSink) -> tuple[DemoContext, list[PatientSeed], Counter[str]]:
 
 
 def test_generated_journeys_insert_and_follow_the_stage(session: Session) -> None:
-    sink = RowSink(random.Random(3), recorded_at=NOW)
+    sink = new_sink(3, today=TODAY)
     _ctx, seeds, rows = _seed(sink)
     sink.flush(session.connection())
 
@@ -103,8 +105,8 @@ def test_generated_journeys_insert_and_follow_the_stage(session: Session) -> Non
 
 
 def test_generator_is_deterministic() -> None:
-    first = RowSink(random.Random(3), recorded_at=NOW)
-    second = RowSink(random.Random(3), recorded_at=NOW)
+    first = new_sink(3, today=TODAY)
+    second = new_sink(3, today=TODAY)
     _, seeds_a, _ = _seed(first)
     _, seeds_b, _ = _seed(second)
     inquiries = INQUIRY
@@ -117,7 +119,7 @@ def test_generator_is_deterministic() -> None:
 
 
 def test_nothing_is_recorded_after_now_except_scheduled_events() -> None:
-    sink = RowSink(random.Random(4), recorded_at=NOW)
+    sink = new_sink(4, today=TODAY)
     _seed(sink)
     for table, rows in sink.rows.items():
         if table.name in {"alumni_event", "inquiry", "referral", "admission"}:

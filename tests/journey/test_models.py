@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import random
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -41,7 +41,9 @@ from backend.journey.models import (
     Urgency,
 )
 from backend.patients.models import Patient
-from tests.journey.helpers import NOW, staff_user
+from tests.demo_world import staff_user
+
+NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
 
 def _patient(session: Session) -> Patient:
@@ -262,7 +264,7 @@ def test_referrals_in_and_out(session: Session) -> None:
     assert rows[1].service_type == Code(
         CodeSystem.SNOMED, "183524004", "Referral to psychiatry service"
     )
-    assert rows[0].service_type == Code(None, None, None)  # no coding given
+    assert rows[0].service_type is None  # no coding given: no code, not an empty one
 
 
 def test_alumni_program_events_membership_and_check_ins(session: Session) -> None:

@@ -9,14 +9,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.common.types import Sensitivity
-from backend.demo import scheduling
+from backend.demo import billing, forms, scheduling
 from backend.demo.context import JourneyStage
 from backend.scheduling.models import Appointment, AppointmentStatus, Encounter, EncounterStatus
-from tests.scheduling.world import clinic, new_sink, patient, seeded
+from tests.demo_world import clinic, new_sink, patient, seeded
 
 
 def test_generated_schedule_inserts_and_respects_the_journey(session: Session) -> None:
-    ctx, seeds, counts = seeded(session, count=40)
+    ctx, seeds, counts = seeded(session, (scheduling, billing, forms), count=40)
     now = ctx.now
     by_patient: Counter[object] = Counter(session.scalars(select(Appointment.patient_id)).all())
     for seed in seeds:
@@ -61,7 +61,7 @@ def test_generated_schedule_inserts_and_respects_the_journey(session: Session) -
 
 
 def test_substance_use_visits_are_part2(session: Session) -> None:
-    _, seeds, _ = seeded(session, count=40)
+    _, seeds, _ = seeded(session, (scheduling, billing, forms), count=40)
     part2 = {seed.id for seed in seeds if seed.facts["scheduling.primary_reason"][3]}
     assert part2, "the sample should include alcohol or opioid use disorder"
     rows = session.execute(select(Encounter.patient_id, Encounter.sensitivity)).all()
