@@ -93,6 +93,11 @@ def _names(values: Iterable[str], what: str) -> list[str]:
     return names
 
 
+def is_short_token(value: str) -> bool:
+    """Whether ``value`` is acceptable as a short audit token (actor, client, purpose ...)."""
+    return bool(_SHORT.match(value))
+
+
 def _short(value: str | None, what: str) -> str | None:
     if value is None:
         return None

@@ -25,10 +25,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from backend.access import audit
+from backend.access.models import AuditAction, AuditOutcome
 from backend.access.principal import Principal
 from backend.auth.oauth import token_endpoint
 from backend.auth.principals import resolve_principal
-from backend.auth.service import begin_login, check_password, finish_login
+from backend.auth.service import LoginGate, LoginOutcome, begin_login, check_password, finish_login
 from backend.auth.sessions import ABSOLUTE_TIMEOUT, revoke_session, rotate_session
 from backend.settings import Settings
 
@@ -126,6 +128,7 @@ async def login(request: Request) -> Response:
 
     def record(session: Session) -> tuple[Any, Any]:
         outcome = finish_login(session=session, gate=gate, password_ok=ok, password=password)
+        _audit_login(session, gate, outcome, address)
         if outcome.user_id is None:
             return outcome, None
         # Sign-in always starts a new session: an id planted before sign-in is useless.
@@ -163,6 +166,33 @@ async def login(request: Request) -> Response:
         samesite="lax",
     )
     return response
+
+
+def _audit_login(session: Session, gate: LoginGate, outcome: LoginOutcome, address: str) -> None:
+    """One audit event per sign-in attempt, in the same transaction as its outcome.
+
+    A failed attempt names the account only when the username belongs to one: what people
+    type into the username box is sometimes their password, and the trail is insert-only.
+    """
+    audit.record(
+        session=session,
+        principal=None,
+        action=AuditAction.LOGIN if outcome.ok else AuditAction.FAILED_LOGIN,
+        outcome=AuditOutcome.SUCCESS if outcome.ok else AuditOutcome.DENIED,
+        actor_username=_audit_actor(gate),
+        address=address,
+        purpose="throttled" if outcome.retry_after is not None else None,
+    )
+
+
+def _audit_actor(gate: LoginGate) -> str:
+    if gate.user_id is None:
+        return "unknown-account"
+    # Usernames are chosen by admins; one the audit trail would refuse as a token must
+    # not turn a sign-in into an error, so it is recorded by account id instead.
+    if audit.is_short_token(gate.username):
+        return gate.username
+    return f"account:{gate.user_id.hex}"
 
 
 async def logout(request: Request) -> Response:

@@ -38,6 +38,19 @@ ACTOR = Principal(
 )
 
 
+@pytest.fixture(autouse=True)
+def _empty_trail(request: pytest.FixtureRequest) -> None:
+    """Tests that read seq numbers literally start from an empty trail.
+
+    Other tests (HTTP sign-ins) commit audit rows to the shared test database; inside this
+    test's rolled-back transaction the trail is emptied, so those rows return afterwards.
+    """
+    if "session" in request.fixturenames:
+        session: Session = request.getfixturevalue("session")
+        session.execute(text("DELETE FROM audit_event"))
+        session.execute(text("DELETE FROM audit_chain_head"))
+
+
 def append(session: Session, n: int, patient: uuid.UUID | None = None) -> list[AuditEvent]:
     return [
         audit.record(
