@@ -36,7 +36,7 @@ assets: $(HTMX) ## fetch pinned front-end assets into static/vendor/
 
 run: install assets ## migrate, seed demo data on first run, serve on http://127.0.0.1:8000
 	$(BIN)/patient360 db upgrade
-	$(BIN)/patient360 demo --if-empty --patients $(DEMO_PATIENTS)
+	$(BIN)/patient360 demo --if-empty --no-show-logins --patients $(DEMO_PATIENTS)
 	$(BIN)/patient360 serve
 
 postgres: ## make sure PostgreSQL answers on 127.0.0.1:5432 (starts or installs it)

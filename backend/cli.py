@@ -141,6 +141,9 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing when the database has data.")
     ] = False,
+    show_logins: Annotated[
+        bool, typer.Option(help="Print the demo logins (they are kept in var/ either way).")
+    ] = True,
 ) -> None:
     """Fill the database with a realistic, deterministic demo clinic."""
     from backend.db import make_engine
@@ -161,7 +164,6 @@ def demo(
         with engine.connect() as connection:
             if has_data(connection):
                 console.print("database already has data; demo data not written")
-                print_logins(settings)
                 return
     with Progress(
         "[progress.description]{task.description}",
@@ -192,7 +194,8 @@ def demo(
         f"wrote {report.patients:,} patients and {report.rows:,} rows in {report.seconds:.1f} s "
         f"({rate:,.0f} rows/s; {report.duplicate_pairs} deliberate near-duplicates)"
     )
-    print_logins(settings)
+    if show_logins:
+        print_logins(settings)
 
 
 def _logins_file(settings: Settings) -> Path:
@@ -235,6 +238,10 @@ def serve(
     _require_current_schema(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"\npatient360 is at [bold]http://{bind_host}:{bind_port}/[/bold]")
+    console.print(
+        "sign in: POST /auth/login (username, password) or use a bearer token from "
+        "`patient360 token --user physician`"
+    )
     print_logins(settings)
     uvicorn.run(
         "backend.app:app_from_environment",
