@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from backend.api.schema import graphql_app
 from backend.auth.routes import auth_routes
 from backend.db import async_session_factory, make_async_engine
 from backend.migrations import pending_message
@@ -75,6 +76,13 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *auth_routes(),
+            # The staff GraphQL API: JSON POST; GraphiQL on GET in development only.
+            Route(
+                "/graphql",
+                graphql_app(
+                    development=settings.env == "development", production=settings.is_production
+                ),
+            ),
             Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=settings.is_production)],

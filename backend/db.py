@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from backend.common.text import SQLITE_FOLD, fold_text
 from backend.common.types import JSONType, Sensitivity, SensitivityType, UTCDateTime
 
 # Constraint names must be deterministic so Alembic can drop and alter them on both databases.
@@ -81,6 +82,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLite has no Unicode-aware lower() or translate(); search folds text with ours.
+    dbapi_connection.create_function(SQLITE_FOLD, 1, _fold_or_none, deterministic=True)
+
+
+def _fold_or_none(value: str | None) -> str | None:
+    return None if value is None else fold_text(value)
 
 
 def is_sqlite(database_url: str) -> bool:

@@ -1,0 +1,114 @@
+"""Reads of one request, collected so each patient touched gets one audit event.
+
+A GraphQL request for a patient's 360 reads several record types through several
+services (the patient, then its conditions and appointments in batched loaders).
+Writing an event per service call would scatter one look at a chart over many rows;
+instead services note what they returned in a :class:`ReadLog` and the transport
+writes it once at the end of the request (:meth:`ReadLog.flush`). Callers without a
+request to collect into (a script, a portal page) pass ``log=None`` to
+:func:`note_read` and the event is written at once.
+
+Only names go in: record types, ``Type.field`` and ``Type.field:rule``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from backend.access import audit
+from backend.access.masking import Withheld
+from backend.access.models import AuditAction, AuditEvent, AuditOutcome
+from backend.access.policy import CompiledPolicy
+from backend.access.principal import Principal
+
+
+@dataclass(slots=True)
+class _Entry:
+    outcome: AuditOutcome = AuditOutcome.SUCCESS
+    record_types: set[str] = field(default_factory=set)
+    fields: set[str] = field(default_factory=set)
+    masked: set[str] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class ReadLog:
+    """What one request read, per patient (``None``: reads of no single patient)."""
+
+    entries: dict[uuid.UUID | None, _Entry] = field(default_factory=dict)
+
+    def note(
+        self,
+        *,
+        patient_id: uuid.UUID | None,
+        record_type: str,
+        fields: Iterable[str] = (),
+        withheld: Iterable[Withheld] = (),
+        outcome: AuditOutcome = AuditOutcome.SUCCESS,
+    ) -> None:
+        entry = self.entries.setdefault(patient_id, _Entry())
+        entry.record_types.add(record_type)
+        entry.fields.update(f"{record_type}.{f}" for f in fields)
+        entry.masked.update(f"{record_type}.{w.field}:{w.rule}" for w in withheld)
+        if outcome is not AuditOutcome.SUCCESS:
+            entry.outcome = outcome
+
+    def flush(
+        self,
+        *,
+        session: Session,
+        principal: Principal,
+        policy_version: str,
+        request_id: str | None = None,
+        now: datetime | None = None,
+    ) -> list[AuditEvent]:
+        """Write one ``read`` event per patient noted, then forget them."""
+        events = [
+            audit.record(
+                session=session,
+                principal=principal,
+                action=AuditAction.READ,
+                outcome=entry.outcome,
+                patient_id=patient_id,
+                record_types=entry.record_types,
+                fields=entry.fields,
+                masked_fields=entry.masked,
+                policy_version=policy_version,
+                request_id=request_id,
+                now=now,
+            )
+            # Sorted so concurrent requests append in a stable order (and tests can read it).
+            for patient_id, entry in sorted(self.entries.items(), key=lambda kv: str(kv[0]))
+        ]
+        self.entries.clear()
+        return events
+
+
+def note_read(
+    *,
+    session: Session,
+    principal: Principal,
+    policy: CompiledPolicy,
+    log: ReadLog | None,
+    patient_id: uuid.UUID | None,
+    record_type: str,
+    fields: Iterable[str] = (),
+    withheld: Iterable[Withheld] = (),
+    outcome: AuditOutcome = AuditOutcome.SUCCESS,
+    now: datetime | None = None,
+) -> None:
+    """Note a read in ``log``, or write its audit event now when there is no log."""
+    target = log if log is not None else ReadLog()
+    target.note(
+        patient_id=patient_id,
+        record_type=record_type,
+        fields=fields,
+        withheld=withheld,
+        outcome=outcome,
+    )
+    if log is None:
+        target.flush(session=session, principal=principal, policy_version=policy.version, now=now)

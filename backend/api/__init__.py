@@ -1,0 +1,1 @@
+"""The staff GraphQL API (Strawberry): a thin transport over the domain services."""

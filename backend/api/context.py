@@ -1,0 +1,95 @@
+"""Per-request GraphQL context: the caller, the policy in force, loaders, the read log.
+
+Built in ``get_context`` for every request. DataLoaders live here and nowhere else: a
+module-level loader would cache one caller's (masked) records and serve them to the
+next request.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from strawberry.dataloader import DataLoader
+
+from backend.access.policy import CompiledPolicy, policy_store
+from backend.access.principal import Principal
+from backend.access.reads import ReadLog
+from backend.api.errors import unauthenticated
+from backend.auth.routes import current_principal
+from backend.clinical.records import ConditionView
+from backend.clinical.service import list_conditions
+from backend.common.mixins import utcnow
+from backend.scheduling.records import AppointmentView
+from backend.scheduling.service import list_appointments
+from backend.settings import Settings
+
+T = TypeVar("T")
+V = TypeVar("V")
+
+
+@dataclass
+class ApiContext:
+    request: Request
+    principal: Principal | None
+    policy: CompiledPolicy
+    now: datetime
+    request_id: str
+    reads: ReadLog = field(default_factory=ReadLog)
+    conditions: DataLoader[uuid.UUID, list[ConditionView] | None] = field(init=False)
+    appointments: DataLoader[uuid.UUID, list[AppointmentView] | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.conditions = DataLoader(load_fn=self._batch(list_conditions))
+        self.appointments = DataLoader(load_fn=self._batch(list_appointments))
+
+    @property
+    def caller(self) -> Principal:
+        """The principal, or UNAUTHENTICATED for resolvers that need one."""
+        if self.principal is None:
+            raise unauthenticated()
+        return self.principal
+
+    async def run(self, work: Callable[[Session], T]) -> T:
+        """Run a synchronous service function in one transaction of its own."""
+        factory: async_sessionmaker[AsyncSession] = self.request.app.state.sessions
+        async with factory() as session, session.begin():
+            return await session.run_sync(work)
+
+    def _batch(
+        self, service: Callable[..., dict[uuid.UUID, list[V]] | None]
+    ) -> Callable[[list[uuid.UUID]], Awaitable[Sequence[list[V] | None]]]:
+        async def load(keys: list[uuid.UUID]) -> Sequence[list[V] | None]:
+            principal = self.caller
+            found = await self.run(
+                lambda s: service(
+                    session=s,
+                    principal=principal,
+                    policy=self.policy,
+                    patient_ids=keys,
+                    log=self.reads,
+                    now=self.now,
+                )
+            )
+            if found is None:  # the whole category is withheld from this caller
+                return [None] * len(keys)
+            return [found.get(key, []) for key in keys]
+
+        return load
+
+
+async def build_context(request: Request) -> ApiContext:
+    settings: Settings = request.app.state.settings
+    return ApiContext(
+        request=request,
+        principal=await current_principal(request),
+        policy=policy_store(settings.policies_dir).current(),
+        now=utcnow(),
+        request_id=uuid.uuid4().hex,
+    )

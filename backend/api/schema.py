@@ -1,0 +1,202 @@
+"""The staff GraphQL schema: queries, protections, and the ASGI app for ``/graphql``.
+
+Resolvers are thin: parse arguments, call one service inside :meth:`ApiContext.run`,
+convert views to types. Access is decided in the services; the schema only turns
+service outcomes into error codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import strawberry
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
+
+from backend.api.context import ApiContext, build_context
+from backend.api.errors import ErrorCode, api_error, bad_input, not_found, should_mask
+from backend.api.types.patient import Me, Patient, PatientConnection
+from backend.patients.service import (
+    DEFAULT_PAGE_SIZE,
+    PatientInputError,
+    get_patient,
+    search_patients,
+)
+from graphql import GraphQLError
+
+logger = logging.getLogger(__name__)
+
+MAX_DEPTH = 10  # counted from 0: today's deepest query (a search page's conditions' withheld) is 5
+MAX_TOKENS = 2000
+MAX_ALIASES = 15
+CACHE_SIZE = 512
+
+
+def _patient_id(raw: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise bad_input("id is not a patient id") from None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def me(self, info: Info[ApiContext, None]) -> Me:
+        ctx = info.context
+        principal = ctx.caller
+        return Me(
+            username=principal.username,
+            kind=principal.kind.value,
+            roles=sorted(principal.roles),
+            scopes=sorted(principal.scopes),
+            policy_version=ctx.policy.version,
+        )
+
+    @strawberry.field
+    async def patient(self, info: Info[ApiContext, None], id: strawberry.ID) -> Patient | None:
+        ctx = info.context
+        principal = ctx.caller
+        patient_id = _patient_id(id)
+        view = await ctx.run(
+            lambda s: get_patient(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                patient_id=patient_id,
+                now=ctx.now,
+                log=ctx.reads,
+            )
+        )
+        if view is None:
+            raise not_found()
+        return Patient.from_view(view)
+
+    @strawberry.field
+    async def patients(
+        self,
+        info: Info[ApiContext, None],
+        search: str | None = None,
+        first: int = DEFAULT_PAGE_SIZE,
+        after: str | None = None,
+    ) -> PatientConnection:
+        ctx = info.context
+        principal = ctx.caller
+        try:
+            page = await ctx.run(
+                lambda s: search_patients(
+                    session=s,
+                    principal=principal,
+                    policy=ctx.policy,
+                    text=search,
+                    first=first,
+                    after=after,
+                    now=ctx.now,
+                    log=ctx.reads,
+                )
+            )
+        except PatientInputError as exc:
+            raise bad_input(str(exc)) from None
+        return PatientConnection.from_page(page)
+
+
+class AuditReads(SchemaExtension):
+    """Writes the request's reads to the audit trail, one event per patient, before the
+    response leaves. If the trail cannot be written, the data does not leave either."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        ctx = self.execution_context.context
+        if not isinstance(ctx, ApiContext) or ctx.principal is None or not ctx.reads.entries:
+            return
+        principal = ctx.principal
+        try:
+            await ctx.run(
+                lambda s: ctx.reads.flush(
+                    session=s,
+                    principal=principal,
+                    policy_version=ctx.policy.version,
+                    request_id=ctx.request_id,
+                    now=ctx.now,
+                )
+            )
+        except Exception as exc:
+            logger.error("audit write failed (%s); response withheld", type(exc).__name__)
+            result = self.execution_context.result
+            if result is not None:
+                result.data = None
+                result.errors = [api_error(ErrorCode.INTERNAL, "Unexpected error.")]
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry logs each error with its traceback; driver exceptions can quote SQL
+        # parameters (patient data), so only the error's type and path are logged here.
+        for error in errors:
+            original = error.original_error
+            if original is not None and not isinstance(original, GraphQLError):
+                logger.error(
+                    "unexpected %s at %s",
+                    type(original).__name__,
+                    ".".join(map(str, error.path or ())),
+                )
+
+
+def build_schema(*, production: bool, max_depth: int = MAX_DEPTH) -> Schema:
+    """The schema with its protections; production adds error masking and hides the
+    schema (no introspection, no "did you mean" suggestions)."""
+    # Factories, not instances: each request gets fresh extension objects (they hold
+    # the request's execution context); the parser and validation caches are
+    # module-level LRUs inside Strawberry, shared by every instance of the same size.
+    extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        AuditReads,
+    ]
+    if production:
+        extensions += [DisableIntrospection, lambda: MaskErrors(should_mask_error=should_mask)]
+    return Schema(
+        query=Query,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=production),
+    )
+
+
+class GraphQLApp(GraphQL[ApiContext, None]):
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> ApiContext:
+        assert isinstance(request, Request)  # no subscriptions: websockets are refused
+        return await build_context(request)
+
+
+def graphql_app(*, development: bool, production: bool, max_depth: int = MAX_DEPTH) -> GraphQLApp:
+    """The ASGI app for ``/graphql``: JSON POST only; GraphiQL in development only."""
+    return GraphQLApp(
+        build_schema(production=production, max_depth=max_depth),
+        graphql_ide="graphiql" if development else None,
+        allow_queries_via_get=False,
+        subscription_protocols=(),
+    )

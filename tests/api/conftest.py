@@ -1,0 +1,204 @@
+"""A small committed clinic for GraphQL tests over real HTTP, once per database.
+
+The app under test has its own connections, so rows are committed (names are unique per
+run); callers sign in with bearer tokens issued the way ``patient360 token`` does.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import Engine
+from starlette.testclient import TestClient
+
+from backend.accounts.models import StaffRole, StaffRoleAssignment, StaffUser
+from backend.app import create_app
+from backend.auth.tokens import default_scopes, issue_access_token
+from backend.clinical.models import Condition
+from backend.common.types import Code, Sensitivity
+from backend.db import make_engine, transaction
+from backend.migrations import upgrade_to_head
+from backend.models import metadata
+from backend.organization.models import (
+    CareTeam,
+    CareTeamMember,
+    CareTeamPatient,
+    CareTeamRole,
+    Location,
+    Organization,
+    OrganizationKind,
+)
+from backend.patients.models import (
+    ContactPoint,
+    ContactSystem,
+    IdentifierKind,
+    Patient,
+    PatientIdentifier,
+)
+from backend.scheduling.models import Appointment, ServiceType
+from backend.settings import Settings
+from tests.conftest import BACKENDS
+
+SECRET = "api-tests-secret-" + "k" * 40
+OPERATIONS = Path(__file__).resolve().parents[2] / "graphql" / "operations"
+
+
+@dataclass
+class ApiWorld:
+    tag: str
+    patients: dict[str, uuid.UUID] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    phone: str = ""
+    mrn: str = ""
+
+
+def settings_for(db_url: str, env: str = "test") -> Settings:
+    return Settings(env=env, database_url=db_url, secret_key=SecretStr(SECRET))  # type: ignore[arg-type]
+
+
+def _condition(patient_id: uuid.UUID, n: int, **extra: Any) -> Condition:
+    return Condition(
+        patient_id=patient_id,
+        code=Code("http://hl7.org/fhir/sid/icd-10-cm", f"F3{n % 10}.{n % 7}", f"Dx {n}"),
+        effective_at=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=n),
+        **extra,
+    )
+
+
+def _appointment(patient_id: uuid.UUID, n: int) -> Appointment:
+    start = datetime(2025, 7, 1, 9, tzinfo=UTC) + timedelta(days=n)
+    return Appointment(
+        patient_id=patient_id,
+        service_type=ServiceType.PSYCHIATRY,
+        start_at=start,
+        end_at=start + timedelta(minutes=50),
+        reason_text="Follow-up on mood",
+        reason=Code("http://hl7.org/fhir/sid/icd-10-cm", "F32.1", "Major depressive disorder"),
+    )
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def api_db_url(request: pytest.FixtureRequest, fresh_database_url: Any) -> str:
+    """A database of the API tests' own: their committed clinic must not show up in
+    other tests that count rows in the shared one."""
+    url: str = fresh_database_url(request.param)
+    if os.environ.get("P360_TEST_SCHEMA") == "metadata" and not os.environ.get("CI"):
+        engine = make_engine(url)
+        metadata.create_all(engine)
+        engine.dispose()
+    else:
+        upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def api_engine(api_db_url: str) -> Iterator[Engine]:
+    engine = make_engine(api_db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
+    engine, db_url = api_engine, api_db_url
+    tag = uuid.uuid4().hex[:8]
+    world = ApiWorld(tag=tag)
+    digits = str(uuid.uuid4().int)[:7]
+    world.phone = f"+1555{digits}"
+    world.mrn = f"MRN-{tag}"
+    with transaction(engine) as s:
+        org = Organization(id=uuid.uuid4(), name=f"Clinic {tag}", kind=OrganizationKind.PROVIDER)
+        s.add(org)
+        s.flush()
+        loc1 = Location(id=uuid.uuid4(), organization_id=org.id, name=f"Main {tag}")
+        loc2 = Location(id=uuid.uuid4(), organization_id=org.id, name=f"Harbor {tag}")
+        s.add_all([loc1, loc2])
+        s.flush()
+        team_a = CareTeam(id=uuid.uuid4(), name=f"A {tag}", location_id=loc1.id)
+        team_b = CareTeam(id=uuid.uuid4(), name=f"B {tag}", location_id=loc2.id)
+        s.add_all([team_a, team_b])
+        staff: dict[str, StaffUser] = {}
+        for who, role, location in (
+            ("physician", StaffRole.PHYSICIAN, None),
+            ("front_desk", StaffRole.FRONT_DESK, loc1.id),
+            ("admin", StaffRole.ADMIN, None),
+        ):
+            user = StaffUser(
+                id=uuid.uuid4(), username=f"{who}-{tag}", display_name=who, location_id=location
+            )
+            s.add(user)
+            s.flush()
+            s.add(StaffRoleAssignment(staff_user_id=user.id, role=role))
+            staff[who] = user
+        s.add(
+            CareTeamMember(
+                care_team_id=team_a.id,
+                staff_user_id=staff["physician"].id,
+                role=CareTeamRole.PHYSICIAN,
+            )
+        )
+        people = {
+            # (given, family, preferred, home location, team)
+            "jose": ("José", f"Álvarez{tag}", "Pepe", loc1.id, team_a.id),
+            "few": ("Fay", f"Few{tag}", None, loc1.id, team_a.id),
+            "many": ("Manny", f"Many{tag}", None, loc1.id, team_a.id),
+            "other": ("Otto", f"Other{tag}", None, loc2.id, team_b.id),
+        }
+        for key, (given, family, preferred, location, team) in people.items():
+            patient = Patient(
+                id=uuid.uuid4(),
+                given_name=given,
+                family_name=family,
+                preferred_name=preferred,
+                birth_date=date(1980, 5, 17),
+                home_location_id=location,
+            )
+            s.add(patient)
+            s.flush()
+            s.add(CareTeamPatient(care_team_id=team, patient_id=patient.id))
+            world.patients[key] = patient.id
+        jose = world.patients["jose"]
+        s.add(ContactPoint(patient_id=jose, system=ContactSystem.PHONE, value=world.phone))
+        s.add(
+            PatientIdentifier(
+                patient_id=jose, kind=IdentifierKind.MRN, system="local", value=world.mrn
+            )
+        )
+        s.add_all([_condition(jose, 1), _condition(jose, 2)])
+        # A Part 2 record with no disclosure consent: nobody on staff may see it.
+        s.add(_condition(jose, 3, sensitivity=Sensitivity.PART2))
+        s.add_all([_appointment(jose, 1), _appointment(jose, 2)])
+        s.add_all([_condition(world.patients["few"], n) for n in range(2)])
+        s.add_all([_condition(world.patients["many"], n) for n in range(40)])
+        s.add_all([_appointment(world.patients["few"], n) for n in range(2)])
+        s.add_all([_appointment(world.patients["many"], n) for n in range(40)])
+        s.add(_condition(world.patients["other"], 1))
+        settings = settings_for(db_url)
+        for who, user in staff.items():
+            roles = frozenset(str(r) for r in (StaffRole(user.username.split("-")[0]),))
+            world.tokens[who] = issue_access_token(
+                session=s,
+                settings=settings,
+                staff_user_id=user.id,
+                scopes=default_scopes(roles),
+                lifetime=timedelta(hours=1),
+            ).access_token
+    return world
+
+
+@pytest.fixture
+def client(api_db_url: str) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_for(api_db_url))) as http:
+        yield http
+
+
+def operation(name: str) -> str:
+    return (OPERATIONS / f"{name}.graphql").read_text()
