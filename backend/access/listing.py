@@ -33,6 +33,7 @@ from backend.access.principal import Principal
 from backend.access.reads import ReadLog
 from backend.access.scoping import patient_scope
 from backend.access.sensitivity import part2_covered_patients, sensitivity_filter
+from backend.common.mixins import utcnow
 
 V = TypeVar("V")
 
@@ -61,12 +62,39 @@ def list_patient_records(
     view: type[V],
     patient_ids: Iterable[uuid.UUID],
     order_by: Sequence[Any],
-    log: ReadLog,
-    now: datetime,
+    log: ReadLog | None = None,
+    now: datetime | None = None,
     where: Sequence[ColumnElement[bool]] = (),
 ) -> dict[uuid.UUID, list[V]] | None:
     """Each patient's records of ``model`` as ``view``s, masked; ``None`` when the
-    caller may read no field of the type at all (the category is withheld)."""
+    caller may read no field of the type at all (the category is withheld).
+
+    Reads are noted in ``log`` (the request's, audited when the request ends); without
+    one, the reads are audited here, in ``session``, before returning.
+    """
+    now = now or utcnow()
+    if log is not None:
+        return _list(
+            session, principal, policy, model, view, patient_ids, order_by, log, now, where
+        )
+    own = ReadLog()
+    found = _list(session, principal, policy, model, view, patient_ids, order_by, own, now, where)
+    own.flush(session=session, principal=principal, policy_version=policy.version, now=now)
+    return found
+
+
+def _list(
+    session: Session,
+    principal: Principal,
+    policy: CompiledPolicy,
+    model: Any,
+    view: type[V],
+    patient_ids: Iterable[uuid.UUID],
+    order_by: Sequence[Any],
+    log: ReadLog,
+    now: datetime,
+    where: Sequence[ColumnElement[bool]],
+) -> dict[uuid.UUID, list[V]] | None:
     record_type = model.__name__
     plan = mask_plan(policy=policy, principal=principal, record_type=record_type)
     if plan.sees_nothing:

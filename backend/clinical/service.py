@@ -16,7 +16,6 @@ from backend.access.principal import Principal
 from backend.access.reads import ReadLog
 from backend.clinical.models import Condition
 from backend.clinical.records import ConditionView
-from backend.common.mixins import utcnow
 
 
 def list_conditions(
@@ -29,9 +28,7 @@ def list_conditions(
     now: datetime | None = None,
 ) -> dict[uuid.UUID, list[ConditionView]] | None:
     """Each patient's conditions, newest first; None when diagnoses are withheld."""
-    now = now or utcnow()
-    target = log if log is not None else ReadLog()
-    found = list_patient_records(
+    return list_patient_records(
         session=session,
         principal=principal,
         policy=policy,
@@ -39,9 +36,6 @@ def list_conditions(
         view=ConditionView,
         patient_ids=patient_ids,
         order_by=(Condition.effective_at.desc(), Condition.id),
-        log=target,
+        log=log,
         now=now,
     )
-    if log is None:
-        target.flush(session=session, principal=principal, policy_version=policy.version, now=now)
-    return found

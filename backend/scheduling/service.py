@@ -12,7 +12,6 @@ from backend.access.listing import list_patient_records
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
 from backend.access.reads import ReadLog
-from backend.common.mixins import utcnow
 from backend.scheduling.models import Appointment
 from backend.scheduling.records import AppointmentView
 
@@ -27,9 +26,7 @@ def list_appointments(
     now: datetime | None = None,
 ) -> dict[uuid.UUID, list[AppointmentView]] | None:
     """Each patient's appointments, latest first; None when appointments are withheld."""
-    now = now or utcnow()
-    target = log if log is not None else ReadLog()
-    found = list_patient_records(
+    return list_patient_records(
         session=session,
         principal=principal,
         policy=policy,
@@ -37,9 +34,6 @@ def list_appointments(
         view=AppointmentView,
         patient_ids=patient_ids,
         order_by=(Appointment.start_at.desc(), Appointment.id),
-        log=target,
+        log=log,
         now=now,
     )
-    if log is None:
-        target.flush(session=session, principal=principal, policy_version=policy.version, now=now)
-    return found
