@@ -32,6 +32,7 @@ from strawberry.types import ExecutionContext, Info
 
 from backend.api.context import ApiContext, build_context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found, should_mask
+from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.patient import Me, Patient, PatientConnection
 from backend.patients.service import (
     DEFAULT_PAGE_SIZE,
@@ -57,7 +58,7 @@ def _patient_id(raw: str) -> uuid.UUID:
 
 
 @strawberry.type
-class Query:
+class Query(AuditQueries):
     @strawberry.field
     async def me(self, info: Info[ApiContext, None]) -> Me:
         ctx = info.context
@@ -115,6 +116,11 @@ class Query:
         except PatientInputError as exc:
             raise bad_input(str(exc)) from None
         return PatientConnection.from_page(page)
+
+
+@strawberry.type
+class Mutation(BreakGlassMutations):
+    pass
 
 
 class AuditReads(SchemaExtension):
@@ -179,6 +185,7 @@ def build_schema(*, production: bool, max_depth: int = MAX_DEPTH) -> Schema:
         extensions += [DisableIntrospection, lambda: MaskErrors(should_mask_error=should_mask)]
     return Schema(
         query=Query,
+        mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
     )

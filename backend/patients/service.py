@@ -43,7 +43,22 @@ from backend.patients.search import MAX_SEARCH_CHARS, search_clause
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
-CATEGORIES: Mapping[str, str] = {"conditions": "Condition", "appointments": "Appointment"}
+CATEGORIES: Mapping[str, str] = {
+    "conditions": "Condition",
+    "appointments": "Appointment",
+    "medications": "Medication",
+    "allergies": "Allergy",
+    "labs": "Observation",
+    "encounters": "Encounter",
+    "notes": "ClinicalNote",
+    "assessments": "Assessment",
+    "coverage": "Coverage",
+    "communications": "Communication",
+    "consents": "Consent",
+    "care_plans": "CarePlan",
+    "goals": "Goal",
+    "tasks": "Task",
+}
 """Patient fields that are whole record types: withheld as a category when the caller
 may read no field of the type (the list would otherwise look empty)."""
 

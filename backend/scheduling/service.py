@@ -12,8 +12,8 @@ from backend.access.listing import list_patient_records
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
 from backend.access.reads import ReadLog
-from backend.scheduling.models import Appointment
-from backend.scheduling.records import AppointmentView
+from backend.scheduling.models import Appointment, Encounter
+from backend.scheduling.records import AppointmentView, EncounterView
 
 
 def list_appointments(
@@ -34,6 +34,29 @@ def list_appointments(
         view=AppointmentView,
         patient_ids=patient_ids,
         order_by=(Appointment.start_at.desc(), Appointment.id),
+        log=log,
+        now=now,
+    )
+
+
+def list_encounters(
+    *,
+    session: Session,
+    principal: Principal,
+    policy: CompiledPolicy,
+    patient_ids: Iterable[uuid.UUID],
+    log: ReadLog | None = None,
+    now: datetime | None = None,
+) -> dict[uuid.UUID, list[EncounterView]] | None:
+    """Each patient's encounters, latest first; None when encounters are withheld."""
+    return list_patient_records(
+        session=session,
+        principal=principal,
+        policy=policy,
+        model=Encounter,
+        view=EncounterView,
+        patient_ids=patient_ids,
+        order_by=(Encounter.period_start.desc(), Encounter.id),
         log=log,
         now=now,
     )

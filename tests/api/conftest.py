@@ -22,9 +22,23 @@ from starlette.testclient import TestClient
 from backend.accounts.models import StaffRole, StaffRoleAssignment, StaffUser
 from backend.app import create_app
 from backend.auth.tokens import default_scopes, issue_access_token
-from backend.clinical.models import Condition
+from backend.billing.models import Coverage
+from backend.careplans.models import CarePlan, Goal, Task
+from backend.clinical.models import (
+    Allergy,
+    Assessment,
+    ClinicalNote,
+    Condition,
+    Medication,
+    NoteKind,
+)
+from backend.clinical.results import Observation, ObservationCategory
+from backend.clinical.scoring import Instrument
 from backend.common.types import Code, Sensitivity
 from backend.db import make_engine, transaction
+from backend.engagement.consent import Consent, ConsentKind
+from backend.engagement.enums import CommunicationChannel, Direction
+from backend.engagement.models import Communication
 from backend.migrations import upgrade_to_head
 from backend.models import metadata
 from backend.organization.models import (
@@ -43,7 +57,7 @@ from backend.patients.models import (
     Patient,
     PatientIdentifier,
 )
-from backend.scheduling.models import Appointment, ServiceType
+from backend.scheduling.models import Appointment, Encounter, ServiceType
 from backend.settings import Settings
 from tests.conftest import BACKENDS
 
@@ -83,6 +97,131 @@ def _appointment(patient_id: uuid.UUID, n: int) -> Appointment:
         reason_text="Follow-up on mood",
         reason=Code("http://hl7.org/fhir/sid/icd-10-cm", "F32.1", "Major depressive disorder"),
     )
+
+
+def _medication(patient_id: uuid.UUID, n: int) -> Medication:
+    return Medication(
+        patient_id=patient_id,
+        code=Code("http://www.nlm.nih.gov/research/umls/rxnorm", f"31456{n}", f"Sertraline {n}"),
+        dosage_text="50 mg by mouth daily",
+        effective_at=datetime(2025, 2, 1, tzinfo=UTC) + timedelta(days=n),
+    )
+
+
+def _allergy(patient_id: uuid.UUID, n: int) -> Allergy:
+    return Allergy(
+        patient_id=patient_id,
+        code=Code("http://www.nlm.nih.gov/research/umls/rxnorm", f"7980{n}", f"Penicillin {n}"),
+        effective_at=datetime(2025, 3, 1, tzinfo=UTC) + timedelta(days=n),
+    )
+
+
+def _observation(
+    patient_id: uuid.UUID, n: int, category: ObservationCategory = ObservationCategory.LABORATORY
+) -> Observation:
+    return Observation(
+        patient_id=patient_id,
+        category=category,
+        code=Code("http://loinc.org", "2345-7", f"Glucose {n}"),
+        value_text=f"{90 + n} mg/dL",
+        effective_at=datetime(2025, 4, 1, tzinfo=UTC) + timedelta(days=n),
+    )
+
+
+def _encounter(patient_id: uuid.UUID, n: int) -> Encounter:
+    start = datetime(2025, 7, 1, 9, tzinfo=UTC) + timedelta(days=n)
+    return Encounter(
+        patient_id=patient_id,
+        period_start=start,
+        period_end=start + timedelta(minutes=50),
+        reason=Code("http://hl7.org/fhir/sid/icd-10-cm", "F32.1", "Major depressive disorder"),
+        note="Seen for mood",
+    )
+
+
+def _note(
+    patient_id: uuid.UUID, n: int, kind: NoteKind = NoteKind.PROGRESS, **extra: Any
+) -> ClinicalNote:
+    return ClinicalNote(
+        patient_id=patient_id,
+        kind=kind,
+        doc_type=Code("http://loinc.org", "11506-3", "Progress note"),
+        title=f"Note {n}",
+        body="Patient reports better sleep.",
+        effective_at=datetime(2025, 5, 1, tzinfo=UTC) + timedelta(days=n),
+        **extra,
+    )
+
+
+def _assessment(patient_id: uuid.UUID, n: int) -> Assessment:
+    return Assessment(
+        patient_id=patient_id,
+        instrument=Instrument.PHQ9,
+        code=Code("http://loinc.org", "44261-6", f"PHQ-9 {n}"),
+        total_score=n % 27,
+        effective_at=datetime(2025, 6, 1, tzinfo=UTC) + timedelta(days=n),
+    )
+
+
+def _communication(patient_id: uuid.UUID, n: int) -> Communication:
+    sent = datetime(2025, 8, 1, tzinfo=UTC) + timedelta(days=n)
+    return Communication(
+        patient_id=patient_id,
+        channel=CommunicationChannel.SMS,
+        direction=Direction.OUTBOUND,
+        subject=f"Reminder {n}",
+        body="See you tomorrow at 9.",
+        sent_at=sent,
+        effective_at=sent,
+    )
+
+
+def _consent(patient_id: uuid.UUID, n: int) -> Consent:
+    return Consent(
+        patient_id=patient_id,
+        kind=ConsentKind.TREATMENT,
+        purpose=f"Treatment {n}",
+        effective_at=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=n),
+    )
+
+
+def _plan(patient_id: uuid.UUID, n: int) -> list[Any]:
+    """A care plan with one goal and one task on it."""
+    plan = CarePlan(
+        id=uuid.uuid4(),
+        patient_id=patient_id,
+        title=f"Plan {n}",
+        effective_at=datetime(2025, 1, 1, tzinfo=UTC) + timedelta(days=n),
+    )
+    goal = Goal(patient_id=patient_id, care_plan_id=plan.id, title=f"Goal {n}", ordering=n)
+    task = Task(
+        patient_id=patient_id,
+        care_plan_id=plan.id,
+        title=f"Task {n}",
+        due_at=datetime(2025, 9, 1, tzinfo=UTC) + timedelta(days=n),
+    )
+    return [plan, goal, task]
+
+
+def _chart(patient_id: uuid.UUID, count: int, payer_id: uuid.UUID) -> list[Any]:
+    """``count`` records in each category beyond conditions and appointments (a care
+    plan counts with its goal and task)."""
+    makers = (
+        _medication,
+        _allergy,
+        _observation,
+        _encounter,
+        _note,
+        _assessment,
+        _communication,
+        _consent,
+    )
+    records: list[Any] = [make(patient_id, n) for make in makers for n in range(count)]
+    records += [Coverage(patient_id=patient_id, payer_id=payer_id) for _ in range(count)]
+    # Plans first: goals and tasks point at them (the session flushes in add order).
+    plans = [_plan(patient_id, n) for n in range(count)]
+    records += [p[0] for p in plans] + [r for p in plans for r in p[1:]]
+    return records
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -130,6 +269,8 @@ def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
             ("physician", StaffRole.PHYSICIAN, None),
             ("front_desk", StaffRole.FRONT_DESK, loc1.id),
             ("admin", StaffRole.ADMIN, None),
+            ("therapist", StaffRole.THERAPIST, None),
+            ("alumni_coordinator", StaffRole.ALUMNI_COORDINATOR, None),
         ):
             user = StaffUser(
                 id=uuid.uuid4(), username=f"{who}-{tag}", display_name=who, location_id=location
@@ -138,13 +279,14 @@ def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
             s.flush()
             s.add(StaffRoleAssignment(staff_user_id=user.id, role=role))
             staff[who] = user
-        s.add(
-            CareTeamMember(
-                care_team_id=team_a.id,
-                staff_user_id=staff["physician"].id,
-                role=CareTeamRole.PHYSICIAN,
+        for who, team_role in (
+            ("physician", CareTeamRole.PHYSICIAN),
+            ("therapist", CareTeamRole.THERAPIST),
+            ("alumni_coordinator", CareTeamRole.ALUMNI_COORDINATOR),
+        ):
+            s.add(
+                CareTeamMember(care_team_id=team_a.id, staff_user_id=staff[who].id, role=team_role)
             )
-        )
         people = {
             # (given, family, preferred, home location, team)
             "jose": ("José", f"Álvarez{tag}", "Pepe", loc1.id, team_a.id),
@@ -176,6 +318,16 @@ def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
         # A Part 2 record with no disclosure consent: nobody on staff may see it.
         s.add(_condition(jose, 3, sensitivity=Sensitivity.PART2))
         s.add_all([_appointment(jose, 1), _appointment(jose, 2)])
+        s.add_all(_chart(jose, 1, org.id))
+        # Not a lab: vital signs stay out of `labs`.
+        s.add(_observation(jose, 9, ObservationCategory.VITAL_SIGNS))
+        # Psychotherapy notes: one by nobody on staff (the treating therapist reads it),
+        # one by the physician (the author reads it).
+        psychotherapy = {"kind": NoteKind.PSYCHOTHERAPY, "sensitivity": Sensitivity.PSYCHOTHERAPY}
+        s.add(_note(jose, 7, **psychotherapy))
+        s.add(_note(jose, 8, author_id=staff["physician"].id, **psychotherapy))
+        s.add_all(_chart(world.patients["few"], 2, org.id))
+        s.add_all(_chart(world.patients["many"], 40, org.id))
         s.add_all([_condition(world.patients["few"], n) for n in range(2)])
         s.add_all([_condition(world.patients["many"], n) for n in range(40)])
         s.add_all([_appointment(world.patients["few"], n) for n in range(2)])

@@ -18,6 +18,24 @@ from backend.db import transaction
 from tests.api.conftest import ApiWorld, operation, settings_for
 
 PATIENT_360 = operation("Patient360")
+# Every category Patient360 asks for; each has `expected` records for few and many
+# (care plans also nest one goal and one task each).
+CATEGORIES = (
+    "conditions",
+    "appointments",
+    "medications",
+    "allergies",
+    "labs",
+    "encounters",
+    "notes",
+    "assessments",
+    "coverage",
+    "communications",
+    "consents",
+    "carePlans",
+    "goals",
+    "tasks",
+)
 SEARCH = operation("SearchPatients")
 
 
@@ -49,7 +67,8 @@ def test_physician_sees_conditions_but_not_the_part2_record(
     assert "errors" not in body, body
     patient = body["data"]["patient"]
     assert patient["givenName"] == "José"
-    assert patient["withheld"] == []
+    # Only coverage is withheld from a physician: billing data is not clinical.
+    assert patient["withheld"] == [{"field": "coverage", "rule": "field_group:coverage"}]
     # Two ordinary conditions; the Part 2 one has no consent covering the caller.
     assert [c["codeDisplay"] for c in patient["conditions"]] == ["Dx 2", "Dx 1"]
     assert all(c["withheld"] == [] for c in patient["conditions"])
@@ -216,7 +235,13 @@ def test_one_audit_event_per_patient_read_with_no_values(
     assert len(events) == 1
     event_ = events[0]
     assert (event_.patient_id, event_.action, event_.outcome) == (jose, "read", "success")
-    assert set(event_.record_types) == {"Patient", "ContactPoint", "Appointment"}
+    assert set(event_.record_types) == {
+        "Patient",
+        "ContactPoint",
+        "Appointment",
+        "Encounter",
+        "Coverage",
+    }
     assert "Patient.given_name" in event_.fields
     assert "Appointment.reason_code:field_group:visit_reasons" in event_.masked_fields
     assert "Patient.conditions:field_group:diagnoses" in event_.masked_fields
@@ -249,16 +274,28 @@ def statements() -> Iterator[list[str]]:
     event.remove(Engine, "before_cursor_execute", listen)
 
 
+@pytest.mark.parametrize("role", ["physician", "front_desk"])
 def test_statement_count_does_not_grow_with_the_record(
-    client: TestClient, api_world: ApiWorld, statements: list[str]
+    client: TestClient, api_world: ApiWorld, statements: list[str], role: str
 ) -> None:
-    token = api_world.tokens["physician"]
+    # Two roles between them read every category (front desk: coverage; physician: the
+    # clinical rest); a withheld category costs no statement at all.
+    token = api_world.tokens[role]
     counts = {}
+    read: set[str] = set()
     for key, expected in (("few", 2), ("many", 40)):
         gql(client, PATIENT_360, {"id": str(api_world.patients["few"])}, token)  # warm caches
         statements.clear()
         body = gql(client, PATIENT_360, {"id": str(api_world.patients[key])}, token)
-        assert len(body["data"]["patient"]["conditions"]) == expected
-        assert len(body["data"]["patient"]["appointments"]) == expected
+        assert "errors" not in body, body
+        patient = body["data"]["patient"]
+        for category in CATEGORIES:
+            if patient[category] is not None:
+                assert len(patient[category]) == expected, category
+                read.add(category)
+        for plan in patient["carePlans"] or ():
+            assert len(plan["goals"]) == len(plan["tasks"]) == 1
         counts[key] = len(statements)
     assert counts["few"] == counts["many"], counts
+    assert read >= {"appointments", "encounters"}
+    assert read >= ({"coverage"} if role == "front_desk" else set(CATEGORIES) - {"coverage"})

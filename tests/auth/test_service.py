@@ -151,25 +151,31 @@ def test_rotation_and_revoking_every_session_of_a_user(session: Session) -> None
     assert resolve_session(session=session, cookie_value=second.cookie_value) is None
 
 
-def test_unknown_and_inactive_accounts_cost_as_much_as_a_wrong_password(session: Session) -> None:
-    """No timing tell: each refusal verifies one argon2id hash (a dummy one if need be)."""
-    import statistics
-    import time
+def test_unknown_and_inactive_accounts_cost_as_much_as_a_wrong_password(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No timing tell: each refusal verifies exactly one argon2id hash (a dummy one if need be).
+
+    Counted, not timed: the real argon2 verification runs, and a wall-clock comparison
+    would only measure how busy the machine is.
+    """
+    import backend.auth.service as service
 
     known = add_staff(session)
     inactive = add_staff(session, active=False)
+    no_password = add_staff(session, password_hash=None)
     limits = ThrottleLimits(account_failures=1000, address_failures=1000)
+    verified: list[bool] = []  # whether a real (non-dummy) hash was given
 
-    def median_seconds(username: str) -> float:
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            authenticate_staff(
-                session=session, username=username, password="nope", address=ADDRESS, limits=limits
-            )
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
+    def counting_verify(password_hash: str | None, password: str) -> bool:
+        verified.append(password_hash is not None)
+        return verify_password(password_hash, password)
 
-    wrong = median_seconds(known.username)
-    for other in (median_seconds("nobody-here"), median_seconds(inactive.username)):
-        assert 0.5 < other / wrong < 2.0, (wrong, other)
+    monkeypatch.setattr(service, "verify_password", counting_verify)
+    for username in (known.username, "nobody-here", inactive.username, no_password.username):
+        verified.clear()
+        outcome = authenticate_staff(
+            session=session, username=username, password="nope", address=ADDRESS, limits=limits
+        )
+        assert not outcome.ok
+        assert len(verified) == 1, (username, verified)  # one argon2id verification, always

@@ -28,3 +28,30 @@ class Appointment:
     cancelled_at: datetime | None
     version: int | None
     withheld: list[WithheldField]
+
+
+@strawberry.type(description="A contact in which care was given (FHIR Encounter).")
+class Encounter:
+    id: strawberry.ID
+    encounter_class: str | None
+    type_system: str | None
+    type_code: str | None
+    type_display: str | None
+    service_type: str | None
+    status: str | None
+    appointment_id: strawberry.ID | None
+    provider_id: strawberry.ID | None
+    location_id: strawberry.ID | None
+    period_start: datetime | None
+    period_end: datetime | None
+    reason_system: str | None
+    reason_code: str | None
+    reason_display: str | None
+    disposition_system: str | None
+    disposition_code: str | None
+    disposition_display: str | None
+    level_of_care: str | None
+    program: str | None
+    note: str | None
+    version: int | None
+    withheld: list[WithheldField]

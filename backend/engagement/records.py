@@ -1,0 +1,73 @@
+"""Engagement records handed to transports: frozen views, already masked.
+
+Field names are the tables' columns; JSON lists (attachments, consent recipients and
+data categories) stay out of the views for now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from backend.access.masking import Withheld
+
+
+@dataclass(frozen=True, slots=True)
+class CommunicationView:
+    id: uuid.UUID
+    channel: str | None = None
+    direction: str | None = None
+    status: str | None = None
+    message_type: str | None = None
+    reminder_kind: str | None = None
+    staff_id: uuid.UUID | None = None
+    patient_address: str | None = None
+    clinic_address: str | None = None
+    subject: str | None = None
+    body: str | None = None
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    replied_at: datetime | None = None
+    failed_reason: str | None = None
+    duration_seconds: int | None = None
+    thread_id: uuid.UUID | None = None
+    in_reply_to_id: uuid.UUID | None = None
+    task_id: uuid.UUID | None = None
+    campaign_id: uuid.UUID | None = None
+    about_type: str | None = None
+    about_id: uuid.UUID | None = None
+    visible_to_patient: bool | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentView:
+    id: uuid.UUID
+    kind: str | None = None
+    status: str | None = None
+    provision_type: str | None = None
+    recipient_type: str | None = None
+    purpose: str | None = None
+    purpose_of_use_system: str | None = None
+    purpose_of_use_code: str | None = None
+    purpose_of_use_display: str | None = None
+    policy_rule: str | None = None
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    expiration_event: str | None = None
+    granted_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revocation_reason: str | None = None
+    source: str | None = None
+    signed_by_name: str | None = None
+    signer_relationship: str | None = None
+    witness_id: uuid.UUID | None = None
+    document_ref: str | None = None
+    notes: str | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
