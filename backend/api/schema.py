@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -173,10 +174,16 @@ def build_schema(*, production: bool, max_depth: int = MAX_DEPTH) -> Schema:
     # Factories, not instances: each request gets fresh extension objects (they hold
     # the request's execution context); the parser and validation caches are
     # module-level LRUs inside Strawberry, shared by every instance of the same size.
+    # The depth and alias limiters each make a new validation-rule class when built; built
+    # per request, the validation cache (keyed by the rule classes) would never hit. So the
+    # rule classes are made once per schema and every request reuses them.
+    limits = (
+        QueryDepthLimiter(max_depth=max_depth).validation_rules
+        + MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
+    )
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         AuditReads,
