@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # How long a resolved caller is reused for the same token or cookie (seconds, 0 = off).
+    # Revocations made through this process apply at once; see backend/access/principal_cache.
+    principal_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:

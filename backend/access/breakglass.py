@@ -19,6 +19,7 @@ from backend.access.models import AuditAction, BreakGlassGrant
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import BreakGlassGrant as GrantRef
 from backend.access.principal import Principal, PrincipalKind
+from backend.access.principal_cache import forget_after_commit
 from backend.patients.models import Patient
 
 BREAK_GLASS_CAPABILITY = "break_glass"
@@ -80,6 +81,7 @@ def grant_break_glass(
     )
     session.add(grant)
     session.flush()
+    forget_after_commit(session)  # the grant rides on the principal: re-resolve it
     audit.record(
         session=session,
         principal=principal,

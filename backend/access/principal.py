@@ -44,6 +44,8 @@ class Principal:
     break_glass: tuple[BreakGlassGrant, ...] = ()
     session_id: str | None = None  # opaque; never the cookie value itself
     token_id: str | None = None  # the JWT's jti, for revocation and the audit trail
+    # When the credential (token or session) stops being valid; bounds any caching.
+    credential_expires_at: datetime | None = None
     client_address: str | None = field(default=None, compare=False)
 
     def has_role(self, role: str) -> bool:

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from backend.access.breakglass import active_grants
 from backend.access.principal import Principal, PrincipalKind
 from backend.accounts.models import StaffRoleAssignment, StaffUser
-from backend.auth.sessions import resolve_session
-from backend.auth.tokens import InvalidTokenError, decode_and_check
+from backend.auth.sessions import IDLE_TIMEOUT, resolve_session
+from backend.auth.tokens import InvalidTokenError, decode_and_check, expires_at_from_claims
 from backend.common.mixins import utcnow
 from backend.organization.models import CareTeam, CareTeamMember
 from backend.settings import Settings
@@ -41,6 +41,7 @@ def staff_principal(
     session_id: str | None = None,
     token_id: str | None = None,
     client_address: str | None = None,
+    credential_expires_at: datetime | None = None,
     now: datetime | None = None,
 ) -> Principal | None:
     """The principal of an active staff user: roles, care teams, location, break-glass."""
@@ -86,6 +87,7 @@ def staff_principal(
         session_id=session_id,
         token_id=token_id,
         client_address=client_address,
+        credential_expires_at=credential_expires_at,
     )
 
 
@@ -124,6 +126,7 @@ def resolve_principal(
             scopes=frozenset(str(claims.get("scope", "")).split()),
             token_id=str(claims["jti"]),
             client_address=client_address,
+            credential_expires_at=expires_at_from_claims(claims),
             now=now,
         )
     if session_cookie:
@@ -135,6 +138,7 @@ def resolve_principal(
             staff_user_id=row.staff_user_id,
             session_id=str(row.id),
             client_address=client_address,
+            credential_expires_at=min(row.expires_at, row.last_seen_at + IDLE_TIMEOUT),
             now=now,
         )
     return None

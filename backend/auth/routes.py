@@ -13,6 +13,7 @@ the cookie is ``p360_session`` without Secure. Both are HttpOnly and SameSite=La
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -28,10 +29,12 @@ from starlette.routing import BaseRoute, Route
 from backend.access import audit
 from backend.access.models import AuditAction, AuditOutcome
 from backend.access.principal import Principal
+from backend.access.principal_cache import principal_cache
 from backend.auth.oauth import token_endpoint
 from backend.auth.principals import resolve_principal
 from backend.auth.service import LoginGate, LoginOutcome, begin_login, check_password, finish_login
 from backend.auth.sessions import ABSOLUTE_TIMEOUT, revoke_session, rotate_session
+from backend.common.mixins import utcnow
 from backend.settings import Settings
 
 PRODUCTION_COOKIE = "__Host-p360_session"
@@ -57,12 +60,28 @@ async def _in_transaction(request: Request, work: Callable[[Session], T]) -> T:
 
 
 async def current_principal(request: Request) -> Principal | None:
-    """The caller of this request (cookie or bearer token), for any transport to use."""
+    """The caller of this request (cookie or bearer token), for any transport to use.
+
+    A credential seen within the last ``principal_cache_seconds`` is answered from
+    :mod:`backend.auth.principal_cache` without touching the database.
+    """
     settings: Settings = request.app.state.settings
     cookie = request.cookies.get(cookie_name(settings))
     authorization = request.headers.get("authorization")
     address = _address(request)
-    return await _in_transaction(
+    ttl = settings.principal_cache_seconds
+    key: str | None = None
+    if authorization is not None:  # judged by the header alone, as resolve_principal does
+        key = principal_cache.key("bearer", authorization.strip())
+    elif cookie:
+        key = principal_cache.key("cookie", cookie)
+    if key is not None and ttl > 0:
+        cached = principal_cache.get(key)
+        if cached is not None:
+            return dataclasses.replace(cached, client_address=address)
+    generation = principal_cache.generation
+    now = utcnow()
+    principal = await _in_transaction(
         request,
         lambda s: resolve_principal(
             session=s,
@@ -70,8 +89,19 @@ async def current_principal(request: Request) -> Principal | None:
             session_cookie=cookie,
             authorization=authorization,
             client_address=address,
+            now=now,
         ),
     )
+    if principal is not None and key is not None and ttl > 0:
+        expires = principal.credential_expires_at
+        principal_cache.put(
+            key,
+            principal,
+            ttl=ttl,
+            generation=generation,
+            expires_in=None if expires is None else (expires - now).total_seconds(),
+        )
+    return principal
 
 
 async def _credentials(request: Request) -> tuple[str, str] | None:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from backend.access.principal_cache import forget_after_commit
 from backend.auth.models import StaffSession
 from backend.common.mixins import utcnow
 
@@ -72,6 +73,7 @@ def revoke_session(*, session: Session, cookie_value: str, now: datetime | None 
         )
         .values(revoked_at=now or utcnow())
     )
+    forget_after_commit(session)
     return bool(getattr(result, "rowcount", 0))
 
 
@@ -84,6 +86,7 @@ def revoke_user_sessions(
         .where(StaffSession.staff_user_id == staff_user_id, StaffSession.revoked_at.is_(None))
         .values(revoked_at=now or utcnow())
     )
+    forget_after_commit(session)
     return int(getattr(result, "rowcount", 0) or 0)
 
 

@@ -23,6 +23,7 @@ from joserfc.jwk import OctKey
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from backend.access.principal_cache import forget_after_commit
 from backend.auth.models import AccessToken
 from backend.common.mixins import utcnow
 from backend.settings import Settings
@@ -178,6 +179,7 @@ def revoke_token(*, session: Session, jti: str, now: datetime | None = None) -> 
         .where(AccessToken.jti == jti, AccessToken.revoked_at.is_(None))
         .values(revoked_at=now or utcnow())
     )
+    forget_after_commit(session)
     return bool(getattr(result, "rowcount", 0))
 
 
@@ -195,6 +197,7 @@ def revoke_user_tokens(
         )
         .values(revoked_at=now)
     )
+    forget_after_commit(session)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
