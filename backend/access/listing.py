@@ -105,7 +105,12 @@ def _list(
         return found
     names = view_fields(view)
     table = model.__table__
-    covered = part2_covered_patients(session=session, principal=principal, patient_ids=ids, now=now)
+    covered = log.part2_covered(
+        ids,
+        lambda missing: part2_covered_patients(
+            session=session, principal=principal, patient_ids=missing, now=now
+        ),
+    )
     rows = session.execute(
         select(table.c.patient_id.label("_owner"), *(table.c[n] for n in names))
         .where(

@@ -14,7 +14,7 @@ Only names go in: record types, ``Type.field`` and ``Type.field:rule``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -40,6 +40,24 @@ class ReadLog:
     """What one request read, per patient (``None``: reads of no single patient)."""
 
     entries: dict[uuid.UUID | None, _Entry] = field(default_factory=dict)
+    # Whether each patient's Part 2 disclosure consents cover the caller, decided once per
+    # request (a consent a mutation records applies from the next request): asking once
+    # per category cost a 12-category chart 24 statements. See :meth:`part2_covered`.
+    _part2: dict[uuid.UUID, bool] = field(default_factory=dict)
+
+    def part2_covered(
+        self,
+        patient_ids: Iterable[uuid.UUID],
+        lookup: Callable[[list[uuid.UUID]], frozenset[uuid.UUID]],
+    ) -> frozenset[uuid.UUID]:
+        """The patients among ``patient_ids`` whose Part 2 consents cover the caller;
+        ``lookup`` runs once per request for the patients not asked about before."""
+        ids = set(patient_ids)
+        missing = sorted(ids - self._part2.keys())
+        if missing:
+            covered = lookup(missing)
+            self._part2.update((pid, pid in covered) for pid in missing)
+        return frozenset(pid for pid in ids if self._part2[pid])
 
     def note(
         self,
