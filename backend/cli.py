@@ -257,10 +257,11 @@ def serve(
 def _register_subcommands() -> None:
     # Imported here, not at the top: each domain's CLI pulls in its own dependencies.
     from backend.access.cli import audit_app
-    from backend.auth.cli import client_app, token
+    from backend.auth.cli import auth_app, client_app, token
 
     app.command("token")(token)
     app.add_typer(client_app, name="client")
+    app.add_typer(auth_app, name="auth")
     app.add_typer(audit_app, name="audit")
 
 

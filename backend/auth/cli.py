@@ -1,4 +1,5 @@
-"""``patient360 token`` and ``patient360 client create``: credentials for operators.
+"""``patient360 token``, ``client create|revoke`` and ``auth revoke|prune``: credentials
+for operators.
 
 Registered by ``backend/cli.py``; this module does not import it (that would be a cycle),
 so it reads settings and reports database trouble itself.
@@ -18,6 +19,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from backend.settings import Settings, UnsafeSettingsError, get_settings
 
 client_app = typer.Typer(help="Manage OAuth2 API clients.", no_args_is_help=True)
+auth_app = typer.Typer(help="Revoke credentials and prune expired ones.", no_args_is_help=True)
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False)
 
@@ -132,3 +134,86 @@ def client_create(
     _out.print(f"client_secret {new.client_secret}")
     _out.print(f"scopes        {' '.join(new.scopes)}")
     _err.print("The secret is not stored and cannot be shown again.")
+
+
+@client_app.command("revoke")
+def client_revoke(
+    client_id: Annotated[str, typer.Argument(help="The client_id printed by `client create`.")],
+) -> None:
+    """Deactivate an API client and revoke every live token it was issued."""
+    from backend.auth.maintenance import UnknownClientError, revoke_client
+    from backend.db import make_engine, transaction
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(engine) as session:
+            revoked = revoke_client(session=session, client_id=client_id)
+    except UnknownClientError:
+        raise _fail(f"no client with client_id {client_id!r}") from None
+    except (OperationalError, ProgrammingError):
+        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+    finally:
+        engine.dispose()
+    _out.print(f"client {client_id} deactivated; {revoked} live token(s) revoked")
+
+
+@auth_app.command("revoke")
+def auth_revoke(
+    user: Annotated[
+        str | None, typer.Option("--user", help="Sign this staff user out everywhere.")
+    ] = None,
+    jti: Annotated[str | None, typer.Option("--jti", help="Revoke one token by its id.")] = None,
+) -> None:
+    """Revoke one token (--jti) or every token and session of a staff user (--user)."""
+    from backend.accounts.models import StaffUser
+    from backend.auth.maintenance import revoke_user_access
+    from backend.auth.tokens import revoke_token
+    from backend.db import make_engine, transaction
+
+    if (user is None) == (jti is None):
+        raise _fail("give exactly one of --user or --jti", 2)
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(engine) as session:
+            if jti is not None:
+                if not revoke_token(session=session, jti=jti):
+                    raise _fail("no live token with that id")
+                message = "token revoked"
+            else:
+                staff = session.scalars(
+                    select(StaffUser).where(StaffUser.username == user)
+                ).one_or_none()
+                if staff is None:
+                    raise _fail(f"no staff user named {user!r}")
+                done = revoke_user_access(session=session, staff_user_id=staff.id)
+                message = f"{done.tokens} token(s) and {done.sessions} session(s) revoked"
+    except (OperationalError, ProgrammingError):
+        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+    finally:
+        engine.dispose()
+    _out.print(message)
+
+
+@auth_app.command("prune")
+def auth_prune(
+    days: Annotated[int, typer.Option("--days", min=0, help="Keep dead rows this many days.")] = 30,
+) -> None:
+    """Delete tokens, sessions and sign-in attempts dead for longer than --days."""
+    from backend.auth.maintenance import prune_expired
+    from backend.db import make_engine, transaction
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with transaction(engine) as session:
+            pruned = prune_expired(session=session, keep=timedelta(days=days))
+    except (OperationalError, ProgrammingError):
+        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+    finally:
+        engine.dispose()
+    _out.print(
+        f"pruned {pruned.tokens} token(s), {pruned.sessions} session(s), "
+        f"{pruned.login_attempts} sign-in attempt(s)"
+    )
