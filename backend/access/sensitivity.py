@@ -7,6 +7,11 @@
   permitting ``part2_disclosure`` consent whose recipients cover the caller (one of
   their care teams, their organization, one of their roles, or them by id). The patient
   always sees their own records: Part 2 restricts disclosure to others.
+* Restricted records (``Sensitivity.RESTRICTED``: a VIP, a colleague as patient, a
+  record a clinic chooses to wall off): only their author, staff on a care team the
+  patient is currently under, and a caller holding a live break-glass grant for the
+  patient. Seeing a patient by location (front desk) is not enough. The patient sees
+  their own.
 * Contact details for alumni coordinators: only channels the patient allowed for
   alumni messages (an explicit ``contact_preference`` row; no row means no).
 
@@ -27,6 +32,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal, PrincipalKind
+from backend.access.scoping import break_glass_patient_ids
 from backend.common.types import Sensitivity
 from backend.engagement.consent import (
     Consent,
@@ -47,6 +53,7 @@ from backend.organization.models import (
 
 PSYCHOTHERAPY_RULE = "psychotherapy_note"
 PART2_RULE = "part2_consent"
+RESTRICTED_RULE = "restricted_record"
 CONTACT_CONSENT_RULE = "contact_channel_consent"
 ALUMNI_ROLE = "alumni_coordinator"
 ALUMNI_MESSAGES = MessageType.ALUMNI_EVENTS
@@ -72,6 +79,8 @@ class PatientAccess:
 
     treating_therapist: bool = False
     part2_covered: bool = False
+    # On a care team the patient is under, or holding a live break-glass grant for them.
+    treating_team: bool = False
 
 
 # ---- pure functions ----------------------------------------------------------------
@@ -134,6 +143,10 @@ def record_rule(
             return PSYCHOTHERAPY_RULE
     if Sensitivity.PART2 in flags and staff and not access.part2_covered:
         return PART2_RULE
+    if Sensitivity.RESTRICTED in flags and staff:
+        is_author = author_id is not None and author_id == principal.subject_id
+        if not (is_author or access.treating_team):
+            return RESTRICTED_RULE
     return None
 
 
@@ -205,8 +218,23 @@ def load_patient_access(
         ).scalars()
     )
     covered = part2_covered_patients(session=session, principal=principal, patient_ids=ids, now=now)
+    teams = set(break_glass_patient_ids(principal, now))
+    if principal.care_team_ids:
+        teams.update(
+            session.execute(
+                select(CareTeamPatient.patient_id).where(
+                    CareTeamPatient.patient_id.in_(ids),
+                    CareTeamPatient.care_team_id.in_(sorted(principal.care_team_ids)),
+                    _patient_active(today),
+                )
+            ).scalars()
+        )
     return {
-        pid: PatientAccess(treating_therapist=pid in therapist_of, part2_covered=pid in covered)
+        pid: PatientAccess(
+            treating_therapist=pid in therapist_of,
+            part2_covered=pid in covered,
+            treating_team=pid in teams,
+        )
         for pid in ids
     }
 
@@ -283,7 +311,33 @@ def sensitivity_filter(
     part2 = _flag(sensitivity, Sensitivity.PART2)
     if covered:
         part2 = or_(part2, model.patient_id.in_(covered))
-    return and_(psychotherapy, part2)
+    restricted = or_(
+        _flag(sensitivity, Sensitivity.RESTRICTED),
+        author == principal.subject_id,
+        treating_team_clause(model.patient_id, principal=principal, now=now),
+    )
+    return and_(psychotherapy, part2, restricted)
+
+
+def treating_team_clause(
+    patient_id: InstrumentedAttribute[uuid.UUID], *, principal: Principal, now: datetime
+) -> ColumnElement[bool]:
+    """The patient is under one of the caller's care teams, or the caller holds a live
+    break-glass grant for them (the care teams on the principal are already the active
+    ones)."""
+    clauses: list[ColumnElement[bool]] = []
+    if principal.care_team_ids:
+        clauses.append(
+            exists().where(
+                CareTeamPatient.patient_id == patient_id,
+                CareTeamPatient.care_team_id.in_(sorted(principal.care_team_ids)),
+                _patient_active(now.date()),
+            )
+        )
+    grants = break_glass_patient_ids(principal, now)
+    if grants:
+        clauses.append(patient_id.in_(grants))
+    return or_(false(), *clauses)
 
 
 def consented_contact_filter(

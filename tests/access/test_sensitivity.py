@@ -16,6 +16,8 @@ from backend.access.principal import Principal
 from backend.access.sensitivity import (
     PART2_RULE,
     PSYCHOTHERAPY_RULE,
+    RESTRICTED_RULE,
+    PatientAccess,
     consented_contact_filter,
     load_patient_access,
     part2_covered_patients,
@@ -141,6 +143,57 @@ def test_the_rule_names_what_withheld_it(world: World) -> None:
         principal=physician, sensitivity=Sensitivity.PART2, author_id=None, access=PatientAccess()
     )
     assert rule == PART2_RULE
+
+
+def test_restricted_records_only_to_author_treating_team_and_break_glass(
+    session: Session, world: World
+) -> None:
+    from backend.access.principal import BreakGlassGrant
+
+    plain = note(session, world, "a", Sensitivity.NONE, "physician")
+    walled = note(session, world, "a", Sensitivity.RESTRICTED, "therapist")
+    grant = BreakGlassGrant(world.patients["a"], NOW + timedelta(minutes=30), uuid.uuid4())
+    expired = BreakGlassGrant(world.patients["a"], NOW - timedelta(minutes=1), uuid.uuid4())
+    cases = [
+        ("author, on no team", world.principal("therapist", "therapist"), {plain, walled}),
+        (
+            "on the patient's team",
+            world.principal("physician", "physician", teams=(world.team_a,)),
+            {plain, walled},
+        ),
+        # Front desk sees the patient through their location, which is not treatment.
+        (
+            "by location only",
+            world.principal("front_desk", "front_desk", location=world.loc1),
+            {plain},
+        ),
+        (
+            "another team",
+            world.principal("other_therapist", "therapist", teams=(world.team_b,)),
+            {plain},
+        ),
+        (
+            "break-glass",
+            world.principal("other_therapist", "therapist", grants=(grant,)),
+            {plain, walled},
+        ),
+        (
+            "expired break-glass",
+            world.principal("other_therapist", "therapist", grants=(expired,)),
+            {plain},
+        ),
+        ("the patient", world.patient_principal("a"), {plain, walled}),
+    ]
+    for case, principal, expected in cases:
+        by_sql, by_rule = shown(session, principal, world.patients["a"])
+        assert by_sql == by_rule == expected, case
+    rule = record_rule(
+        principal=world.principal("front_desk", "front_desk"),
+        sensitivity=Sensitivity.RESTRICTED,
+        author_id=None,
+        access=PatientAccess(),
+    )
+    assert rule == RESTRICTED_RULE
 
 
 PART2_CASES = [
