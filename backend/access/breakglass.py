@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from backend.access import audit
 from backend.access.models import AuditAction, BreakGlassGrant
-from backend.access.policy import CompiledPolicy
+from backend.access.policy import CompiledPolicy, principal_may
 from backend.access.principal import BreakGlassGrant as GrantRef
 from backend.access.principal import Principal, PrincipalKind
 from backend.access.principal_cache import forget_after_commit
@@ -54,8 +54,8 @@ def grant_break_glass(
     now: datetime | None = None,
 ) -> BreakGlassGrant:
     """Grant ``principal`` access to one patient for ``minutes`` and audit it."""
-    if principal.kind is not PrincipalKind.STAFF or not policy.may(
-        principal.roles, BREAK_GLASS_CAPABILITY
+    if principal.kind is not PrincipalKind.STAFF or not principal_may(
+        policy, principal, BREAK_GLASS_CAPABILITY
     ):
         raise BreakGlassForbidden("break-glass is not available to this account")
     reason = reason.strip()
@@ -115,8 +115,8 @@ def active_grants(
 
 
 def _require_reviewer(principal: Principal, policy: CompiledPolicy) -> None:
-    if principal.kind is not PrincipalKind.STAFF or not policy.may(
-        principal.roles, REVIEW_CAPABILITY
+    if principal.kind is not PrincipalKind.STAFF or not principal_may(
+        policy, principal, REVIEW_CAPABILITY
     ):
         raise BreakGlassForbidden("reviewing break-glass grants is not available to this account")
 

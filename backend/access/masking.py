@@ -12,10 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from backend.access.policy import READ, UNASSIGNED, CompiledPolicy
+from backend.access.policy import READ, UNASSIGNED, CompiledPolicy, scope_subjects
 from backend.access.principal import Principal
 
 GROUP_RULE_PREFIX = "field_group:"
+TOKEN_SCOPE_RULE = "token_scope"  # noqa: S105 (a rule name): the role may, the token may not
 """Rule names for field masks are ``field_group:<group>``: the group the caller lacks."""
 
 
@@ -85,10 +86,15 @@ class MaskPlan:
 def mask_plan(
     *, policy: CompiledPolicy, principal: Principal, record_type: str, action: str = READ
 ) -> MaskPlan:
-    """The plan for ``principal`` on ``record_type``: the union of its roles' fields."""
+    """The plan for ``principal`` on ``record_type``: the union of its roles' fields,
+    capped, for a bearer token, by the union of its scopes' fields."""
     allowed = policy.allowed_fields(principal.roles, record_type, action)
     known = policy.field_groups.get(record_type, {})
     rules = {f: GROUP_RULE_PREFIX + g for f, g in known.items() if f not in allowed}
+    if principal.token_scoped:
+        ceiling = policy.allowed_fields(scope_subjects(principal.scopes), record_type, action)
+        rules.update(dict.fromkeys(allowed - ceiling, TOKEN_SCOPE_RULE))
+        allowed = allowed & ceiling
     return MaskPlan(record_type, allowed, rules, policy.version)
 
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import casbin
 
+from backend.access.principal import Principal
+
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.conf"
@@ -29,6 +31,7 @@ POLICY_FILE = "policy.csv"
 READ = "read"
 WRITE = "write"
 USE = "use"  # capabilities: break_glass, manage_users, manage_policy, review_break_glass
+SCOPE_PREFIX = "scope:"  # policy subjects that cap bearer tokens (see policies/README.md)
 UNASSIGNED = "unassigned"
 """The rule reported for a field that is in no group (denied to everyone)."""
 
@@ -102,6 +105,19 @@ class CompiledPolicy:
     def may(self, roles: Iterable[str], capability: str) -> bool:
         """Whether any of ``roles`` holds ``capability`` (``p, role, capability, use``)."""
         return any(capability in self.capabilities.get(role, frozenset()) for role in roles)
+
+
+def scope_subjects(scopes: Iterable[str]) -> frozenset[str]:
+    """The policy subjects of OAuth2 scopes: ``patients:read`` -> ``scope:patients:read``."""
+    return frozenset(SCOPE_PREFIX + scope for scope in scopes)
+
+
+def principal_may(policy: CompiledPolicy, principal: Principal, capability: str) -> bool:
+    """Whether the caller may use ``capability``: a role grants it and, for a bearer
+    token, one of the token's scopes allows it too."""
+    if not policy.may(principal.roles, capability):
+        return False
+    return not principal.token_scoped or policy.may(scope_subjects(principal.scopes), capability)
 
 
 def compile_enforcer(enforcer: casbin.Enforcer, *, version: str) -> CompiledPolicy:

@@ -48,6 +48,12 @@ class Principal:
     credential_expires_at: datetime | None = None
     client_address: str | None = field(default=None, compare=False)
 
+    @property
+    def token_scoped(self) -> bool:
+        """Whether OAuth2 scopes cap what this caller may use: true for bearer tokens
+        (staff scripts and integration clients), false for browser and portal sessions."""
+        return self.token_id is not None
+
     def has_role(self, role: str) -> bool:
         return role in self.roles
 

@@ -28,6 +28,9 @@ NO_PATIENT_ROLES = frozenset({"admin", "auditor"})
 """Roles that never see patient rows through their role (break-glass aside)."""
 LOCATION_ROLES = frozenset({"front_desk"})
 """Roles that see every patient of their own location, care team or not."""
+PATIENT_DATA_SCOPES = frozenset({"patients:read", "patients:write"})
+"""A bearer token needs one of these to see any patient row (its fields are capped by
+the ``scope:`` lines of the policy)."""
 
 PatientIdColumn = InstrumentedAttribute[uuid.UUID] | ColumnElement[uuid.UUID]
 PeriodColumn = InstrumentedAttribute[date | None]
@@ -79,6 +82,8 @@ def patient_scope(
         if principal.patient_id is None:
             return false()
         return and_(patient_id == principal.patient_id, live)
+    if principal.token_scoped and not principal.scopes & PATIENT_DATA_SCOPES:
+        return false()  # e.g. an auditor's audit:read token: no patient rows at all
     today = now.date()
     clauses: list[ColumnElement[bool]] = []
     roles = principal.roles

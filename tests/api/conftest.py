@@ -75,7 +75,15 @@ class ApiWorld:
 
 
 def settings_for(db_url: str, env: str = "test") -> Settings:
-    return Settings(env=env, database_url=db_url, secret_key=SecretStr(SECRET))  # type: ignore[arg-type]
+    # The principal cache is off here: statement counts must not depend on whether a
+    # slow machine let the 5-second entry lapse between two requests. It has its own
+    # tests (tests/auth/test_principal_cache.py).
+    return Settings(
+        env=env,
+        database_url=db_url,  # type: ignore[arg-type]
+        secret_key=SecretStr(SECRET),
+        principal_cache_seconds=0,
+    )
 
 
 def _condition(patient_id: uuid.UUID, n: int, **extra: Any) -> Condition:
