@@ -94,9 +94,19 @@ def lock_patients(
 ) -> dict[uuid.UUID, Patient]:
     """Lock the patient rows in id order; absent, deleted or out-of-scope ones are left
     out (the caller answers NOT_FOUND for them, never FORBIDDEN)."""
+    ids = sorted(set(patient_ids))
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite ignores FOR UPDATE: a no-op UPDATE takes its write lock first, so a second
+        # merge waits here (busy timeout) and then reads the first one's result.
+        session.execute(
+            update(Patient)
+            .where(Patient.id.in_(ids))
+            .values(version=Patient.version)
+            .execution_options(synchronize_session=False)
+        )
     query = (
         select(Patient)
-        .where(Patient.id.in_(sorted(set(patient_ids))), Patient.deleted_at.is_(None))
+        .where(Patient.id.in_(ids), Patient.deleted_at.is_(None))
         .order_by(Patient.id)
         .with_for_update()
         .execution_options(populate_existing=True)
