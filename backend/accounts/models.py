@@ -93,6 +93,12 @@ class PortalAccount(Tracked, Base):
     status: Mapped[PortalAccountStatus] = mapped_column(default=PortalAccountStatus.ACTIVE)
     activated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when this account's patient was merged into one that has its own account: the
+    # survivor's sign-in is kept, this one is disabled and names it, so the portal can
+    # tell the patient which sign-in to use (backend/identity/merge.py).
+    superseded_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("portal_account.id", ondelete="SET NULL"), default=None
+    )
 
 
 class PortalInvite(Tracked, Base):

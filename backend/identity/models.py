@@ -130,3 +130,26 @@ class MergeRecord(Tracked, Base):
     link: Mapped[IdentityLink] = relationship(lazy="raise", back_populates="merges")
     survivor: Mapped[Patient] = relationship(lazy="raise", foreign_keys=[survivor_id])
     merged: Mapped[Patient] = relationship(lazy="raise", foreign_keys=[merged_id])
+
+
+class MergeRoutedRecord(Base):
+    """A record written for a merged patient after the merge and stored on the survivor.
+
+    Writers keep addressing the patient they know (an import matches the merged record's
+    MRN, a form names the old id); :mod:`backend.identity.routing` stores the row on the
+    survivor and notes here which patient it was addressed to, so an unmerge sends it
+    back. Rows addressed to the survivor itself are not noted and stay with it.
+    """
+
+    __tablename__ = "merge_routed_record"
+    __table_args__ = (Index("ix_merge_routed_record_from_patient_id", "from_patient_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # No foreign key to the row: it lives in any patient-owned table (named here).
+    table_name: Mapped[str] = mapped_column(String(64))
+    row_id: Mapped[uuid.UUID]
+    from_patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patient.id", ondelete="RESTRICT")
+    )
+    to_patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patient.id", ondelete="RESTRICT"))
+    routed_at: Mapped[datetime]

@@ -29,7 +29,8 @@ from backend.access.reads import ReadLog, note_read
 from backend.access.scoping import visible_patients
 from backend.access.sensitivity import consented_contact_filter
 from backend.common.mixins import utcnow
-from backend.patients.models import Address, ContactPoint, Patient
+from backend.identity.routing import resolve_survivor
+from backend.patients.models import Address, ContactPoint, Patient, PatientStatus
 from backend.patients.records import (
     AddressView,
     ContactPointView,
@@ -176,8 +177,10 @@ def get_patient(
     now: datetime | None = None,
     log: ReadLog | None = None,
 ) -> PatientView | None:
-    """One patient as the caller may see it; None when absent *or* out of scope."""
+    """One patient as the caller may see it; None when absent *or* out of scope.
+    A merged patient's id answers with the record it was merged into."""
     now = now or utcnow()
+    patient_id = resolve_survivor(session, patient_id)
     row = (
         session.execute(
             select(*_columns(Patient, PATIENT_FIELDS)).where(
@@ -265,7 +268,8 @@ def search_patients(
         raise PatientInputError(f"search text is limited to {MAX_SEARCH_CHARS} characters")
     now = now or utcnow()
     query = select(*_columns(Patient, PATIENT_FIELDS)).where(
-        visible_patients(principal=principal, now=now)
+        visible_patients(principal=principal, now=now),
+        Patient.status != PatientStatus.MERGED,  # found through the survivor instead
     )
     if text:
         query = query.where(search_clause(text))
@@ -286,3 +290,36 @@ def search_patients(
         has_next_page=len(rows) > first,
         has_previous_page=after is not None,
     )
+
+
+def get_patients(
+    *,
+    session: Session,
+    principal: Principal,
+    policy: CompiledPolicy,
+    patient_ids: Sequence[uuid.UUID],
+    now: datetime | None = None,
+    log: ReadLog | None = None,
+) -> dict[uuid.UUID, PatientView]:
+    """Several patients as the caller may see them, in a fixed number of queries; ids
+    absent or out of scope are simply missing from the answer."""
+    now = now or utcnow()
+    if not patient_ids:
+        return {}
+    rows = (
+        session.execute(
+            select(*_columns(Patient, PATIENT_FIELDS)).where(
+                Patient.id.in_(sorted(set(patient_ids))),
+                visible_patients(principal=principal, now=now),
+            )
+        )
+        .mappings()
+        .all()
+    )
+    target = log if log is not None else ReadLog()
+    views = _patient_views(
+        session=session, principal=principal, policy=policy, rows=rows, log=target, now=now
+    )
+    if log is None:
+        target.flush(session=session, principal=principal, policy_version=policy.version, now=now)
+    return {v.id: v for v in views}

@@ -27,6 +27,13 @@ STRUCTURAL_TYPES = {
     "WithheldField": "names of withheld fields and rules, never their values",
     "Me": "the caller's own account (username, roles, scopes), not patient data",
     "BreakGlassAccess": "the caller's own new grant: ids and its expiry, no patient data",
+    "MpiStats": "counts over the whole index, no patient data",
+    "MergeResult": "the caller's own merge: ids, a row count and times",
+    "NotDuplicateResult": "the caller's own decision: its id and time",
+    # An IdentityLink seen by a reviewer: score and evidence are masked in the service by
+    # the IdentityLink plan (identity_matching), the two patients by the Patient type.
+    "PossibleDuplicate": "IdentityLink.score/match_evidence masked in backend/identity/review",
+    "FieldEvidence": "one entry of IdentityLink.match_evidence (masked with it)",
 }
 STRUCTURAL_FIELDS = {
     "id": "the id the caller asked by (never masked)",

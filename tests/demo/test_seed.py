@@ -23,6 +23,7 @@ EMPTY_BY_DESIGN = {
     "portal_account": "patients open accounts through invites (portal issue)",
     "portal_invite": "created by staff on demand",
     "merge_record": "no merges until someone reviews the near-duplicates",
+    "merge_routed_record": "written only for records addressed to a merged patient",
     "raw_resource": "only imports keep resources that have no home in the model",
     "login_attempt": "written by sign-ins",
     "staff_session": "written by sign-ins",
