@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, aliased
 
 from backend.access import audit
 from backend.access.models import AuditAction
-from backend.access.policy import CompiledPolicy
+from backend.access.policy import CompiledPolicy, principal_may
 from backend.access.principal import Principal, PrincipalKind
 from backend.access.scoping import visible_patients
 from backend.accounts.models import PortalAccountStatus
@@ -72,8 +72,8 @@ def require_capability(principal: Principal | None, policy: CompiledPolicy) -> N
     """Staff with ``merge_patients``; ``None`` is the system applying automatic links."""
     if principal is None:
         return
-    if principal.kind is not PrincipalKind.STAFF or not policy.may(
-        principal.roles, MERGE_CAPABILITY
+    if principal.kind is not PrincipalKind.STAFF or not principal_may(
+        policy, principal, MERGE_CAPABILITY
     ):
         raise MergeForbidden("merging patient records is not available to this account")
 

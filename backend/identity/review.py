@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from backend.access.masking import mask_plan
-from backend.access.policy import CompiledPolicy
+from backend.access.policy import CompiledPolicy, principal_may
 from backend.access.principal import Principal, PrincipalKind
 from backend.access.reads import ReadLog
 from backend.access.scoping import patient_scope
@@ -71,8 +71,8 @@ class DuplicatePage:
 
 
 def require_reviewer(principal: Principal, policy: CompiledPolicy) -> None:
-    if principal.kind is not PrincipalKind.STAFF or not policy.may(
-        principal.roles, REVIEW_CAPABILITY
+    if principal.kind is not PrincipalKind.STAFF or not principal_may(
+        policy, principal, REVIEW_CAPABILITY
     ):
         raise MergeForbidden("reviewing duplicates is not available to this account")
 
