@@ -2,7 +2,7 @@
 
 Resolvers are thin: parse arguments, call one service inside :meth:`ApiContext.run`,
 convert views to types. Access is decided in the services; the schema only turns
-service outcomes into error codes.
+service outcomes into error codes (once, in :meth:`ApiContext.run`).
 """
 
 from __future__ import annotations
@@ -35,12 +35,7 @@ from backend.api.context import ApiContext, build_context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found, should_mask
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.patient import Me, Patient, PatientConnection
-from backend.patients.service import (
-    DEFAULT_PAGE_SIZE,
-    PatientInputError,
-    get_patient,
-    search_patients,
-)
+from backend.patients.service import DEFAULT_PAGE_SIZE, get_patient, search_patients
 from graphql import GraphQLError
 
 logger = logging.getLogger(__name__)
@@ -55,7 +50,7 @@ def _patient_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise bad_input("id is not a patient id") from None
+        raise bad_input("id", "is not a patient id") from None
 
 
 @strawberry.type
@@ -101,21 +96,18 @@ class Query(AuditQueries):
     ) -> PatientConnection:
         ctx = info.context
         principal = ctx.caller
-        try:
-            page = await ctx.run(
-                lambda s: search_patients(
-                    session=s,
-                    principal=principal,
-                    policy=ctx.policy,
-                    text=search,
-                    first=first,
-                    after=after,
-                    now=ctx.now,
-                    log=ctx.reads,
-                )
+        page = await ctx.run(
+            lambda s: search_patients(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                text=search,
+                first=first,
+                after=after,
+                now=ctx.now,
+                log=ctx.reads,
             )
-        except PatientInputError as exc:
-            raise bad_input(str(exc)) from None
+        )
         return PatientConnection.from_page(page)
 
 
