@@ -33,6 +33,9 @@ from strawberry.types import ExecutionContext, Info
 
 from backend.api.context import ApiContext, build_context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found, should_mask
+from backend.api.mutations.careplans import CarePlanMutations
+from backend.api.mutations.clinical import ClinicalMutations
+from backend.api.mutations.engagement import EngagementMutations
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.patient import Me, Patient, PatientConnection
 from backend.patients.service import DEFAULT_PAGE_SIZE, get_patient, search_patients
@@ -112,7 +115,7 @@ class Query(AuditQueries):
 
 
 @strawberry.type
-class Mutation(BreakGlassMutations):
+class Mutation(BreakGlassMutations, EngagementMutations, CarePlanMutations, ClinicalMutations):
     pass
 
 
