@@ -163,7 +163,9 @@ class Schema(strawberry.Schema):
                 )
 
 
-def build_schema(*, production: bool, max_depth: int = MAX_DEPTH) -> Schema:
+def build_schema(
+    *, production: bool, max_depth: int = MAX_DEPTH, query: type[Query] = Query
+) -> Schema:
     """The schema with its protections; production adds error masking and hides the
     schema (no introspection, no "did you mean" suggestions)."""
     # Factories, not instances: each request gets fresh extension objects (they hold
@@ -186,7 +188,7 @@ def build_schema(*, production: bool, max_depth: int = MAX_DEPTH) -> Schema:
     if production:
         extensions += [DisableIntrospection, lambda: MaskErrors(should_mask_error=should_mask)]
     return Schema(
-        query=Query,
+        query=query,  # a subclass only in tests (a field that fails on purpose)
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),
