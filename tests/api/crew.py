@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +27,7 @@ from backend.careplans.models import (
 )
 from backend.db import transaction
 from backend.organization.models import CareTeamMember, CareTeamPatient, CareTeamRole
+from backend.patients.models import Patient
 from tests.api.conftest import ApiWorld, settings_for
 from tests.api.test_patient_api import gql
 
@@ -35,6 +36,9 @@ from tests.api.test_patient_api import gql
 class Crew:
     tokens: dict[str, str] = field(default_factory=dict)
     ids: dict[str, uuid.UUID] = field(default_factory=dict)
+    # A patient of their own on team A: the mutations add records, and other API tests
+    # count the records of the shared patients.
+    patient: uuid.UUID = field(default_factory=uuid.uuid4)
     template_id: uuid.UUID = field(default_factory=uuid.uuid4)
     draft_template_id: uuid.UUID = field(default_factory=uuid.uuid4)
 
@@ -49,6 +53,20 @@ def crew_fixture(api_world: ApiWorld, api_engine: Engine, api_db_url: str) -> Cr
                 CareTeamPatient.patient_id == api_world.patients["jose"]
             )
         ).scalar_one()
+        home = s.execute(
+            select(Patient.home_location_id).where(Patient.id == api_world.patients["jose"])
+        ).scalar_one()
+        s.add(
+            Patient(
+                id=out.patient,
+                given_name="Mona",
+                family_name=f"Mutable{tag}",
+                birth_date=date(1990, 2, 3),
+                home_location_id=home,
+            )
+        )
+        s.flush()
+        s.add(CareTeamPatient(care_team_id=team_id, patient_id=out.patient))
         for who, role, team_role in (
             ("care_coordinator", StaffRole.CARE_COORDINATOR, CareTeamRole.CARE_COORDINATOR),
             ("nurse", StaffRole.NURSE, CareTeamRole.NURSE),

@@ -31,10 +31,10 @@ GOAL = operation("UpdateGoal")
 APPLY = operation("ApplyCarePlanTemplate")
 
 
-def _task(client: TestClient, world: ApiWorld, token: str, **extra: Any) -> dict[str, Any]:
+def _task(client: TestClient, world_patient: uuid.UUID, token: str, **extra: Any) -> dict[str, Any]:
     variables = {
         "input": {
-            "patientId": str(world.patients["jose"]),
+            "patientId": str(world_patient),
             "title": "Call the pharmacy about refills",
             "dueAt": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
             **extra,
@@ -55,7 +55,7 @@ def test_create_then_update_a_task_and_a_stale_version_conflicts(
     client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
 ) -> None:
     token = crew.tokens["care_coordinator"]
-    task = _task(client, api_world, token, assigneeId=str(crew.ids["nurse"]), priority="urgent")
+    task = _task(client, crew.patient, token, assigneeId=str(crew.ids["nurse"]), priority="urgent")
     assert (task["status"], task["priority"], task["version"]) == ("requested", "urgent", 1)
     assert task["assigneeId"] == str(crew.ids["nurse"])
     created = latest_audit(api_engine, crew.ids["care_coordinator"], AuditAction.CREATE)
@@ -95,7 +95,7 @@ def test_create_then_update_a_task_and_a_stale_version_conflicts(
 def test_task_refusals_forbidden_not_found_and_bad_input(
     client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
 ) -> None:
-    jose = str(api_world.patients["jose"])
+    jose = str(crew.patient)
     base = {"patientId": jose, "title": "Book a ride"}
     front = gql(client, CREATE, {"input": base}, api_world.tokens["front_desk"])
     assert error(front)["extensions"]["code"] == "FORBIDDEN"
@@ -144,7 +144,7 @@ def test_update_goal_checks_progress_status_and_version(
     client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
 ) -> None:
     with transaction(api_engine) as s:
-        goal = Goal(patient_id=api_world.patients["jose"], title="Sleep 7 hours")
+        goal = Goal(patient_id=crew.patient, title="Sleep 7 hours")
         s.add(goal)
         s.flush()
         goal_id = str(goal.id)
@@ -193,7 +193,7 @@ def test_applying_a_template_writes_the_whole_plan_in_one_go(
         client,
         APPLY,
         {
-            "patientId": str(api_world.patients["jose"]),
+            "patientId": str(crew.patient),
             "templateId": str(crew.template_id),
             "startOn": start.isoformat(),
         },
@@ -226,7 +226,7 @@ def test_template_refusals_write_nothing(
             return int(s.scalar(select(func.count()).select_from(CarePlan)) or 0)
 
     before = count()
-    jose = str(api_world.patients["jose"])
+    jose = str(crew.patient)
     cases = (
         (
             crew.draft_template_id,
@@ -281,7 +281,7 @@ def test_two_sessions_racing_on_one_task_one_wins_the_other_conflicts(
     UPDATE ... WHERE version = 1 then matches no row: CONFLICT, its change is lost."""
     policy = policy_store(Settings(env="test").policies_dir).current()
     with transaction(api_engine) as s:
-        task = Task(patient_id=api_world.patients["jose"], title="Race me")
+        task = Task(patient_id=crew.patient, title="Race me")
         s.add(task)
         s.flush()
         task_id = task.id

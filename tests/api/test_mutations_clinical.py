@@ -22,10 +22,10 @@ PATIENT_360 = operation("Patient360")
 SECRET_BODY = "Discussed the patient's dream about the lake house in detail."
 
 
-def _note(world: ApiWorld, **extra: Any) -> dict[str, Any]:
+def _note(crew: Crew, **extra: Any) -> dict[str, Any]:
     return {
         "input": {
-            "patientId": str(world.patients["jose"]),
+            "patientId": str(crew.patient),
             "kind": "progress",
             "title": "Weekly session",
             "body": SECRET_BODY,
@@ -34,8 +34,8 @@ def _note(world: ApiWorld, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _notes_seen(client: TestClient, world: ApiWorld, token: str) -> set[str]:
-    body = gql(client, PATIENT_360, {"id": str(world.patients["jose"])}, token)
+def _notes_seen(client: TestClient, crew: Crew, token: str) -> set[str]:
+    body = gql(client, PATIENT_360, {"id": str(crew.patient)}, token)
     return {n["id"] for n in body["data"]["patient"]["notes"] or []}
 
 
@@ -45,7 +45,7 @@ def test_a_therapist_writes_a_psychotherapy_note_only_they_and_the_treating_ther
     note = ok(
         client,
         NOTE,
-        _note(api_world, kind="psychotherapy", sign=True),
+        _note(crew, kind="psychotherapy", sign=True),
         api_world.tokens["therapist"],
     )["addClinicalNote"]
     assert note["kind"] == "psychotherapy"
@@ -57,9 +57,9 @@ def test_a_therapist_writes_a_psychotherapy_note_only_they_and_the_treating_ther
         row = s.get(ClinicalNote, uuid.UUID(note["id"]))
         assert row is not None
         assert Sensitivity.PSYCHOTHERAPY in row.sensitivity
-    assert note["id"] in _notes_seen(client, api_world, api_world.tokens["therapist"])
+    assert note["id"] in _notes_seen(client, crew, api_world.tokens["therapist"])
     # The physician is on the same team but neither author nor therapist.
-    assert note["id"] not in _notes_seen(client, api_world, api_world.tokens["physician"])
+    assert note["id"] not in _notes_seen(client, crew, api_world.tokens["physician"])
     event = latest_audit(api_engine, crew.ids["therapist"], AuditAction.CREATE)
     assert event.record_types == ["ClinicalNote"]
     assert "ClinicalNote.body" in event.fields
@@ -69,29 +69,23 @@ def test_a_therapist_writes_a_psychotherapy_note_only_they_and_the_treating_ther
 def test_clinicians_add_notes_others_are_forbidden(
     client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
 ) -> None:
-    progress = ok(client, NOTE, _note(api_world), crew.tokens["nurse"])["addClinicalNote"]
+    progress = ok(client, NOTE, _note(crew), crew.tokens["nurse"])["addClinicalNote"]
     assert progress["status"] == "draft"
-    assert progress["id"] in _notes_seen(client, api_world, api_world.tokens["physician"])
+    assert progress["id"] in _notes_seen(client, crew, api_world.tokens["physician"])
     with transaction(api_engine) as s:
         before = s.scalar(select(func.count()).select_from(ClinicalNote))
-    psycho = gql(
-        client, NOTE, _note(api_world, kind="psychotherapy"), api_world.tokens["physician"]
-    )
+    psycho = gql(client, NOTE, _note(crew, kind="psychotherapy"), api_world.tokens["physician"])
     assert error(psycho)["extensions"]["code"] == "FORBIDDEN"
     assert "write_psychotherapy_notes" in error(psycho)["message"]
     for token in (crew.tokens["care_coordinator"], api_world.tokens["front_desk"]):
-        assert (
-            error(gql(client, NOTE, _note(api_world), token))["extensions"]["code"] == "FORBIDDEN"
-        )
-    other = _note(api_world, patientId=str(api_world.patients["other"]))
+        assert error(gql(client, NOTE, _note(crew), token))["extensions"]["code"] == "FORBIDDEN"
+    other = _note(crew, patientId=str(api_world.patients["other"]))
     assert error(gql(client, NOTE, other, crew.tokens["nurse"]))["extensions"] == {
         "code": "NOT_FOUND"
     }
-    bad = gql(client, NOTE, _note(api_world, kind="poem", title=""), crew.tokens["nurse"])
+    bad = gql(client, NOTE, _note(crew, kind="poem", title=""), crew.tokens["nurse"])
     assert [p["field"] for p in error(bad)["extensions"]["problems"]] == ["kind", "title"]
-    encounter = gql(
-        client, NOTE, _note(api_world, encounterId=str(uuid.uuid4())), crew.tokens["nurse"]
-    )
+    encounter = gql(client, NOTE, _note(crew, encounterId=str(uuid.uuid4())), crew.tokens["nurse"])
     assert error(encounter)["extensions"]["field"] == "encounterId"
     with transaction(api_engine) as s:
         assert s.scalar(select(func.count()).select_from(ClinicalNote)) == before

@@ -51,7 +51,7 @@ def _count(engine: Engine, model: type, patient: uuid.UUID) -> int:
 def test_a_clinician_logs_a_call_and_the_audit_row_names_fields_not_values(
     client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
 ) -> None:
-    jose = api_world.patients["jose"]
+    jose = crew.patient
     data = ok(client, LOG, _call(jose), api_world.tokens["physician"])
     logged = data["logCommunication"]
     assert logged["channel"] == "phone"
@@ -74,7 +74,7 @@ def test_a_clinician_logs_a_call_and_the_audit_row_names_fields_not_values(
 def test_front_desk_may_log_a_call_without_reading_the_message_history(
     client: TestClient, api_world: ApiWorld, crew: Crew
 ) -> None:
-    data = ok(client, LOG, _call(api_world.patients["jose"]), api_world.tokens["front_desk"])
+    data = ok(client, LOG, _call(crew.patient), api_world.tokens["front_desk"])
     logged = data["logCommunication"]
     assert logged["id"]
     assert logged["subject"] is None  # written, but front desk does not read messages
@@ -84,7 +84,7 @@ def test_front_desk_may_log_a_call_without_reading_the_message_history(
 def test_a_role_without_the_write_group_is_forbidden_and_nothing_is_written(
     client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
 ) -> None:
-    jose = api_world.patients["jose"]
+    jose = crew.patient
     before = _count(api_engine, Communication, jose)
     alumni = error(gql(client, LOG, _call(jose), api_world.tokens["alumni_coordinator"]))
     assert alumni["extensions"]["code"] == "FORBIDDEN"
@@ -110,7 +110,7 @@ def test_out_of_scope_and_unknown_patients_answer_not_found_alike(
 def test_bad_input_names_every_bad_field_and_writes_nothing(
     client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
 ) -> None:
-    jose = api_world.patients["jose"]
+    jose = crew.patient
     before = _count(api_engine, Communication, jose)
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     body = gql(
@@ -141,7 +141,7 @@ def test_consent_by_phone_is_kept_with_phone_provenance_and_the_staff_member(
 ) -> None:
     variables = {
         "input": {
-            "patientId": str(api_world.patients["jose"]),
+            "patientId": str(crew.patient),
             "kind": "telehealth",
             "purpose": "Video sessions for the IOP programme",
             "relationship": "guardian",
@@ -169,7 +169,7 @@ def test_consent_by_phone_is_kept_with_phone_provenance_and_the_staff_member(
 def test_consents_that_need_a_signature_cannot_be_taken_by_phone(
     client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
 ) -> None:
-    jose = api_world.patients["jose"]
+    jose = crew.patient
     before = _count(api_engine, Consent, jose)
     base = {"patientId": str(jose), "purpose": "Disclose to the county court"}
     part2 = gql(
