@@ -28,6 +28,7 @@ from backend.access.models import AuditAction, AuditEvent, AuditOutcome, BreakGl
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal, PrincipalKind
 from backend.access.reads import ReadLog, note_read
+from backend.common.errors import Forbidden, InvalidInput
 from backend.common.mixins import utcnow
 
 MAX_PAGE_SIZE = 200
@@ -35,11 +36,11 @@ DEFAULT_PAGE_SIZE = 50
 _CURSOR_PREFIX = b"audit:"
 
 
-class AuditQueryForbidden(PermissionError):
+class AuditQueryForbidden(Forbidden):
     """The caller may not read the audit trail: answered as FORBIDDEN."""
 
 
-class AuditQueryInputError(ValueError):
+class AuditQueryInputError(InvalidInput):
     """A bad page size, cursor or period: answered as BAD_USER_INPUT."""
 
 
@@ -109,9 +110,9 @@ def decode_cursor(cursor: str) -> int:
             raise ValueError
         seq = int(raw[len(_CURSOR_PREFIX) :].decode("ascii"))
     except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise AuditQueryInputError("invalid cursor") from None
+        raise AuditQueryInputError("after", "invalid cursor") from None
     if seq < 1:
-        raise AuditQueryInputError("invalid cursor")
+        raise AuditQueryInputError("after", "invalid cursor")
     return seq
 
 
@@ -176,10 +177,10 @@ def list_audit_events(
         now=now,
     )
     if not 1 <= first <= MAX_PAGE_SIZE:
-        raise AuditQueryInputError(f"first must be between 1 and {MAX_PAGE_SIZE}")
+        raise AuditQueryInputError("first", f"must be between 1 and {MAX_PAGE_SIZE}")
     start, end = _utc(start), _utc(end)
     if start is not None and end is not None and end <= start:
-        raise AuditQueryInputError("the period must end after it starts")
+        raise AuditQueryInputError("to", "the period must end after it starts (to > from)")
     table = AuditEvent.__table__
     query = select(*(table.c[n] for n in EVENT_FIELDS))
     if patient_id is not None:
@@ -238,7 +239,7 @@ def review_list(
     """
     now = now or utcnow()
     if not 1 <= first <= 500:
-        raise AuditQueryInputError("first must be between 1 and 500")
+        raise AuditQueryInputError("first", "must be between 1 and 500")
     plan = mask_plan(policy=policy, principal=principal, record_type="BreakGlassGrant")
     grants = grants_for_review(
         session=session,

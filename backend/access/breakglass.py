@@ -20,6 +20,7 @@ from backend.access.policy import CompiledPolicy, principal_may
 from backend.access.principal import BreakGlassGrant as GrantRef
 from backend.access.principal import Principal, PrincipalKind
 from backend.access.principal_cache import forget_after_commit
+from backend.common.errors import Forbidden, InvalidInput, NotFound
 from backend.patients.models import Patient
 
 BREAK_GLASS_CAPABILITY = "break_glass"
@@ -28,17 +29,18 @@ DEFAULT_MINUTES = 60
 MAX_MINUTES = 240
 MIN_REASON = 10
 MAX_REASON = 2000
+MAX_REVIEW_NOTE = 2000
 
 
-class BreakGlassForbidden(PermissionError):
+class BreakGlassForbidden(Forbidden):
     """The caller may not break the glass (or review grants): answered as FORBIDDEN."""
 
 
-class BreakGlassInputError(ValueError):
+class BreakGlassInputError(InvalidInput):
     """A missing or unusable reason or duration: answered as BAD_USER_INPUT."""
 
 
-class BreakGlassNotFound(LookupError):
+class BreakGlassNotFound(NotFound):
     """No such patient (or grant): answered as NOT_FOUND."""
 
 
@@ -60,16 +62,14 @@ def grant_break_glass(
         raise BreakGlassForbidden("break-glass is not available to this account")
     reason = reason.strip()
     if not MIN_REASON <= len(reason) <= MAX_REASON:
-        raise BreakGlassInputError(
-            f"a break-glass reason needs {MIN_REASON} to {MAX_REASON} characters"
-        )
+        raise BreakGlassInputError("reason", f"needs {MIN_REASON} to {MAX_REASON} characters")
     if not 1 <= minutes <= MAX_MINUTES:
-        raise BreakGlassInputError(f"break-glass lasts 1 to {MAX_MINUTES} minutes")
+        raise BreakGlassInputError("minutes", f"break-glass lasts 1 to {MAX_MINUTES} minutes")
     exists = session.execute(
         select(Patient.id).where(Patient.id == patient_id, Patient.deleted_at.is_(None))
     ).first()
     if exists is None:
-        raise BreakGlassNotFound("patient not found")
+        raise BreakGlassNotFound()
     when = now or datetime.now(UTC)
     grant = BreakGlassGrant(
         id=uuid.uuid4(),
@@ -148,9 +148,11 @@ def mark_reviewed(
 ) -> BreakGlassGrant:
     """Record that an auditor reviewed a grant."""
     _require_reviewer(principal, policy)
+    if note is not None and len(note) > MAX_REVIEW_NOTE:
+        raise BreakGlassInputError("note", f"is limited to {MAX_REVIEW_NOTE} characters")
     grant = session.get(BreakGlassGrant, grant_id)
     if grant is None:
-        raise BreakGlassNotFound("grant not found")
+        raise BreakGlassNotFound()
     grant.reviewed_by_id = principal.subject_id
     grant.reviewed_at = now or datetime.now(UTC)
     grant.review_note = note

@@ -21,7 +21,7 @@ from strawberry.dataloader import DataLoader
 from backend.access.policy import CompiledPolicy, policy_store
 from backend.access.principal import Principal
 from backend.access.reads import ReadLog
-from backend.api.errors import unauthenticated
+from backend.api.errors import domain_errors, unauthenticated
 from backend.auth.routes import current_principal
 from backend.billing.records import CoverageView
 from backend.billing.service import list_coverage
@@ -101,10 +101,16 @@ class ApiContext:
         return self.principal
 
     async def run(self, work: Callable[[Session], T]) -> T:
-        """Run a synchronous service function in one transaction of its own."""
+        """Run a synchronous service function in one transaction of its own.
+
+        A domain outcome (not found, forbidden, bad input, conflict) rolls the
+        transaction back and reaches the client as its error code: the one mapping
+        every resolver shares (:func:`backend.api.errors.domain_errors`).
+        """
         factory: async_sessionmaker[AsyncSession] = self.request.app.state.sessions
-        async with factory() as session, session.begin():
-            return await session.run_sync(work)
+        with domain_errors():
+            async with factory() as session, session.begin():
+                return await session.run_sync(work)
 
     def _batch(
         self, service: Callable[..., dict[uuid.UUID, list[V]] | None]

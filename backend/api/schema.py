@@ -2,7 +2,7 @@
 
 Resolvers are thin: parse arguments, call one service inside :meth:`ApiContext.run`,
 convert views to types. Access is decided in the services; the schema only turns
-service outcomes into error codes.
+service outcomes into error codes (once, in :meth:`ApiContext.run`).
 """
 
 from __future__ import annotations
@@ -33,15 +33,13 @@ from strawberry.types import ExecutionContext, Info
 
 from backend.api.context import ApiContext, build_context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found, should_mask
+from backend.api.mutations.careplans import CarePlanMutations
+from backend.api.mutations.clinical import ClinicalMutations
+from backend.api.mutations.engagement import EngagementMutations
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.identity import IdentityMutations, IdentityQueries
 from backend.api.types.patient import Me, Patient, PatientConnection
-from backend.patients.service import (
-    DEFAULT_PAGE_SIZE,
-    PatientInputError,
-    get_patient,
-    search_patients,
-)
+from backend.patients.service import DEFAULT_PAGE_SIZE, get_patient, search_patients
 from graphql import GraphQLError
 
 logger = logging.getLogger(__name__)
@@ -56,7 +54,7 @@ def _patient_id(raw: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise bad_input("id is not a patient id") from None
+        raise bad_input("id", "is not a patient id") from None
 
 
 @strawberry.type
@@ -102,26 +100,29 @@ class Query(AuditQueries, IdentityQueries):
     ) -> PatientConnection:
         ctx = info.context
         principal = ctx.caller
-        try:
-            page = await ctx.run(
-                lambda s: search_patients(
-                    session=s,
-                    principal=principal,
-                    policy=ctx.policy,
-                    text=search,
-                    first=first,
-                    after=after,
-                    now=ctx.now,
-                    log=ctx.reads,
-                )
+        page = await ctx.run(
+            lambda s: search_patients(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                text=search,
+                first=first,
+                after=after,
+                now=ctx.now,
+                log=ctx.reads,
             )
-        except PatientInputError as exc:
-            raise bad_input(str(exc)) from None
+        )
         return PatientConnection.from_page(page)
 
 
 @strawberry.type
-class Mutation(BreakGlassMutations, IdentityMutations):
+class Mutation(
+    BreakGlassMutations,
+    IdentityMutations,
+    EngagementMutations,
+    CarePlanMutations,
+    ClinicalMutations,
+):
     pass
 
 
@@ -169,7 +170,9 @@ class Schema(strawberry.Schema):
                 )
 
 
-def build_schema(*, production: bool, max_depth: int = MAX_DEPTH) -> Schema:
+def build_schema(
+    *, production: bool, max_depth: int = MAX_DEPTH, query: type[Query] = Query
+) -> Schema:
     """The schema with its protections; production adds error masking and hides the
     schema (no introspection, no "did you mean" suggestions)."""
     # Factories, not instances: each request gets fresh extension objects (they hold
@@ -192,7 +195,7 @@ def build_schema(*, production: bool, max_depth: int = MAX_DEPTH) -> Schema:
     if production:
         extensions += [DisableIntrospection, lambda: MaskErrors(should_mask_error=should_mask)]
     return Schema(
-        query=Query,
+        query=query,  # a subclass only in tests (a field that fails on purpose)
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=production),

@@ -36,6 +36,7 @@ from backend.access.policy import CompiledPolicy, principal_may
 from backend.access.principal import Principal, PrincipalKind
 from backend.access.scoping import visible_patients
 from backend.accounts.models import PortalAccountStatus
+from backend.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.identity.models import (
     IdentityLink,
     LinkKind,
@@ -52,19 +53,19 @@ MAX_REASON = 2000
 CHUNK = 500  # ids per IN list: well under SQLite's and PostgreSQL's parameter limits
 
 
-class MergeForbidden(PermissionError):
+class MergeForbidden(Forbidden):
     """The caller may not merge or unmerge: answered as FORBIDDEN."""
 
 
-class MergeInputError(ValueError):
+class MergeInputError(InvalidInput):
     """A missing reason, a patient merged into itself ...: answered as BAD_USER_INPUT."""
 
 
-class MergeNotFound(LookupError):
+class MergeNotFound(NotFound):
     """A patient or link that does not exist or is out of scope: answered as NOT_FOUND."""
 
 
-class MergeConflict(RuntimeError):
+class MergeConflict(Conflict):
     """Someone merged or unmerged first, or the records are in the wrong state: CONFLICT."""
 
 
@@ -81,7 +82,7 @@ def require_capability(principal: Principal | None, policy: CompiledPolicy) -> N
 def clean_reason(reason: str) -> str:
     reason = reason.strip()
     if not MIN_REASON <= len(reason) <= MAX_REASON:
-        raise MergeInputError(f"a reason needs {MIN_REASON} to {MAX_REASON} characters")
+        raise MergeInputError("reason", f"a reason needs {MIN_REASON} to {MAX_REASON} characters")
     return reason
 
 
@@ -417,7 +418,7 @@ def merge_patients(
     require_capability(principal, policy)
     reason = clean_reason(reason)
     if survivor_id == merged_id:
-        raise MergeInputError("a patient cannot be merged into itself")
+        raise MergeInputError("merged_id", "a patient cannot be merged into itself")
     session.flush()
     patients = lock_patients(
         session=session, principal=principal, patient_ids=(survivor_id, merged_id), now=now

@@ -85,9 +85,9 @@ def decode_cursor(cursor: str) -> uuid.UUID:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise MergeInputError("invalid cursor") from exc
+        raise MergeInputError("after", "invalid cursor") from exc
     if not raw.startswith(_CURSOR_PREFIX) or len(raw) != len(_CURSOR_PREFIX) + 16:
-        raise MergeInputError("invalid cursor")
+        raise MergeInputError("after", "invalid cursor")
     return uuid.UUID(bytes=raw[len(_CURSOR_PREFIX) :])
 
 
@@ -149,7 +149,7 @@ def possible_duplicates(
     """One page of the review backlog, oldest first (see module doc)."""
     require_reviewer(principal, policy)
     if not 1 <= first <= MAX_PAGE_SIZE:
-        raise MergeInputError(f"first must be between 1 and {MAX_PAGE_SIZE}")
+        raise MergeInputError("first", f"first must be between 1 and {MAX_PAGE_SIZE}")
     query, where = open_suggestions(principal=principal, now=now)
     if after is not None:
         anchor = session.execute(
@@ -158,7 +158,7 @@ def possible_duplicates(
             )
         ).first()
         if anchor is None:
-            raise MergeInputError("invalid cursor")
+            raise MergeInputError("after", "invalid cursor")
         where.append(
             or_(
                 IdentityLink.recorded_at > anchor[0],
@@ -234,7 +234,7 @@ def mark_not_duplicate(
     require_reviewer(principal, policy)
     reason = clean_reason(reason)
     if patient_a_id == patient_b_id:
-        raise MergeInputError("a patient is always the same person as itself")
+        raise MergeInputError("patient_b_id", "a patient is always the same person as itself")
     visible = set(
         session.execute(
             select(Patient.id).where(

@@ -28,6 +28,7 @@ from backend.access.principal import Principal
 from backend.access.reads import ReadLog, note_read
 from backend.access.scoping import visible_patients
 from backend.access.sensitivity import consented_contact_filter
+from backend.common.errors import InvalidInput
 from backend.common.mixins import utcnow
 from backend.identity.routing import resolve_survivor
 from backend.patients.models import Address, ContactPoint, Patient, PatientStatus
@@ -70,7 +71,7 @@ CONTACT_FIELDS = view_fields(ContactPointView)
 ADDRESS_FIELDS = view_fields(AddressView)
 
 
-class PatientInputError(ValueError):
+class PatientInputError(InvalidInput):
     """A bad page size, cursor or search text: answered as BAD_USER_INPUT."""
 
 
@@ -221,9 +222,9 @@ def decode_cursor(cursor: str) -> uuid.UUID:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
     except (binascii.Error, ValueError) as exc:
-        raise PatientInputError("invalid cursor") from exc
+        raise PatientInputError("after", "invalid cursor") from exc
     if not raw.startswith(b"patient:") or len(raw) != len(b"patient:") + 16:
-        raise PatientInputError("invalid cursor")
+        raise PatientInputError("after", "invalid cursor")
     return uuid.UUID(bytes=raw[len(b"patient:") :])
 
 
@@ -239,7 +240,7 @@ def _after(
         )
     ).first()
     if anchor is None:
-        raise PatientInputError("invalid cursor")
+        raise PatientInputError("after", "invalid cursor")
     family, given, pid = anchor
     return or_(
         Patient.family_name > family,
@@ -262,10 +263,10 @@ def search_patients(
     """Patients in scope matching ``text`` (name, birth date, phone, e-mail, identifier),
     ordered by family and given name, ``first`` at most :data:`MAX_PAGE_SIZE`."""
     if not 1 <= first <= MAX_PAGE_SIZE:
-        raise PatientInputError(f"first must be between 1 and {MAX_PAGE_SIZE}")
+        raise PatientInputError("first", f"must be between 1 and {MAX_PAGE_SIZE}")
     text = (text or "").strip()
     if len(text) > MAX_SEARCH_CHARS:
-        raise PatientInputError(f"search text is limited to {MAX_SEARCH_CHARS} characters")
+        raise PatientInputError("search", f"is limited to {MAX_SEARCH_CHARS} characters")
     now = now or utcnow()
     query = select(*_columns(Patient, PATIENT_FIELDS)).where(
         visible_patients(principal=principal, now=now),

@@ -3,7 +3,7 @@
 The root fields live here as :class:`AuditQueries` and :class:`BreakGlassMutations`,
 which ``backend.api.schema`` composes into ``Query`` and ``Mutation``; every decision
 (who may break the glass, who may read the trail) is made by the services in
-:mod:`backend.access`.
+:mod:`backend.access`, whose refusals :meth:`ApiContext.run` turns into error codes.
 """
 
 from __future__ import annotations
@@ -19,22 +19,14 @@ from strawberry.types import Info
 from backend.access.audit_queries import (
     DEFAULT_PAGE_SIZE,
     AuditEventPage,
-    AuditQueryForbidden,
-    AuditQueryInputError,
     list_audit_events,
     review_grant,
     review_list,
 )
-from backend.access.breakglass import (
-    BreakGlassForbidden,
-    BreakGlassInputError,
-    BreakGlassNotFound,
-    grant_break_glass,
-)
+from backend.access.breakglass import grant_break_glass
 from backend.api.context import ApiContext
-from backend.api.errors import ErrorCode, api_error, bad_input, not_found
+from backend.api.errors import bad_input
 from backend.api.types.common import PageInfo, WithheldField, from_view
-from graphql import GraphQLError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -119,7 +111,7 @@ def _uuid(raw: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(raw)
     except ValueError:
-        raise bad_input(f"{what} is not an id") from None
+        raise bad_input(what, "is not an id") from None
 
 
 def _field(description: str) -> Callable[[F], F]:
@@ -130,10 +122,6 @@ def _field(description: str) -> Callable[[F], F]:
 
 def _mutation(description: str) -> Callable[[F], F]:
     return cast("Callable[[F], F]", strawberry.mutation(description=description))
-
-
-def _forbidden(exc: Exception) -> GraphQLError:
-    return api_error(ErrorCode.FORBIDDEN, str(exc))
 
 
 @strawberry.type
@@ -152,26 +140,21 @@ class AuditQueries:
         ctx = info.context
         principal = ctx.caller
         patient = None if patient_id is None else _uuid(patient_id, "patientId")
-        try:
-            page = await ctx.run(
-                lambda s: list_audit_events(
-                    session=s,
-                    principal=principal,
-                    policy=ctx.policy,
-                    patient_id=patient,
-                    actor=actor,
-                    start=from_,
-                    end=to,
-                    first=first,
-                    after=after,
-                    log=ctx.reads,
-                    now=ctx.now,
-                )
+        page = await ctx.run(
+            lambda s: list_audit_events(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                patient_id=patient,
+                actor=actor,
+                start=from_,
+                end=to,
+                first=first,
+                after=after,
+                log=ctx.reads,
+                now=ctx.now,
             )
-        except AuditQueryForbidden as exc:
-            raise _forbidden(exc) from None
-        except AuditQueryInputError as exc:
-            raise bad_input(str(exc)) from None
+        )
         return AuditEventConnection.from_page(page)
 
     @_field("Break-glass grants awaiting review (or all), oldest first.")
@@ -180,22 +163,17 @@ class AuditQueries:
     ) -> list[BreakGlassGrant]:
         ctx = info.context
         principal = ctx.caller
-        try:
-            views = await ctx.run(
-                lambda s: review_list(
-                    session=s,
-                    principal=principal,
-                    policy=ctx.policy,
-                    unreviewed_only=unreviewed_only,
-                    first=first,
-                    log=ctx.reads,
-                    now=ctx.now,
-                )
+        views = await ctx.run(
+            lambda s: review_list(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                unreviewed_only=unreviewed_only,
+                first=first,
+                log=ctx.reads,
+                now=ctx.now,
             )
-        except BreakGlassForbidden as exc:
-            raise _forbidden(exc) from None
-        except AuditQueryInputError as exc:
-            raise bad_input(str(exc)) from None
+        )
         return [from_view(BreakGlassGrant, v) for v in views]
 
 
@@ -211,24 +189,17 @@ class BreakGlassMutations:
         ctx = info.context
         principal = ctx.caller
         patient = _uuid(patient_id, "patientId")
-        try:
-            grant = await ctx.run(
-                lambda s: grant_break_glass(
-                    session=s,
-                    principal=principal,
-                    policy=ctx.policy,
-                    patient_id=patient,
-                    reason=reason,
-                    request_id=ctx.request_id,
-                    now=ctx.now,
-                )
+        grant = await ctx.run(
+            lambda s: grant_break_glass(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                patient_id=patient,
+                reason=reason,
+                request_id=ctx.request_id,
+                now=ctx.now,
             )
-        except BreakGlassForbidden as exc:
-            raise _forbidden(exc) from None
-        except BreakGlassInputError as exc:
-            raise bad_input(str(exc)) from None
-        except BreakGlassNotFound:
-            raise not_found() from None
+        )
         return BreakGlassAccess(
             grant_id=strawberry.ID(str(grant.id)),
             patient_id=strawberry.ID(str(grant.patient_id)),
@@ -242,22 +213,15 @@ class BreakGlassMutations:
         ctx = info.context
         principal = ctx.caller
         grant_uuid = _uuid(grant_id, "grantId")
-        if note is not None and len(note) > 2000:
-            raise bad_input("a review note is limited to 2000 characters")
-        try:
-            view = await ctx.run(
-                lambda s: review_grant(
-                    session=s,
-                    principal=principal,
-                    policy=ctx.policy,
-                    grant_id=grant_uuid,
-                    note=note,
-                    request_id=ctx.request_id,
-                    now=ctx.now,
-                )
+        view = await ctx.run(
+            lambda s: review_grant(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                grant_id=grant_uuid,
+                note=note,
+                request_id=ctx.request_id,
+                now=ctx.now,
             )
-        except BreakGlassForbidden as exc:
-            raise _forbidden(exc) from None
-        except BreakGlassNotFound:
-            raise not_found() from None
+        )
         return from_view(BreakGlassGrant, view)

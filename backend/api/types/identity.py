@@ -14,16 +14,11 @@ import strawberry
 from strawberry.types import Info
 
 from backend.api.context import ApiContext
-from backend.api.errors import ErrorCode, api_error, bad_input, not_found
 from backend.api.types.audit import _field, _mutation, _uuid
 from backend.api.types.common import PageInfo
 from backend.api.types.patient import Patient
 from backend.identity.kpis import mpi_stats
 from backend.identity.merge import (
-    MergeConflict,
-    MergeForbidden,
-    MergeInputError,
-    MergeNotFound,
     merge_patients,
 )
 from backend.identity.models import IdentityLink, MergeRecord
@@ -34,7 +29,6 @@ from backend.identity.review import (
     possible_duplicates,
 )
 from backend.identity.unmerge import unmerge_patients
-from graphql import GraphQLError
 
 
 @strawberry.type(description="How one field compared between the two records.")
@@ -137,19 +131,6 @@ class NotDuplicateResult:
     decided_at: datetime | None
 
 
-def _error(exc: Exception) -> GraphQLError:
-    if isinstance(exc, MergeForbidden):
-        return api_error(ErrorCode.FORBIDDEN, str(exc))
-    if isinstance(exc, MergeNotFound):
-        return not_found()
-    if isinstance(exc, MergeConflict):
-        return api_error(ErrorCode.CONFLICT, str(exc))
-    return bad_input(str(exc))
-
-
-ERRORS = (MergeForbidden, MergeNotFound, MergeConflict, MergeInputError)
-
-
 def _result(record: MergeRecord) -> MergeResult:
     # Built inside the transaction: the ORM row is not read after its session closes.
     return MergeResult(
@@ -175,32 +156,26 @@ class IdentityQueries:
     ) -> PossibleDuplicateConnection:
         ctx = info.context
         principal = ctx.caller
-        try:
-            page = await ctx.run(
-                lambda s: possible_duplicates(
-                    session=s,
-                    principal=principal,
-                    policy=ctx.policy,
-                    first=first,
-                    after=after,
-                    now=ctx.now,
-                    log=ctx.reads,
-                )
+        page = await ctx.run(
+            lambda s: possible_duplicates(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                first=first,
+                after=after,
+                now=ctx.now,
+                log=ctx.reads,
             )
-        except ERRORS as exc:
-            raise _error(exc) from None
+        )
         return PossibleDuplicateConnection.from_page(page)
 
     @_field("Duplicate rate, automatic links, review backlog and its age; reviewers only.")
     async def mpi_stats(self, info: Info[ApiContext, None]) -> MpiStats:
         ctx = info.context
         principal = ctx.caller
-        try:
-            stats = await ctx.run(
-                lambda s: mpi_stats(session=s, principal=principal, policy=ctx.policy, now=ctx.now)
-            )
-        except ERRORS as exc:
-            raise _error(exc) from None
+        stats = await ctx.run(
+            lambda s: mpi_stats(session=s, principal=principal, policy=ctx.policy, now=ctx.now)
+        )
         return MpiStats(**{name: getattr(stats, name) for name in stats.__dataclass_fields__})
 
 
@@ -223,23 +198,20 @@ class IdentityMutations:
         principal = ctx.caller
         survivor, merged = _uuid(survivor_id, "survivorId"), _uuid(merged_id, "mergedId")
         link: uuid.UUID | None = None if link_id is None else _uuid(link_id, "linkId")
-        try:
-            return await ctx.run(
-                lambda s: _result(
-                    merge_patients(
-                        session=s,
-                        principal=principal,
-                        policy=ctx.policy,
-                        survivor_id=survivor,
-                        merged_id=merged,
-                        reason=reason,
-                        link_id=link,
-                        now=ctx.now,
-                    )
+        return await ctx.run(
+            lambda s: _result(
+                merge_patients(
+                    session=s,
+                    principal=principal,
+                    policy=ctx.policy,
+                    survivor_id=survivor,
+                    merged_id=merged,
+                    reason=reason,
+                    link_id=link,
+                    now=ctx.now,
                 )
             )
-        except ERRORS as exc:
-            raise _error(exc) from None
+        )
 
     @_mutation("Undo a merge exactly (linkId from mergePatients); CONFLICT if already undone.")
     async def unmerge_patients(
@@ -248,21 +220,18 @@ class IdentityMutations:
         ctx = info.context
         principal = ctx.caller
         link = _uuid(link_id, "linkId")
-        try:
-            return await ctx.run(
-                lambda s: _result(
-                    unmerge_patients(
-                        session=s,
-                        principal=principal,
-                        policy=ctx.policy,
-                        link_id=link,
-                        reason=reason,
-                        now=ctx.now,
-                    )
+        return await ctx.run(
+            lambda s: _result(
+                unmerge_patients(
+                    session=s,
+                    principal=principal,
+                    policy=ctx.policy,
+                    link_id=link,
+                    reason=reason,
+                    now=ctx.now,
                 )
             )
-        except ERRORS as exc:
-            raise _error(exc) from None
+        )
 
     @_mutation("Record that two patients are different people; the pair is not suggested again.")
     async def mark_not_duplicate(
@@ -271,19 +240,16 @@ class IdentityMutations:
         ctx = info.context
         principal = ctx.caller
         first, second = _uuid(a, "a"), _uuid(b, "b")
-        try:
-            return await ctx.run(
-                lambda s: _decision(
-                    mark_not_duplicate(
-                        session=s,
-                        principal=principal,
-                        policy=ctx.policy,
-                        patient_a_id=first,
-                        patient_b_id=second,
-                        reason=reason,
-                        now=ctx.now,
-                    )
+        return await ctx.run(
+            lambda s: _decision(
+                mark_not_duplicate(
+                    session=s,
+                    principal=principal,
+                    policy=ctx.policy,
+                    patient_a_id=first,
+                    patient_b_id=second,
+                    reason=reason,
+                    now=ctx.now,
                 )
             )
-        except ERRORS as exc:
-            raise _error(exc) from None
+        )
