@@ -71,9 +71,14 @@ def import_fhir(
                     continue
                 with Session(engine) as session, session.begin():
                     report.batches.append(
-                        import_batch(session=session, batch=batch, ssn_key=key, source_system=source,
-                                     actor=CLI_ACTOR)
-                    )  # fmt: skip
+                        import_batch(
+                            session=session,
+                            batch=batch,
+                            ssn_key=key,
+                            source_system=source,
+                            actor=CLI_ACTOR,
+                        )
+                    )
                 progress.advance(task)
     finally:
         engine.dispose()

@@ -45,10 +45,13 @@ def _view(model: Any) -> Any:
     names = [c.name for c in model.__table__.columns if c.name not in SKIP and c.name != "id"]
     return make_dataclass(
         f"Fhir{model.__name__}View",
-        [("id", uuid.UUID), *((n, Any, field(default=None)) for n in names),
-         ("withheld", tuple[Withheld, ...], field(default=()))],
+        [
+            ("id", uuid.UUID),
+            *((n, Any, field(default=None)) for n in names),
+            ("withheld", tuple[Withheld, ...], field(default=())),
+        ],
         frozen=True,
-    )  # fmt: skip
+    )
 
 
 def _iso(value: Any) -> Any:
@@ -95,38 +98,60 @@ def _ref(kind: str, value: Any) -> dict[str, str] | None:
 
 def render_encounter(v: Mapping[str, Any], patient: str) -> dict[str, Any]:
     status = (v.get("status") or "unknown").replace("_", "-")
-    return _clean({
-        "resourceType": "Encounter", "id": str(v["id"]), "status": status,
-        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
-                  "code": v.get("class_code") or "AMB"},
-        "type": v.get("type_concepts") or ([_concept(v, "type")] if _coding(v, "type") else None),
-        "reasonCode": v.get("reason_concepts")
-        or ([_concept(v, "reason")] if _coding(v, "reason") else None),
-        "subject": {"reference": patient},
-        "period": _clean({"start": _iso(v.get("period_start")), "end": _iso(v.get("period_end"))}),
-        "participant": [{"individual": _ref("Practitioner", v["provider_id"])}]
-        if v.get("provider_id") else None,
-        "serviceProvider": _ref("Organization", v.get("service_provider_id")),
-    })  # fmt: skip
+    return _clean(
+        {
+            "resourceType": "Encounter",
+            "id": str(v["id"]),
+            "status": status,
+            "class": {
+                "system": "http://terminology.hl7.org/CodeSystem/v3-ActCode",
+                "code": v.get("class_code") or "AMB",
+            },
+            "type": v.get("type_concepts")
+            or ([_concept(v, "type")] if _coding(v, "type") else None),
+            "reasonCode": v.get("reason_concepts")
+            or ([_concept(v, "reason")] if _coding(v, "reason") else None),
+            "subject": {"reference": patient},
+            "period": _clean(
+                {"start": _iso(v.get("period_start")), "end": _iso(v.get("period_end"))}
+            ),
+            "participant": [{"individual": _ref("Practitioner", v["provider_id"])}]
+            if v.get("provider_id")
+            else None,
+            "serviceProvider": _ref("Organization", v.get("service_provider_id")),
+        }
+    )
 
 
 def render_condition(v: Mapping[str, Any], patient: str) -> dict[str, Any]:
     term = "http://terminology.hl7.org/CodeSystem/"
-    return _clean({
-        "resourceType": "Condition", "id": str(v["id"]),
-        "clinicalStatus": {"coding": [{"system": term + "condition-clinical",
-                                       "code": v["clinical_status"]}]}
-        if v.get("clinical_status") else None,
-        "verificationStatus": {"coding": [{"system": term + "condition-ver-status",
-                                           "code": v["verification_status"].replace("_", "-")}]}
-        if v.get("verification_status") else None,
-        "code": _concept(v, "code", "code_concept"),
-        "subject": {"reference": patient},
-        "encounter": _ref("Encounter", v.get("encounter_id")),
-        "onsetDateTime": _iso(v.get("onset_at")),
-        "abatementDateTime": _iso(v.get("abatement_at")),
-        "recordedDate": _iso(v.get("effective_at")),
-    })  # fmt: skip
+    return _clean(
+        {
+            "resourceType": "Condition",
+            "id": str(v["id"]),
+            "clinicalStatus": {
+                "coding": [{"system": term + "condition-clinical", "code": v["clinical_status"]}]
+            }
+            if v.get("clinical_status")
+            else None,
+            "verificationStatus": {
+                "coding": [
+                    {
+                        "system": term + "condition-ver-status",
+                        "code": v["verification_status"].replace("_", "-"),
+                    }
+                ]
+            }
+            if v.get("verification_status")
+            else None,
+            "code": _concept(v, "code", "code_concept"),
+            "subject": {"reference": patient},
+            "encounter": _ref("Encounter", v.get("encounter_id")),
+            "onsetDateTime": _iso(v.get("onset_at")),
+            "abatementDateTime": _iso(v.get("abatement_at")),
+            "recordedDate": _iso(v.get("effective_at")),
+        }
+    )
 
 
 def render_observation(v: Mapping[str, Any], patient: str) -> dict[str, Any]:
@@ -150,89 +175,129 @@ def render_observation(v: Mapping[str, Any], patient: str) -> dict[str, Any]:
         value["value" + v["value_other"]["type"]] = v["value_other"]["value"]
     components = []
     for c in v.get("components") or []:
-        comp: dict[str, Any] = {"code": {"coding": [_clean({
-            "system": c.get("system", "http://loinc.org"), "code": c.get("code"),
-            "display": c.get("display")})]}}  # fmt: skip
+        comp: dict[str, Any] = {
+            "code": {
+                "coding": [
+                    _clean(
+                        {
+                            "system": c.get("system", "http://loinc.org"),
+                            "code": c.get("code"),
+                            "display": c.get("display"),
+                        }
+                    )
+                ]
+            }
+        }
         if c.get("text"):
             comp["code"]["text"] = c["text"]
         if c.get("value_type"):
             comp["value" + c["value_type"]] = c.get("value")
         elif c.get("value") is not None:
-            comp["valueQuantity"] = _clean({"value": c["value"], "unit": c.get("unit_display") or c.get("unit"),
-                                            "code": c.get("unit"), "system": "http://unitsofmeasure.org"})  # fmt: skip
+            comp["valueQuantity"] = _clean(
+                {
+                    "value": c["value"],
+                    "unit": c.get("unit_display") or c.get("unit"),
+                    "code": c.get("unit"),
+                    "system": "http://unitsofmeasure.org",
+                }
+            )
         components.append(comp)
     category = (v.get("category") or "exam").replace("_", "-")
-    return _clean({
-        "resourceType": "Observation", "id": str(v["id"]),
-        "status": (v.get("status") or "unknown").replace("_", "-"),
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                  "code": category}]}],
-        "code": _concept(v, "code", "code_concept"),
-        "subject": {"reference": patient},
-        "encounter": _ref("Encounter", v.get("encounter_id")),
-        "effectiveDateTime": _iso(v.get("effective_at")),
-        "issued": _iso(v.get("issued_at")),
-        "component": components,
-        **value,
-    })  # fmt: skip
+    return _clean(
+        {
+            "resourceType": "Observation",
+            "id": str(v["id"]),
+            "status": (v.get("status") or "unknown").replace("_", "-"),
+            "category": [
+                {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                            "code": category,
+                        }
+                    ]
+                }
+            ],
+            "code": _concept(v, "code", "code_concept"),
+            "subject": {"reference": patient},
+            "encounter": _ref("Encounter", v.get("encounter_id")),
+            "effectiveDateTime": _iso(v.get("effective_at")),
+            "issued": _iso(v.get("issued_at")),
+            "component": components,
+            **value,
+        }
+    )
 
 
 def render_report(v: Mapping[str, Any], patient: str) -> dict[str, Any]:
-    return _clean({
-        "resourceType": "DiagnosticReport", "id": str(v["id"]),
-        "status": (v.get("status") or "unknown").replace("_", "-"),
-        "code": _concept(v, "code", "code_concept"),
-        "subject": {"reference": patient},
-        "encounter": _ref("Encounter", v.get("encounter_id")),
-        "effectiveDateTime": _iso(v.get("effective_at")),
-        "issued": _iso(v.get("issued_at")),
-        "conclusion": v.get("conclusion"),
-        "presentedForm": v.get("presented_form"),
-    })  # fmt: skip
+    return _clean(
+        {
+            "resourceType": "DiagnosticReport",
+            "id": str(v["id"]),
+            "status": (v.get("status") or "unknown").replace("_", "-"),
+            "code": _concept(v, "code", "code_concept"),
+            "subject": {"reference": patient},
+            "encounter": _ref("Encounter", v.get("encounter_id")),
+            "effectiveDateTime": _iso(v.get("effective_at")),
+            "issued": _iso(v.get("issued_at")),
+            "conclusion": v.get("conclusion"),
+            "presentedForm": v.get("presented_form"),
+        }
+    )
 
 
 def render_procedure(v: Mapping[str, Any], patient: str) -> dict[str, Any]:
     start, end = _iso(v.get("effective_at")), _iso(v.get("performed_end"))
-    return _clean({
-        "resourceType": "Procedure", "id": str(v["id"]),
-        "status": (v.get("status") or "unknown").replace("_", "-"),
-        "code": _concept(v, "code", "code_concept"),
-        "subject": {"reference": patient},
-        "encounter": _ref("Encounter", v.get("encounter_id")),
-        "performedPeriod": {"start": start, "end": end} if start and end else None,
-        "performedDateTime": start if start and not end else None,
-    })  # fmt: skip
+    return _clean(
+        {
+            "resourceType": "Procedure",
+            "id": str(v["id"]),
+            "status": (v.get("status") or "unknown").replace("_", "-"),
+            "code": _concept(v, "code", "code_concept"),
+            "subject": {"reference": patient},
+            "encounter": _ref("Encounter", v.get("encounter_id")),
+            "performedPeriod": {"start": start, "end": end} if start and end else None,
+            "performedDateTime": start if start and not end else None,
+        }
+    )
 
 
 def render_immunization(v: Mapping[str, Any], patient: str) -> dict[str, Any]:
-    return _clean({
-        "resourceType": "Immunization", "id": str(v["id"]),
-        "status": (v.get("status") or "completed").replace("_", "-"),
-        "vaccineCode": _concept(v, "vaccine", "vaccine_concept"),
-        "patient": {"reference": patient},
-        "encounter": _ref("Encounter", v.get("encounter_id")),
-        "occurrenceDateTime": _iso(v.get("effective_at")),
-        "primarySource": v.get("primary_source"),
-        "lotNumber": v.get("lot_number"),
-    })  # fmt: skip
+    return _clean(
+        {
+            "resourceType": "Immunization",
+            "id": str(v["id"]),
+            "status": (v.get("status") or "completed").replace("_", "-"),
+            "vaccineCode": _concept(v, "vaccine", "vaccine_concept"),
+            "patient": {"reference": patient},
+            "encounter": _ref("Encounter", v.get("encounter_id")),
+            "occurrenceDateTime": _iso(v.get("effective_at")),
+            "primarySource": v.get("primary_source"),
+            "lotNumber": v.get("lot_number"),
+        }
+    )
 
 
 def render_medication(v: Mapping[str, Any], patient: str) -> dict[str, Any]:
     reported = bool(v.get("is_patient_reported"))
     status = (v.get("status") or "unknown").replace("_", "-")
-    return _clean({
-        "resourceType": "MedicationStatement" if reported else "MedicationRequest",
-        "id": str(v["id"]),
-        "status": status,
-        **({} if reported else {"intent": (v.get("intent") or "order").replace("_", "-")}),
-        "medicationCodeableConcept": _concept(v, "code", "code_concept"),
-        "subject": {"reference": patient},
-        "encounter" if not reported else "context": _ref("Encounter", v.get("encounter_id")),
-        ("authoredOn" if not reported else "dateAsserted"): _iso(v.get("effective_at")),
-        "requester": _ref("Practitioner", v.get("prescriber_id")) if not reported else None,
-        "reasonReference": [{"reference": f"Condition/{c}"} for c in v.get("reason_condition_ids") or []],
-        "dosageInstruction" if not reported else "dosage": v.get("dosage_instructions"),
-    })  # fmt: skip
+    return _clean(
+        {
+            "resourceType": "MedicationStatement" if reported else "MedicationRequest",
+            "id": str(v["id"]),
+            "status": status,
+            **({} if reported else {"intent": (v.get("intent") or "order").replace("_", "-")}),
+            "medicationCodeableConcept": _concept(v, "code", "code_concept"),
+            "subject": {"reference": patient},
+            "encounter" if not reported else "context": _ref("Encounter", v.get("encounter_id")),
+            ("authoredOn" if not reported else "dateAsserted"): _iso(v.get("effective_at")),
+            "requester": _ref("Practitioner", v.get("prescriber_id")) if not reported else None,
+            "reasonReference": [
+                {"reference": f"Condition/{c}"} for c in v.get("reason_condition_ids") or []
+            ],
+            "dosageInstruction" if not reported else "dosage": v.get("dosage_instructions"),
+        }
+    )
 
 
 EXPORTED: tuple[tuple[Any, Renderer], ...] = (
@@ -250,25 +315,45 @@ VIEWS = {model: _view(model) for model, _ in EXPORTED}
 def render_patient(view: Any) -> dict[str, Any]:
     v = asdict(view)
     given = [g for g in (v.get("given_name"), v.get("middle_name")) if g]
-    name = _clean({"use": "official", "family": v.get("family_name"), "given": given,
-                   "prefix": [v["name_prefix"]] if v.get("name_prefix") else None})  # fmt: skip
+    name = _clean(
+        {
+            "use": "official",
+            "family": v.get("family_name"),
+            "given": given,
+            "prefix": [v["name_prefix"]] if v.get("name_prefix") else None,
+        }
+    )
     telecom = [
-        _clean({"system": "email" if p.system == "email" else "phone", "value": p.value, "use": p.use})
-        for p in view.contact_points if p.value
-    ]  # fmt: skip
+        _clean(
+            {"system": "email" if p.system == "email" else "phone", "value": p.value, "use": p.use}
+        )
+        for p in view.contact_points
+        if p.value
+    ]
     addresses = [
-        _clean({"line": [x for x in (a.line1, a.line2) if x], "city": a.city, "state": a.state,
-                "postalCode": a.postal_code, "country": a.country})
-        for a in view.addresses if a.city or a.line1
-    ]  # fmt: skip
-    return _clean({
-        "resourceType": "Patient", "id": str(view.id),
-        "name": [name] if len(name) > 1 else None,
-        "gender": v.get("sex"),
-        "birthDate": _iso(v.get("birth_date")),
-        "telecom": telecom,
-        "address": addresses,
-    })  # fmt: skip
+        _clean(
+            {
+                "line": [x for x in (a.line1, a.line2) if x],
+                "city": a.city,
+                "state": a.state,
+                "postalCode": a.postal_code,
+                "country": a.country,
+            }
+        )
+        for a in view.addresses
+        if a.city or a.line1
+    ]
+    return _clean(
+        {
+            "resourceType": "Patient",
+            "id": str(view.id),
+            "name": [name] if len(name) > 1 else None,
+            "gender": v.get("sex"),
+            "birthDate": _iso(v.get("birth_date")),
+            "telecom": telecom,
+            "address": addresses,
+        }
+    )
 
 
 def _label(resource: dict[str, Any]) -> dict[str, Any]:
@@ -306,9 +391,16 @@ def everything(
     withheld_types = False
     for model, render in EXPORTED:
         found = list_patient_records(
-            session=session, principal=principal, policy=policy, model=model, view=VIEWS[model],
-            patient_ids=[patient_id], order_by=(model.effective_at, model.id), log=log, now=now,
-        )  # fmt: skip
+            session=session,
+            principal=principal,
+            policy=policy,
+            model=model,
+            view=VIEWS[model],
+            patient_ids=[patient_id],
+            order_by=(model.effective_at, model.id),
+            log=log,
+            now=now,
+        )
         if found is None:
             withheld_types = True
             continue
@@ -347,9 +439,17 @@ def _export_events(
     """The reads as ``export`` events (one per patient), not ``read``: data left the system."""
     for patient_id, entry in sorted(log.entries.items(), key=lambda kv: str(kv[0])):
         audit.record(
-            session=session, principal=principal, action=AuditAction.EXPORT,
-            outcome=entry.outcome, patient_id=patient_id, record_types=entry.record_types,
-            fields=entry.fields, masked_fields=entry.masked, policy_version=policy.version,
-            request_id=request_id, client="fhir", now=now,
-        )  # fmt: skip
+            session=session,
+            principal=principal,
+            action=AuditAction.EXPORT,
+            outcome=entry.outcome,
+            patient_id=patient_id,
+            record_types=entry.record_types,
+            fields=entry.fields,
+            masked_fields=entry.masked,
+            policy_version=policy.version,
+            request_id=request_id,
+            client="fhir",
+            now=now,
+        )
     log.entries.clear()

@@ -52,12 +52,33 @@ CHUNK = 500
 
 # Insert order: every foreign key points at a model earlier in the list.
 WRITE_ORDER: tuple[str, ...] = (
-    "organization", "staff_user", "patient", "contact_point", "address", "patient_identifier",
-    "appointment", "encounter", "condition", "diagnostic_report", "observation", "procedure",
-    "immunization", "medication", "allergy", "imaging_study", "clinical_note", "coverage",
-    "invoice", "charge", "care_plan", "goal", "consent", "communication", "form_response",
+    "organization",
+    "staff_user",
+    "patient",
+    "contact_point",
+    "address",
+    "patient_identifier",
+    "appointment",
+    "encounter",
+    "condition",
+    "diagnostic_report",
+    "observation",
+    "procedure",
+    "immunization",
+    "medication",
+    "allergy",
+    "imaging_study",
+    "clinical_note",
+    "coverage",
+    "invoice",
+    "charge",
+    "care_plan",
+    "goal",
+    "consent",
+    "communication",
+    "form_response",
     "raw_resource",
-)  # fmt: skip
+)
 
 
 def on_patient_upserted(session: Session, patient_id: uuid.UUID) -> None:
@@ -156,15 +177,25 @@ def _resource_ids(batch: Batch, report: BatchReport) -> dict[int, str]:
             rid = entry.full_url.removeprefix("urn:uuid:")
         if not isinstance(rid, str) or not rid:
             report.problems.append(
-                Problem(batch.label, entry.index, entry.full_url, f"{entry.resource_type}.id",
-                        "a resource needs an id or a urn:uuid fullUrl")
-            )  # fmt: skip
+                Problem(
+                    batch.label,
+                    entry.index,
+                    entry.full_url,
+                    f"{entry.resource_type}.id",
+                    "a resource needs an id or a urn:uuid fullUrl",
+                )
+            )
             continue
         if (entry.resource_type, rid) in seen:
             report.problems.append(
-                Problem(batch.label, entry.index, entry.full_url, f"{entry.resource_type}.id",
-                        "the same resource appears twice in one batch")
-            )  # fmt: skip
+                Problem(
+                    batch.label,
+                    entry.index,
+                    entry.full_url,
+                    f"{entry.resource_type}.id",
+                    "the same resource appears twice in one batch",
+                )
+            )
         seen.add((entry.resource_type, rid))
         ids[entry.index] = rid[:128]
     return ids
@@ -362,8 +393,9 @@ def _write(
                 merged[key].values.update(row.values)
                 merged[key].partial = merged[key].partial and row.partial
             else:
-                merged[key] = Row(row.model, row.source_system, row.source_id, dict(row.values),
-                                  row.partial)  # fmt: skip
+                merged[key] = Row(
+                    row.model, row.source_system, row.source_id, dict(row.values), row.partial
+                )
     preassigned = _preassigned(ids)
     row_state: dict[tuple[str, str], str] = {}
     inserts: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -465,7 +497,7 @@ def _history(
     """Keep the previous values of the columns a re-import changed, as a RawResource."""
     patient_id = old.get("patient_id") if table.name != "patient" else old["id"]
     session.execute(
-        insert(RawResource.__table__),
+        insert(RawResource),
         [
             {
                 "id": uuid.uuid4(),
@@ -504,7 +536,7 @@ def _audit(
     if not touched:
         return
     types = sorted(touched[None])
-    patients = report.patients_upserted or [None]
+    patients: list[uuid.UUID | None] = list(report.patients_upserted) or [None]
     for patient_id in patients:
         audit.record(
             session=session,

@@ -39,11 +39,15 @@ def outcome(status: int, code: str, issues: list[tuple[str, str | None]]) -> JSO
     body = {
         "resourceType": "OperationOutcome",
         "issue": [
-            {"severity": "error", "code": code, "diagnostics": text,
-             **({"expression": [path]} if path else {})}
+            {
+                "severity": "error",
+                "code": code,
+                "diagnostics": text,
+                **({"expression": [path]} if path else {}),
+            }
             for text, path in issues
         ],
-    }  # fmt: skip
+    }
     return JSONResponse(body, status_code=status, media_type=FHIR_JSON)
 
 
@@ -75,11 +79,15 @@ def response_bundle(report: BatchReport) -> dict[str, Any]:
         "resourceType": "Bundle",
         "type": kind,
         "entry": [
-            {"response": {"status": status[e.outcome],
-                          "location": f"{e.resource_type}/{e.source_id}"}}
+            {
+                "response": {
+                    "status": status[e.outcome],
+                    "location": f"{e.resource_type}/{e.source_id}",
+                }
+            }
             for e in sorted(report.entries, key=lambda e: e.index)
         ],
-    }  # fmt: skip
+    }
 
 
 async def post_bundle(request: Request) -> Response:
@@ -101,14 +109,21 @@ async def post_bundle(request: Request) -> Response:
 
     def work(session: Session) -> BatchReport:
         report = import_batch(
-            session=session, batch=batch, ssn_key=key, principal=principal,
+            session=session,
+            batch=batch,
+            ssn_key=key,
+            principal=principal,
             source_system=None if batch.meta_source else default_source,
-        )  # fmt: skip
+        )
         if not report.ok:
             audit.record(
-                session=session, principal=principal, action=AuditAction.CREATE,
-                outcome=AuditOutcome.ERROR, record_types=sorted(report.counts), client="fhir",
-            )  # fmt: skip
+                session=session,
+                principal=principal,
+                action=AuditAction.CREATE,
+                outcome=AuditOutcome.ERROR,
+                record_types=sorted(report.counts),
+                client="fhir",
+            )
         return report
 
     report = await _run(request, work)
@@ -131,10 +146,13 @@ async def patient_everything(request: Request) -> Response:
     bundle = await _run(
         request,
         lambda s: everything(
-            session=s, principal=principal, policy=policy, patient_id=patient_id,
+            session=s,
+            principal=principal,
+            policy=policy,
+            patient_id=patient_id,
             request_id=request_id,
         ),
-    )  # fmt: skip
+    )
     if bundle is None:
         return outcome(404, "not-found", [("no such patient", None)])
     return JSONResponse(bundle, media_type=FHIR_JSON)

@@ -244,7 +244,7 @@ def notes_text(notes: Any) -> str | None:
     """Annotation[] -> one text (the note column is free text)."""
     if not isinstance(notes, list):
         return None
-    parts = [n.get("text") for n in notes if isinstance(n, dict) and n.get("text")]
+    parts = [str(n["text"]) for n in notes if isinstance(n, dict) and n.get("text")]
     return "\n\n".join(parts) or None
 
 

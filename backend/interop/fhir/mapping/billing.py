@@ -40,8 +40,9 @@ from backend.interop.fhir.mapping.base import (
 from backend.interop.fhir.mapping.common import patient_columns, sensitivity_of
 from backend.organization.models import Organization, OrganizationKind
 
-CLAIM_HEADER = ("type", "use", "priority", "created", "billablePeriod", "insurance")
-CLAIM_HEADER += ("diagnosis", "procedure", "supportingInfo", "prescription", "total", "status")
+CLAIM_HEADER: tuple[str, ...] = ("type", "use", "priority", "created", "billablePeriod")
+CLAIM_HEADER += ("insurance", "diagnosis", "procedure", "supportingInfo", "prescription")
+CLAIM_HEADER += ("total", "status")
 COVERAGE_STATUS = {"cancelled": CoverageStatus.CANCELLED}
 
 

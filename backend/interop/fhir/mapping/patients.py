@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from typing import Any
 
@@ -222,10 +223,9 @@ def _identifiers(res: dict[str, Any], ctx: MapContext, sid: str, pid: Any) -> li
             # Never stored: a keyed hash when it is a real SSN, the last four either way.
             digits = "".join(ch for ch in str(value or "") if ch.isdigit())
             values["last4"] = digits[-4:] or None
-            try:
+            # Test SSNs (999-xx-xxxx) cannot be matched on: keep only the last four.
+            with contextlib.suppress(InvalidSSNError):
                 values["value_hash"], values["last4"] = hash_ssn(str(value), key=ctx.ssn_key)
-            except InvalidSSNError:
-                pass  # test SSNs (999-xx-xxxx) cannot be matched on; keep only last4
         else:
             values["value"] = (value or "")[:128] or None
         rows.append(Row(PatientIdentifier, ctx.source_system, f"{sid}/identifier/{i}", values))
