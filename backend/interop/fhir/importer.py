@@ -228,18 +228,24 @@ def _match_by_mrn(session: Session, resource: dict[str, Any]) -> tuple[uuid.UUID
         codings = ((ident.get("type") or {}).get("coding")) or [{}]
         if codings[0].get("code") != "MR" or not ident.get("system") or not ident.get("value"):
             continue
-        row = session.execute(
-            select(Patient.id, Patient.source_system, Patient.source_id)
-            .join(PatientIdentifier, PatientIdentifier.patient_id == Patient.id)
-            .where(
-                PatientIdentifier.kind == IdentifierKind.MRN,
+        # Two indexed look-ups (identifier by system+value, then the patient): SQLite
+        # plans the joined form as a scan of every identifier of that kind.
+        owners = session.scalars(
+            select(PatientIdentifier.patient_id).where(
                 PatientIdentifier.system == ident["system"],
                 PatientIdentifier.value == ident["value"],
+                PatientIdentifier.kind == IdentifierKind.MRN,
                 PatientIdentifier.deleted_at.is_(None),
-                Patient.deleted_at.is_(None),
             )
-            .limit(1)
-        ).first()
+        ).all()
+        row = None
+        if owners:
+            row = session.execute(
+                select(Patient.id, Patient.source_system, Patient.source_id)
+                .where(Patient.id.in_(owners), Patient.deleted_at.is_(None))
+                .order_by(Patient.recorded_at)
+                .limit(1)
+            ).first()
         if row is not None:
             return row[0], row[1], row[2]
     return None
