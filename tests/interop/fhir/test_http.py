@@ -7,6 +7,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -17,11 +18,13 @@ from backend.access.models import AuditAction, AuditEvent
 from backend.accounts.models import StaffRole
 from backend.app import create_app
 from backend.auth.oauth import NewClient, create_client
-from backend.db import transaction
+from backend.db import make_engine, transaction
 from backend.interop.fhir.validation import validate_model
+from backend.migrations import upgrade_to_head
 from backend.patients.models import Patient
 from backend.settings import Settings
 from tests.auth.conftest import committed_staff
+from tests.conftest import BACKENDS
 
 SECRET = "fhir-tests-secret-" + "k" * 40
 BUNDLE = sorted(Path("/work/shared/fixtures/fhir/synthea").glob("*.json"))[0]
@@ -37,9 +40,25 @@ def fresh_bundle() -> dict[str, object]:
     return bundle
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def own_db(request: pytest.FixtureRequest, fresh_database_url: Any) -> str:
+    """A database of this module's own: its commits (whole Synthea records) must not
+    show up in other tests that count every row of a table in the shared one."""
+    url: str = fresh_database_url(request.param)
+    upgrade_to_head(url)
+    return url
+
+
 @pytest.fixture
-def http(db_url: str) -> Iterator[TestClient]:
-    settings = Settings(env="test", database_url=db_url, secret_key=SecretStr(SECRET))  # type: ignore[arg-type]
+def engine(own_db: str) -> Iterator[Engine]:
+    eng = make_engine(own_db)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def http(own_db: str) -> Iterator[TestClient]:
+    settings = Settings(env="test", database_url=own_db, secret_key=SecretStr(SECRET))  # type: ignore[arg-type]
     with TestClient(create_app(settings)) as client:
         yield client
 
