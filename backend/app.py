@@ -19,6 +19,7 @@ from starlette.templating import Jinja2Templates
 from backend.api.schema import graphql_app
 from backend.auth.routes import auth_routes
 from backend.db import async_session_factory, make_async_engine
+from backend.interop.fhir.routes import fhir_routes
 from backend.migrations import pending_message
 from backend.patients.models import Patient
 from backend.settings import Settings, get_settings
@@ -76,6 +77,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             *auth_routes(),
+            *fhir_routes(),
             # The staff GraphQL API: JSON POST; GraphiQL on GET in development only.
             Route(
                 "/graphql",

@@ -28,7 +28,7 @@ NO_PATIENT_ROLES = frozenset({"admin", "auditor"})
 """Roles that never see patient rows through their role (break-glass aside)."""
 LOCATION_ROLES = frozenset({"front_desk"})
 """Roles that see every patient of their own location, care team or not."""
-PATIENT_DATA_SCOPES = frozenset({"patients:read", "patients:write"})
+PATIENT_DATA_SCOPES = frozenset({"patients:read", "patients:write", "fhir:export"})
 """A bearer token needs one of these to see any patient row (its fields are capped by
 the ``scope:`` lines of the policy)."""
 

@@ -35,7 +35,9 @@ MAX_LIFETIME = timedelta(hours=1)
 DEFAULT_LIFETIME = timedelta(minutes=15)
 CLOCK_SKEW = timedelta(seconds=30)
 # What a token may be used for; the access layer treats them as a ceiling on top of roles.
-KNOWN_SCOPES = frozenset({"patients:read", "patients:write", "audit:read", "admin"})
+KNOWN_SCOPES = frozenset(
+    {"patients:read", "patients:write", "audit:read", "admin", "fhir:import", "fhir:export"}
+)
 _KEY_LABEL = b"patient360/access-token/HS256/v1"
 
 

@@ -29,6 +29,9 @@ class RawReason(enum.StrEnum):
     UNRESOLVED_REFERENCE = "unresolved_reference"  # its subject/patient could not be found
     INVALID = "invalid"  # failed validation; ``note`` says why
     ORIGINAL = "original"  # a mapped resource kept verbatim as well (audit, debugging)
+    # The previous values of a record a re-import changed (FHIR import history; the
+    # body names the table, the old version and the old values of the changed columns).
+    SUPERSEDED = "superseded"
 
 
 class RawResource(Tracked, Base):

@@ -1,0 +1,55 @@
+"""Structural validation with the ``fhir.resources`` R4B models (which accept R4 JSON).
+
+Only the field path and pydantic's message go into a report: pydantic's ``input`` (the
+offending value, possibly PHI) is never copied.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+
+@cache
+def _model(resource_type: str) -> Any:
+    try:
+        return get_fhir_model_class(resource_type)
+    except KeyError:
+        return None
+
+
+def is_known_type(resource_type: str) -> bool:
+    return _model(resource_type) is not None
+
+
+def validate_resource(resource: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field path, message) for every problem; empty when the resource is valid R4.
+    An unknown resourceType is not a problem here: it is kept raw."""
+    resource_type = resource.get("resourceType")
+    if not isinstance(resource_type, str) or not resource_type:
+        return [("resourceType", "missing")]
+    model = _model(resource_type)
+    if model is None:
+        return []
+    try:
+        model.model_validate(resource)
+    except ValidationError as exc:
+        return [
+            (
+                ".".join([resource_type, *(str(p) for p in error["loc"])]),
+                str(error["msg"]).removeprefix("Value error, "),
+            )
+            for error in exc.errors(include_url=False, include_input=False)
+        ]
+    return []
+
+
+def validate_model(resource: dict[str, Any]) -> None:
+    """Raise ValidationError unless ``resource`` is valid R4B (exporter's self-check)."""
+    model = _model(str(resource.get("resourceType")))
+    if model is None:
+        raise ValueError(f"unknown resourceType {resource.get('resourceType')!r}")
+    model.model_validate(resource)
