@@ -53,6 +53,20 @@ def build_view(cls: type[V], masked: MaskedRecord, **extra: Any) -> V:
     return made
 
 
+def readable_rows(
+    model: Any, *, principal: Principal, now: datetime, part2_patient_ids: Iterable[uuid.UUID]
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses every read of ``model`` rows carries: not deleted, in the
+    caller's row scope, and not held back by a record rule (psychotherapy, Part 2)."""
+    return [
+        model.deleted_at.is_(None),
+        patient_scope(model.patient_id, principal=principal, now=now),
+        sensitivity_filter(
+            model, principal=principal, now=now, part2_patient_ids=part2_patient_ids
+        ),
+    ]
+
+
 def list_patient_records(
     *,
     session: Session,
@@ -115,9 +129,7 @@ def _list(
         select(table.c.patient_id.label("_owner"), *(table.c[n] for n in names))
         .where(
             model.patient_id.in_(ids),
-            model.deleted_at.is_(None),
-            patient_scope(model.patient_id, principal=principal, now=now),
-            sensitivity_filter(model, principal=principal, now=now, part2_patient_ids=covered),
+            *readable_rows(model, principal=principal, now=now, part2_patient_ids=covered),
             *where,
         )
         .order_by(model.patient_id, *order_by)

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -23,31 +23,10 @@ from backend.access.principal import Principal
 from backend.access.reads import ReadLog
 from backend.api.errors import domain_errors, unauthenticated
 from backend.auth.routes import current_principal
-from backend.billing.records import CoverageView
-from backend.billing.service import list_coverage
-from backend.careplans.records import CarePlanView, GoalView, TaskView
-from backend.careplans.service import list_care_plans, list_goals, list_tasks
-from backend.clinical.records import (
-    AllergyView,
-    AssessmentView,
-    ClinicalNoteView,
-    ConditionView,
-    MedicationView,
-    ObservationView,
-)
-from backend.clinical.service import (
-    list_allergies,
-    list_assessments,
-    list_clinical_notes,
-    list_conditions,
-    list_labs,
-    list_medications,
-)
 from backend.common.mixins import utcnow
-from backend.engagement.records import CommunicationView, ConsentView
-from backend.engagement.service import list_communications, list_consents
-from backend.scheduling.records import AppointmentView, EncounterView
-from backend.scheduling.service import list_appointments, list_encounters
+from backend.forms.records import FormDefinitionView
+from backend.forms.service import get_form_definitions
+from backend.record.categories import CATEGORIES, Category, RecordKind
 from backend.settings import Settings
 
 T = TypeVar("T")
@@ -62,36 +41,22 @@ class ApiContext:
     now: datetime
     request_id: str
     reads: ReadLog = field(default_factory=ReadLog)
-    conditions: DataLoader[uuid.UUID, list[ConditionView] | None] = field(init=False)
-    appointments: DataLoader[uuid.UUID, list[AppointmentView] | None] = field(init=False)
-    medications: DataLoader[uuid.UUID, list[MedicationView] | None] = field(init=False)
-    allergies: DataLoader[uuid.UUID, list[AllergyView] | None] = field(init=False)
-    labs: DataLoader[uuid.UUID, list[ObservationView] | None] = field(init=False)
-    encounters: DataLoader[uuid.UUID, list[EncounterView] | None] = field(init=False)
-    notes: DataLoader[uuid.UUID, list[ClinicalNoteView] | None] = field(init=False)
-    assessments: DataLoader[uuid.UUID, list[AssessmentView] | None] = field(init=False)
-    coverage: DataLoader[uuid.UUID, list[CoverageView] | None] = field(init=False)
-    communications: DataLoader[uuid.UUID, list[CommunicationView] | None] = field(init=False)
-    consents: DataLoader[uuid.UUID, list[ConsentView] | None] = field(init=False)
-    care_plans: DataLoader[uuid.UUID, list[CarePlanView] | None] = field(init=False)
-    goals: DataLoader[uuid.UUID, list[GoalView] | None] = field(init=False)
-    tasks: DataLoader[uuid.UUID, list[TaskView] | None] = field(init=False)
+    # One loader per category of the record (backend/record/categories.py), keyed by
+    # patient id: a page of patients costs one query per category read.
+    loaders: dict[RecordKind, DataLoader[uuid.UUID, list[Any] | None]] = field(init=False)
+    form_definitions: DataLoader[uuid.UUID, FormDefinitionView | None] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.conditions = DataLoader(load_fn=self._batch(list_conditions))
-        self.appointments = DataLoader(load_fn=self._batch(list_appointments))
-        self.medications = DataLoader(load_fn=self._batch(list_medications))
-        self.allergies = DataLoader(load_fn=self._batch(list_allergies))
-        self.labs = DataLoader(load_fn=self._batch(list_labs))
-        self.encounters = DataLoader(load_fn=self._batch(list_encounters))
-        self.notes = DataLoader(load_fn=self._batch(list_clinical_notes))
-        self.assessments = DataLoader(load_fn=self._batch(list_assessments))
-        self.coverage = DataLoader(load_fn=self._batch(list_coverage))
-        self.communications = DataLoader(load_fn=self._batch(list_communications))
-        self.consents = DataLoader(load_fn=self._batch(list_consents))
-        self.care_plans = DataLoader(load_fn=self._batch(list_care_plans))
-        self.goals = DataLoader(load_fn=self._batch(list_goals))
-        self.tasks = DataLoader(load_fn=self._batch(list_tasks))
+        self.loaders = {
+            kind: DataLoader(load_fn=self._batch(category.list))
+            for kind, category in CATEGORIES.items()
+        }
+        self.form_definitions = DataLoader(load_fn=self._definitions)
+
+    async def records(self, category: Category[V], patient_id: uuid.UUID) -> list[V] | None:
+        """A patient's records of ``category`` (batched); None when it is withheld."""
+        found: list[V] | None = await self.loaders[category.kind].load(patient_id)
+        return found
 
     @property
     def caller(self) -> Principal:
@@ -132,6 +97,15 @@ class ApiContext:
             return [found.get(key, []) for key in keys]
 
         return load
+
+    async def _definitions(self, keys: list[uuid.UUID]) -> Sequence[FormDefinitionView | None]:
+        principal = self.caller
+        found = await self.run(
+            lambda s: get_form_definitions(
+                session=s, principal=principal, policy=self.policy, definition_ids=keys
+            )
+        )
+        return [found.get(key) for key in keys]
 
 
 async def build_context(request: Request) -> ApiContext:

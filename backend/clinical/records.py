@@ -176,3 +176,146 @@ class AssessmentView:
     note: str | None = None
     version: int | None = None
     withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImagingStudyView:
+    id: uuid.UUID
+    status: str | None = None
+    study_uid: str | None = None
+    modality_system: str | None = None
+    modality_code: str | None = None
+    modality_display: str | None = None
+    procedure_system: str | None = None
+    procedure_code: str | None = None
+    procedure_display: str | None = None
+    body_site_system: str | None = None
+    body_site_code: str | None = None
+    body_site_display: str | None = None
+    description: str | None = None
+    reason_text: str | None = None
+    number_of_series: int | None = None
+    number_of_instances: int | None = None
+    started_at: datetime | None = None
+    referrer_id: uuid.UUID | None = None
+    performer_name: str | None = None
+    endpoint_url: str | None = None
+    diagnostic_report_id: uuid.UUID | None = None
+    encounter_id: uuid.UUID | None = None
+    note: str | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcedureView:
+    id: uuid.UUID
+    code_system: str | None = None
+    code_code: str | None = None
+    code_display: str | None = None
+    status: str | None = None
+    status_reason: str | None = None
+    category_system: str | None = None
+    category_code: str | None = None
+    category_display: str | None = None
+    performed_end: datetime | None = None
+    performed_text: str | None = None
+    performer_id: uuid.UUID | None = None
+    location_id: uuid.UUID | None = None
+    reason_system: str | None = None
+    reason_code: str | None = None
+    reason_display: str | None = None
+    reason_condition_id: uuid.UUID | None = None
+    body_site_system: str | None = None
+    body_site_code: str | None = None
+    body_site_display: str | None = None
+    outcome: str | None = None
+    encounter_id: uuid.UUID | None = None
+    note: str | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImmunizationView:
+    id: uuid.UUID
+    vaccine_system: str | None = None
+    vaccine_code: str | None = None
+    vaccine_display: str | None = None
+    status: str | None = None
+    status_reason: str | None = None
+    primary_source: bool | None = None
+    report_origin: str | None = None
+    manufacturer: str | None = None
+    lot_number: str | None = None
+    expiration_date: date | None = None
+    site: str | None = None
+    route: str | None = None
+    dose_quantity: Decimal | None = None
+    dose_unit: str | None = None
+    dose_number: int | None = None
+    series_doses: int | None = None
+    performer_id: uuid.UUID | None = None
+    location_id: uuid.UUID | None = None
+    site_system: str | None = None
+    site_code: str | None = None
+    site_display: str | None = None
+    route_system: str | None = None
+    route_code: str | None = None
+    route_display: str | None = None
+    encounter_id: uuid.UUID | None = None
+    note: str | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DiagnosticReportView:
+    id: uuid.UUID
+    category: str | None = None
+    code_system: str | None = None
+    code_code: str | None = None
+    code_display: str | None = None
+    status: str | None = None
+    conclusion: str | None = None
+    conclusion_system: str | None = None
+    conclusion_code: str | None = None
+    conclusion_display: str | None = None
+    issued_at: datetime | None = None
+    performer_id: uuid.UUID | None = None
+    performer_name: str | None = None
+    ordered_by_id: uuid.UUID | None = None
+    accession_number: str | None = None
+    presented_form_url: str | None = None
+    encounter_id: uuid.UUID | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SocialFactorView:
+    id: uuid.UUID
+    domain: str | None = None
+    risk: str | None = None
+    status: str | None = None
+    code_system: str | None = None
+    code_code: str | None = None
+    code_display: str | None = None
+    value_text: str | None = None
+    value_code_system: str | None = None
+    value_code_code: str | None = None
+    value_code_display: str | None = None
+    source: str | None = None
+    instrument: str | None = None
+    screened_at: datetime | None = None
+    screened_by_id: uuid.UUID | None = None
+    resolved_at: datetime | None = None
+    encounter_id: uuid.UUID | None = None
+    note: str | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()

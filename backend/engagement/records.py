@@ -1,7 +1,8 @@
 """Engagement records handed to transports: frozen views, already masked.
 
 Field names are the tables' columns; JSON lists (attachments, consent recipients and
-data categories) stay out of the views for now.
+data categories) stay out of the views for now. A survey invitation's token hash is a
+secret (group ``secrets``, granted to nobody): it is not a field of any view.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from backend.access.masking import Withheld
 
@@ -68,6 +70,65 @@ class ConsentView:
     witness_id: uuid.UUID | None = None
     document_ref: str | None = None
     notes: str | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyInvitationView:
+    """An invitation to a survey; ``token_hash`` is deliberately absent."""
+
+    id: uuid.UUID
+    survey_kind: str | None = None
+    encounter_id: uuid.UUID | None = None
+    discharge_id: uuid.UUID | None = None
+    channel: str | None = None
+    communication_id: uuid.UUID | None = None
+    sent_at: datetime | None = None
+    expires_at: datetime | None = None
+    used_at: datetime | None = None
+    reminders_sent: int | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyResponseView:
+    id: uuid.UUID
+    invitation_id: uuid.UUID | None = None
+    nps: int | None = None
+    csat: int | None = None
+    comments: str | None = None
+    answers: Any = None
+    submitted_at: datetime | None = None
+    via: str | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewView:
+    id: uuid.UUID
+    kind: str | None = None
+    platform: str | None = None
+    rating: int | None = None
+    title: str | None = None
+    body: str | None = None
+    external_url: str | None = None
+    display_name: str | None = None
+    consent_to_publish: bool | None = None
+    consent_id: uuid.UUID | None = None
+    publish_consent_at: datetime | None = None
+    publish_consent_revoked_at: datetime | None = None
+    published_at: datetime | None = None
+    moderation_status: str | None = None
+    moderated_by_id: uuid.UUID | None = None
+    moderated_at: datetime | None = None
+    reply_body: str | None = None
+    replied_at: datetime | None = None
     effective_at: datetime | None = None
     version: int | None = None
     withheld: tuple[Withheld, ...] = ()

@@ -41,28 +41,15 @@ from backend.patients.records import (
     view_fields,
 )
 from backend.patients.search import MAX_SEARCH_CHARS, search_clause
+from backend.record.categories import record_types
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
-CATEGORIES: Mapping[str, str] = {
-    "conditions": "Condition",
-    "appointments": "Appointment",
-    "medications": "Medication",
-    "allergies": "Allergy",
-    "labs": "Observation",
-    "encounters": "Encounter",
-    "notes": "ClinicalNote",
-    "assessments": "Assessment",
-    "coverage": "Coverage",
-    "communications": "Communication",
-    "consents": "Consent",
-    "care_plans": "CarePlan",
-    "goals": "Goal",
-    "tasks": "Task",
-}
-"""Patient fields that are whole record types: withheld as a category when the caller
-may read no field of the type (the list would otherwise look empty)."""
+CATEGORIES: Mapping[str, str] = record_types()
+"""Patient fields that are whole record types (from :mod:`backend.record.categories`):
+withheld as a category when the caller may read no field of the type (the list would
+otherwise look empty)."""
 
 PATIENT_FIELDS = tuple(
     f for f in view_fields(PatientView) if f not in ("contact_points", "addresses")

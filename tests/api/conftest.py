@@ -59,6 +59,7 @@ from backend.patients.models import (
 )
 from backend.scheduling.models import Appointment, Encounter, ServiceType
 from backend.settings import Settings
+from tests.api.journey_records import Shared, journey_records, shared_rows
 from tests.conftest import BACKENDS
 
 SECRET = "api-tests-secret-" + "k" * 40
@@ -211,9 +212,10 @@ def _plan(patient_id: uuid.UUID, n: int) -> list[Any]:
     return [plan, goal, task]
 
 
-def _chart(patient_id: uuid.UUID, count: int, payer_id: uuid.UUID) -> list[Any]:
+def _chart(patient_id: uuid.UUID, count: int, payer_id: uuid.UUID, shared: Shared) -> list[Any]:
     """``count`` records in each category beyond conditions and appointments (a care
-    plan counts with its goal and task)."""
+    plan counts with its goal and task; the journey and the rest come from
+    :mod:`tests.api.journey_records`)."""
     makers = (
         _medication,
         _allergy,
@@ -225,7 +227,12 @@ def _chart(patient_id: uuid.UUID, count: int, payer_id: uuid.UUID) -> list[Any]:
         _consent,
     )
     records: list[Any] = [make(patient_id, n) for make in makers for n in range(count)]
-    records += [Coverage(patient_id=patient_id, payer_id=payer_id) for _ in range(count)]
+    coverage = [
+        Coverage(id=uuid.uuid4(), patient_id=patient_id, payer_id=payer_id) for _ in range(count)
+    ]
+    records += coverage
+    for n in range(count):
+        records += journey_records(patient_id, n, shared, coverage[0].id)
     # Plans first: goals and tasks point at them (the session flushes in add order).
     plans = [_plan(patient_id, n) for n in range(count)]
     records += [p[0] for p in plans] + [r for p in plans for r in p[1:]]
@@ -279,6 +286,8 @@ def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
             ("admin", StaffRole.ADMIN, None),
             ("therapist", StaffRole.THERAPIST, None),
             ("alumni_coordinator", StaffRole.ALUMNI_COORDINATOR, None),
+            ("billing", StaffRole.BILLING, None),
+            ("care_coordinator", StaffRole.CARE_COORDINATOR, None),
         ):
             user = StaffUser(
                 id=uuid.uuid4(), username=f"{who}-{tag}", display_name=who, location_id=location
@@ -291,6 +300,8 @@ def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
             ("physician", CareTeamRole.PHYSICIAN),
             ("therapist", CareTeamRole.THERAPIST),
             ("alumni_coordinator", CareTeamRole.ALUMNI_COORDINATOR),
+            ("billing", CareTeamRole.BILLING),
+            ("care_coordinator", CareTeamRole.CARE_COORDINATOR),
         ):
             s.add(
                 CareTeamMember(care_team_id=team_a.id, staff_user_id=staff[who].id, role=team_role)
@@ -316,6 +327,9 @@ def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
             s.add(CareTeamPatient(care_team_id=team, patient_id=patient.id))
             world.patients[key] = patient.id
         jose = world.patients["jose"]
+        shared, reference = shared_rows(tag)
+        s.add_all(reference)
+        s.flush()
         s.add(ContactPoint(patient_id=jose, system=ContactSystem.PHONE, value=world.phone))
         s.add(
             PatientIdentifier(
@@ -326,7 +340,7 @@ def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
         # A Part 2 record with no disclosure consent: nobody on staff may see it.
         s.add(_condition(jose, 3, sensitivity=Sensitivity.PART2))
         s.add_all([_appointment(jose, 1), _appointment(jose, 2)])
-        s.add_all(_chart(jose, 1, org.id))
+        s.add_all(_chart(jose, 1, org.id, shared))
         # Not a lab: vital signs stay out of `labs`.
         s.add(_observation(jose, 9, ObservationCategory.VITAL_SIGNS))
         # Psychotherapy notes: one by nobody on staff (the treating therapist reads it),
@@ -334,8 +348,8 @@ def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
         psychotherapy = {"kind": NoteKind.PSYCHOTHERAPY, "sensitivity": Sensitivity.PSYCHOTHERAPY}
         s.add(_note(jose, 7, **psychotherapy))
         s.add(_note(jose, 8, author_id=staff["physician"].id, **psychotherapy))
-        s.add_all(_chart(world.patients["few"], 2, org.id))
-        s.add_all(_chart(world.patients["many"], 40, org.id))
+        s.add_all(_chart(world.patients["few"], 2, org.id, shared))
+        s.add_all(_chart(world.patients["many"], 40, org.id, shared))
         s.add_all([_condition(world.patients["few"], n) for n in range(2)])
         s.add_all([_condition(world.patients["many"], n) for n in range(40)])
         s.add_all([_appointment(world.patients["few"], n) for n in range(2)])

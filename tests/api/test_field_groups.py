@@ -2,7 +2,8 @@
 
 The services mask by column name (``RecordType.field`` in policies/policy.csv); a GraphQL
 type is named after its record type (or says otherwise with a ``policy_record_type``
-class attribute) and its fields after the columns. A field that maps to no group would be
+class attribute) and its fields after the columns (a field derived from a column says
+which in a ``policy_fields`` class attribute). A field that maps to no group would be
 served unmasked to anyone whose role reads the type, so it fails here: add it to a group
 in policy.csv (or, if it really carries no patient data, to the structural lists below
 with the reason).
@@ -34,12 +35,17 @@ STRUCTURAL_TYPES = {
     # the IdentityLink plan (identity_matching), the two patients by the Patient type.
     "PossibleDuplicate": "IdentityLink.score/match_evidence masked in backend/identity/review",
     "FieldEvidence": "one entry of IdentityLink.match_evidence (masked with it)",
+    "TimelineEntry": (
+        "built by backend/record/timeline.py only from fields of its record the caller may "
+        "read (each listed by kind in the policy through backend/record/categories.py)"
+    ),
 }
 STRUCTURAL_FIELDS = {
     "id": "the id the caller asked by (never masked)",
     "withheld": "the mask markers themselves",
+    "timeline": "a connection of TimelineEntry (see STRUCTURAL_TYPES)",
 }
-CONNECTION_FIELDS = {"edges", "page_info"}
+CONNECTION_FIELDS = {"edges", "page_info", "withheld"}
 EDGE_FIELDS = {"cursor", "node"}
 
 
@@ -51,6 +57,11 @@ def _unwrap(type_: Any) -> Any:
 
 def _record_type(definition: Any) -> str:
     return str(getattr(definition.origin, "policy_record_type", definition.name))
+
+
+def _policy_field(definition: Any, python_name: str) -> str:
+    derived: dict[str, str] = getattr(definition.origin, "policy_fields", {})
+    return derived.get(python_name, python_name)
 
 
 def _object_types(schema: strawberry.Schema) -> Iterator[StrawberryObjectDefinition]:
@@ -82,7 +93,7 @@ def ungrouped_fields(schema: strawberry.Schema, policy: CompiledPolicy) -> list[
         for field in definition.fields:
             if field.python_name in STRUCTURAL_FIELDS:
                 continue
-            if policy.group_of(record_type, field.python_name) is not None:
+            if policy.group_of(record_type, _policy_field(definition, field.python_name)):
                 continue
             # A list of another record type (Patient.conditions): masked as a whole
             # category by that type's group and field by field on its own type.

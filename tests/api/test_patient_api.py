@@ -35,6 +35,26 @@ CATEGORIES = (
     "carePlans",
     "goals",
     "tasks",
+    "inquiries",
+    "admissions",
+    "discharges",
+    "referrals",
+    "imagingStudies",
+    "procedures",
+    "immunizations",
+    "diagnosticReports",
+    "socialFactors",
+    "priorAuthorizations",
+    "charges",
+    "invoices",
+    "payments",
+    "formResponses",
+    "alumniMemberships",
+    "alumniCheckIns",
+    "alumniEventAttendances",
+    "surveyInvitations",
+    "surveyResponses",
+    "reviews",
 )
 SEARCH = operation("SearchPatients")
 
@@ -67,8 +87,14 @@ def test_physician_sees_conditions_but_not_the_part2_record(
     assert "errors" not in body, body
     patient = body["data"]["patient"]
     assert patient["givenName"] == "José"
-    # Only coverage is withheld from a physician: billing data is not clinical.
-    assert patient["withheld"] == [{"field": "coverage", "rule": "field_group:coverage"}]
+    # Billing data is not clinical, and reviews are the alumni team's: withheld.
+    assert patient["withheld"] == [
+        {"field": "coverage", "rule": "field_group:coverage"},
+        {"field": "charges", "rule": "field_group:invoices"},
+        {"field": "invoices", "rule": "field_group:invoices"},
+        {"field": "payments", "rule": "field_group:invoices"},
+        {"field": "reviews", "rule": "field_group:reviews"},
+    ]
     # Two ordinary conditions; the Part 2 one has no consent covering the caller.
     assert [c["codeDisplay"] for c in patient["conditions"]] == ["Dx 2", "Dx 1"]
     assert all(c["withheld"] == [] for c in patient["conditions"])
@@ -274,28 +300,57 @@ def statements() -> Iterator[list[str]]:
     event.remove(Engine, "before_cursor_execute", listen)
 
 
-@pytest.mark.parametrize("role", ["physician", "front_desk"])
+# What each role reads of the record; between them, every category.
+READS = {
+    "front_desk": {"appointments", "encounters", "coverage"},
+    "physician": set(CATEGORIES) - {"coverage", "charges", "invoices", "payments", "reviews"},
+    "billing": {
+        "appointments",
+        "encounters",
+        "coverage",
+        "admissions",
+        "discharges",
+        "priorAuthorizations",
+        "charges",
+        "invoices",
+        "payments",
+    },
+    "alumni_coordinator": {
+        "alumniMemberships",
+        "alumniCheckIns",
+        "alumniEventAttendances",
+        "surveyInvitations",
+        "surveyResponses",
+        "reviews",
+    },
+}
+
+
+def test_the_roles_of_the_statement_count_test_read_every_category() -> None:
+    assert set().union(*READS.values()) == set(CATEGORIES)
+
+
+@pytest.mark.parametrize("role", sorted(READS))
 def test_statement_count_does_not_grow_with_the_record(
     client: TestClient, api_world: ApiWorld, statements: list[str], role: str
 ) -> None:
-    # Two roles between them read every category (front desk: coverage; physician: the
-    # clinical rest); a withheld category costs no statement at all.
+    # A withheld category costs no statement at all; a read one costs the same for 2
+    # records as for 40.
     token = api_world.tokens[role]
     counts = {}
-    read: set[str] = set()
     for key, expected in (("few", 2), ("many", 40)):
         gql(client, PATIENT_360, {"id": str(api_world.patients["few"])}, token)  # warm caches
         statements.clear()
         body = gql(client, PATIENT_360, {"id": str(api_world.patients[key])}, token)
         assert "errors" not in body, body
         patient = body["data"]["patient"]
+        read: set[str] = set()
         for category in CATEGORIES:
             if patient[category] is not None:
                 assert len(patient[category]) == expected, category
                 read.add(category)
         for plan in patient["carePlans"] or ():
             assert len(plan["goals"]) == len(plan["tasks"]) == 1
+        assert read == READS[role]
         counts[key] = len(statements)
     assert counts["few"] == counts["many"], counts
-    assert read >= {"appointments", "encounters"}
-    assert read >= ({"coverage"} if role == "front_desk" else set(CATEGORIES) - {"coverage"})

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from backend.api.schema import build_schema
 from tests.api.conftest import ApiWorld, operation
 from tests.api.test_patient_api import gql
 
@@ -41,6 +42,57 @@ CATEGORIES = [
     ("carePlans", "physician", ("title", ["Plan 0"]), "front_desk", "care_plans"),
     ("goals", "physician", ("title", ["Goal 0"]), "front_desk", "care_plans"),
     ("tasks", "physician", ("title", ["Task 0"]), "front_desk", "care_plans"),
+    # The journey: clinicians read it all, billing none of intake or referrals.
+    ("inquiries", "physician", ("reasonDisplay", ["Inquiry 0"]), "billing", "intake"),
+    ("admissions", "physician", ("program", ["Program 0"]), "front_desk", "admissions"),
+    (
+        "discharges",
+        "physician",
+        ("disposition", ["completed_program"]),
+        "alumni_coordinator",
+        "admissions",
+    ),
+    ("referrals", "physician", ("service", ["Referral 0"]), "billing", "referrals"),
+    ("imagingStudies", "physician", ("description", ["Imaging 0"]), "care_coordinator", "imaging"),
+    ("procedures", "physician", ("codeDisplay", ["Procedure 0"]), "front_desk", "procedures"),
+    ("immunizations", "physician", ("vaccineDisplay", ["Vaccine 0"]), "billing", "immunizations"),
+    ("diagnosticReports", "physician", ("codeDisplay", ["Report 0"]), "care_coordinator", "labs"),
+    (
+        "socialFactors",
+        "care_coordinator",
+        ("codeDisplay", ["Housing 0"]),
+        "billing",
+        "social_factors",
+    ),
+    (
+        "priorAuthorizations",
+        "billing",
+        ("serviceDisplay", ["Authorization 0"]),
+        "front_desk",
+        "authorizations",
+    ),
+    ("charges", "billing", ("codeDisplay", ["Charge 0"]), "physician", "invoices"),
+    ("invoices", "billing", ("currency", ["USD"]), "physician", "invoices"),
+    ("payments", "billing", ("method", ["card"]), "care_coordinator", "invoices"),
+    ("formResponses", "care_coordinator", ("status", ["in_progress"]), "billing", "forms"),
+    ("alumniMemberships", "alumni_coordinator", ("status", ["invited"]), "front_desk", "alumni"),
+    ("alumniCheckIns", "alumni_coordinator", ("wellbeingScore", [8]), "billing", "alumni"),
+    (
+        "alumniEventAttendances",
+        "alumni_coordinator",
+        ("status", ["registered"]),
+        "front_desk",
+        "alumni",
+    ),
+    (
+        "surveyInvitations",
+        "alumni_coordinator",
+        ("surveyKind", ["discharge"]),
+        "billing",
+        "surveys",
+    ),
+    ("surveyResponses", "alumni_coordinator", ("nps", [9]), "front_desk", "surveys"),
+    ("reviews", "alumni_coordinator", ("title", ["Review 0"]), "physician", "reviews"),
 ]
 
 
@@ -92,3 +144,39 @@ def test_care_plans_carry_their_goals_and_tasks(client: TestClient, api_world: A
     assert [g["title"] for g in plan["goals"]] == ["Goal 0"]
     assert [t["title"] for t in plan["tasks"]] == ["Task 0"]
     assert plan["goals"][0]["carePlanId"] == plan["id"] == plan["tasks"][0]["carePlanId"]
+
+
+def test_care_coordinators_read_the_journey_without_its_clinical_fields(
+    client: TestClient, api_world: ApiWorld
+) -> None:
+    (inquiry,) = _patient(client, api_world, "care_coordinator")["inquiries"]
+    assert inquiry["channel"] == "phone"
+    for name in ("reasonText", "reasonDisplay", "presentingConcerns", "notes"):
+        assert inquiry[name] is None
+        assert {"field": name, "rule": "field_group:journey_clinical"} in inquiry["withheld"]
+
+
+def test_a_form_response_carries_its_answers_and_its_definition(
+    client: TestClient, api_world: ApiWorld
+) -> None:
+    (response,) = _patient(client, api_world, "physician")["formResponses"]
+    assert response["answers"] == {"mood": "low", "sleep_hours": 5}
+    assert response["answerList"] == [
+        {"question": "mood", "answer": "low"},
+        {"question": "sleep_hours", "answer": 5},
+    ]
+    definition = response["definition"]
+    assert (definition["key"], definition["formVersion"]) == (f"intake-{api_world.tag}", 3)
+    assert definition["id"] == response["definitionId"]
+
+
+def test_billing_reads_the_claim_coding_of_charges(client: TestClient, api_world: ApiWorld) -> None:
+    (charge,) = _patient(client, api_world, "billing")["charges"]
+    assert charge["diagnosisCodes"] == ["F32.1"]
+    assert charge["amount"] == "150.00"
+
+
+def test_survey_invitations_never_expose_their_token() -> None:
+    schema = build_schema(production=False).as_str()
+    start = schema.index("type SurveyInvitation {")
+    assert "token" not in schema[start : schema.index("}", start)].lower()

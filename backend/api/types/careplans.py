@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from backend.api.context import ApiContext
 from backend.api.types.common import WithheldField, from_view
+from backend.record.categories import GOALS, TASKS
 
 
 @strawberry.type(description="A goal of a care plan (FHIR Goal).")
@@ -100,14 +101,14 @@ class CarePlan:
 
     @strawberry.field  # this plan's goals; null when withheld
     async def goals(self, info: Info[ApiContext, None]) -> list[Goal] | None:
-        views = await info.context.goals.load(self.patient_id)
+        views = await info.context.records(GOALS, self.patient_id)
         if views is None:
             return None
         return [from_view(Goal, v) for v in views if v.care_plan_id == uuid.UUID(self.id)]
 
     @strawberry.field  # this plan's tasks; null when withheld
     async def tasks(self, info: Info[ApiContext, None]) -> list[Task] | None:
-        views = await info.context.tasks.load(self.patient_id)
+        views = await info.context.records(TASKS, self.patient_id)
         if views is None:
             return None
         return [from_view(Task, v) for v in views if v.care_plan_id == uuid.UUID(self.id)]

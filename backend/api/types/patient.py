@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
+from strawberry.utils.str_converters import to_camel_case
 
 from backend.api.context import ApiContext
-from backend.api.types.billing import Coverage
+from backend.api.types.billing import Charge, Coverage, Invoice, Payment, PriorAuthorization
 from backend.api.types.careplans import CarePlan, Goal, Task
 from backend.api.types.clinical import (
     Allergy,
@@ -27,8 +29,64 @@ from backend.api.types.clinical import (
 )
 from backend.api.types.common import PageInfo, WithheldField, from_view
 from backend.api.types.engagement import Communication, Consent
+from backend.api.types.feedback import Review, SurveyInvitation, SurveyResponse
+from backend.api.types.forms import FormResponse
+from backend.api.types.journey import (
+    Admission,
+    AlumniCheckIn,
+    AlumniEventAttendance,
+    AlumniMembership,
+    Discharge,
+    Inquiry,
+    Referral,
+)
+from backend.api.types.results import (
+    DiagnosticReport,
+    ImagingStudy,
+    Immunization,
+    Procedure,
+    SocialFactor,
+)
 from backend.api.types.scheduling import Appointment, Encounter
+from backend.api.types.timeline import TimelineConnection, resolve_timeline
 from backend.patients.records import PatientPage, PatientView
+from backend.record.categories import (
+    ADMISSIONS,
+    ALLERGIES,
+    ALUMNI_CHECK_INS,
+    ALUMNI_EVENT_ATTENDANCES,
+    ALUMNI_MEMBERSHIPS,
+    APPOINTMENTS,
+    ASSESSMENTS,
+    CARE_PLANS,
+    CHARGES,
+    COMMUNICATIONS,
+    CONDITIONS,
+    CONSENTS,
+    COVERAGE,
+    DIAGNOSTIC_REPORTS,
+    DISCHARGES,
+    ENCOUNTERS,
+    FORM_RESPONSES,
+    GOALS,
+    IMAGING_STUDIES,
+    IMMUNIZATIONS,
+    INQUIRIES,
+    INVOICES,
+    LABS,
+    MEDICATIONS,
+    NOTES,
+    PAYMENTS,
+    PRIOR_AUTHORIZATIONS,
+    PROCEDURES,
+    REFERRALS,
+    REVIEWS,
+    SOCIAL_FACTORS,
+    SURVEY_INVITATIONS,
+    SURVEY_RESPONSES,
+    TASKS,
+    Category,
+)
 
 
 @strawberry.type(description="A phone number or e-mail address of the patient.")
@@ -55,6 +113,29 @@ class Address:
     withheld: list[WithheldField]
 
 
+T = TypeVar("T")
+
+
+def category_field(category: Category[Any], type_: type[T]) -> Any:
+    """The Patient field for one category: its records through the request's loader,
+    or null when the whole category is withheld (then listed in ``withheld``)."""
+    name = to_camel_case(category.name)
+
+    async def resolve(root: Any, info: Info[ApiContext, None]) -> list[T] | None:
+        if any(w.field == name for w in root.withheld):
+            return None
+        views = await info.context.records(category, uuid.UUID(root.id))
+        return None if views is None else [from_view(type_, v) for v in views]
+
+    # Strawberry reads the GraphQL type from the annotations: give it the real class.
+    resolve.__annotations__ = {
+        "root": Any,
+        "info": Info[ApiContext, None],
+        "return": list[type_] | None,  # type: ignore[valid-type]
+    }
+    return strawberry.field(resolver=resolve)
+
+
 @strawberry.type(description="A patient, shaped to what the caller's roles may see.")
 class Patient:
     id: strawberry.ID
@@ -77,103 +158,64 @@ class Patient:
     addresses: list[Address]
     withheld: list[WithheldField]
 
-    @strawberry.field  # null when withheld, and listed in `withheld`
-    async def conditions(self, info: Info[ApiContext, None]) -> list[Condition] | None:
-        if self._category_withheld("conditions"):
-            return None
-        views = await info.context.conditions.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Condition, v) for v in views]
+    # Every category but care plans (which nest goals and tasks) is one line built from
+    # the table in backend/record/categories.py: null when withheld, and then listed in
+    # `withheld` (the loader is not even called).
+    conditions: list[Condition] | None = category_field(CONDITIONS, Condition)
+    appointments: list[Appointment] | None = category_field(APPOINTMENTS, Appointment)
+    medications: list[Medication] | None = category_field(MEDICATIONS, Medication)
+    allergies: list[Allergy] | None = category_field(ALLERGIES, Allergy)
+    labs: list[Observation] | None = category_field(LABS, Observation)
+    encounters: list[Encounter] | None = category_field(ENCOUNTERS, Encounter)
+    notes: list[ClinicalNote] | None = category_field(NOTES, ClinicalNote)
+    assessments: list[Assessment] | None = category_field(ASSESSMENTS, Assessment)
+    coverage: list[Coverage] | None = category_field(COVERAGE, Coverage)
+    communications: list[Communication] | None = category_field(COMMUNICATIONS, Communication)
+    consents: list[Consent] | None = category_field(CONSENTS, Consent)
+    goals: list[Goal] | None = category_field(GOALS, Goal)
+    tasks: list[Task] | None = category_field(TASKS, Task)
+    inquiries: list[Inquiry] | None = category_field(INQUIRIES, Inquiry)
+    admissions: list[Admission] | None = category_field(ADMISSIONS, Admission)
+    discharges: list[Discharge] | None = category_field(DISCHARGES, Discharge)
+    referrals: list[Referral] | None = category_field(REFERRALS, Referral)
+    imaging_studies: list[ImagingStudy] | None = category_field(IMAGING_STUDIES, ImagingStudy)
+    procedures: list[Procedure] | None = category_field(PROCEDURES, Procedure)
+    immunizations: list[Immunization] | None = category_field(IMMUNIZATIONS, Immunization)
+    diagnostic_reports: list[DiagnosticReport] | None = category_field(
+        DIAGNOSTIC_REPORTS, DiagnosticReport
+    )
+    social_factors: list[SocialFactor] | None = category_field(SOCIAL_FACTORS, SocialFactor)
+    prior_authorizations: list[PriorAuthorization] | None = category_field(
+        PRIOR_AUTHORIZATIONS, PriorAuthorization
+    )
+    charges: list[Charge] | None = category_field(CHARGES, Charge)
+    invoices: list[Invoice] | None = category_field(INVOICES, Invoice)
+    payments: list[Payment] | None = category_field(PAYMENTS, Payment)
+    form_responses: list[FormResponse] | None = category_field(FORM_RESPONSES, FormResponse)
+    alumni_memberships: list[AlumniMembership] | None = category_field(
+        ALUMNI_MEMBERSHIPS, AlumniMembership
+    )
+    alumni_check_ins: list[AlumniCheckIn] | None = category_field(ALUMNI_CHECK_INS, AlumniCheckIn)
+    alumni_event_attendances: list[AlumniEventAttendance] | None = category_field(
+        ALUMNI_EVENT_ATTENDANCES, AlumniEventAttendance
+    )
+    survey_invitations: list[SurveyInvitation] | None = category_field(
+        SURVEY_INVITATIONS, SurveyInvitation
+    )
+    survey_responses: list[SurveyResponse] | None = category_field(SURVEY_RESPONSES, SurveyResponse)
+    reviews: list[Review] | None = category_field(REVIEWS, Review)
 
-    @strawberry.field  # latest first; null when withheld
-    async def appointments(self, info: Info[ApiContext, None]) -> list[Appointment] | None:
-        if self._category_withheld("appointments"):
-            return None
-        views = await info.context.appointments.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Appointment, v) for v in views]
-
-    @strawberry.field  # newest first; null when withheld
-    async def medications(self, info: Info[ApiContext, None]) -> list[Medication] | None:
-        if self._category_withheld("medications"):
-            return None
-        views = await info.context.medications.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Medication, v) for v in views]
-
-    @strawberry.field  # null when withheld
-    async def allergies(self, info: Info[ApiContext, None]) -> list[Allergy] | None:
-        if self._category_withheld("allergies"):
-            return None
-        views = await info.context.allergies.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Allergy, v) for v in views]
-
-    @strawberry.field  # laboratory observations, newest first; null when withheld
-    async def labs(self, info: Info[ApiContext, None]) -> list[Observation] | None:
-        if self._category_withheld("labs"):
-            return None
-        views = await info.context.labs.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Observation, v) for v in views]
-
-    @strawberry.field  # latest first; null when withheld
-    async def encounters(self, info: Info[ApiContext, None]) -> list[Encounter] | None:
-        if self._category_withheld("encounters"):
-            return None
-        views = await info.context.encounters.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Encounter, v) for v in views]
-
-    @strawberry.field  # newest first; psychotherapy notes left out unless author/therapist
-    async def notes(self, info: Info[ApiContext, None]) -> list[ClinicalNote] | None:
-        if self._category_withheld("notes"):
-            return None
-        views = await info.context.notes.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(ClinicalNote, v) for v in views]
-
-    @strawberry.field  # newest first; null when withheld
-    async def assessments(self, info: Info[ApiContext, None]) -> list[Assessment] | None:
-        if self._category_withheld("assessments"):
-            return None
-        views = await info.context.assessments.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Assessment, v) for v in views]
-
-    @strawberry.field  # primary first; null when withheld
-    async def coverage(self, info: Info[ApiContext, None]) -> list[Coverage] | None:
-        if self._category_withheld("coverage"):
-            return None
-        views = await info.context.coverage.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Coverage, v) for v in views]
-
-    @strawberry.field  # newest first; null when withheld
-    async def communications(self, info: Info[ApiContext, None]) -> list[Communication] | None:
-        if self._category_withheld("communications"):
-            return None
-        views = await info.context.communications.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Communication, v) for v in views]
-
-    @strawberry.field  # newest first; null when withheld
-    async def consents(self, info: Info[ApiContext, None]) -> list[Consent] | None:
-        if self._category_withheld("consents"):
-            return None
-        views = await info.context.consents.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Consent, v) for v in views]
-
-    @strawberry.field  # every goal, with or without a plan; null when withheld
-    async def goals(self, info: Info[ApiContext, None]) -> list[Goal] | None:
-        if self._category_withheld("goals"):
-            return None
-        views = await info.context.goals.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Goal, v) for v in views]
-
-    @strawberry.field  # every task, with or without a plan; null when withheld
-    async def tasks(self, info: Info[ApiContext, None]) -> list[Task] | None:
-        if self._category_withheld("tasks"):
-            return None
-        views = await info.context.tasks.load(uuid.UUID(self.id))
-        return None if views is None else [from_view(Task, v) for v in views]
+    timeline: TimelineConnection = strawberry.field(
+        resolver=resolve_timeline,
+        description="Every record you may read, newest first, as one journey (Relay).",
+    )
 
     @strawberry.field  # newest first, each with its goals and tasks; null when withheld
     async def care_plans(self, info: Info[ApiContext, None]) -> list[CarePlan] | None:
         if self._category_withheld("carePlans"):
             return None
         patient_id = uuid.UUID(self.id)
-        views = await info.context.care_plans.load(patient_id)
+        views = await info.context.records(CARE_PLANS, patient_id)
         if views is None:
             return None
         return [from_view(CarePlan, v, patient_id=patient_id) for v in views]
