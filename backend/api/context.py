@@ -42,20 +42,28 @@ class ApiContext:
     request_id: str
     reads: ReadLog = field(default_factory=ReadLog)
     # One loader per category of the record (backend/record/categories.py), keyed by
-    # patient id: a page of patients costs one query per category read.
-    loaders: dict[RecordKind, DataLoader[uuid.UUID, list[Any] | None]] = field(init=False)
-    form_definitions: DataLoader[uuid.UUID, FormDefinitionView | None] = field(init=False)
+    # patient id: a page of patients costs one query per category read. Made on first
+    # use: most requests read a few categories, and building all 34 cost every request.
+    loaders: dict[RecordKind, DataLoader[uuid.UUID, list[Any] | None]] = field(
+        default_factory=dict
+    )
+    _form_definitions: DataLoader[uuid.UUID, FormDefinitionView | None] | None = None
 
-    def __post_init__(self) -> None:
-        self.loaders = {
-            kind: DataLoader(load_fn=self._batch(category.list))
-            for kind, category in CATEGORIES.items()
-        }
-        self.form_definitions = DataLoader(load_fn=self._definitions)
+    def loader(self, kind: RecordKind) -> DataLoader[uuid.UUID, list[Any] | None]:
+        found = self.loaders.get(kind)
+        if found is None:
+            found = self.loaders[kind] = DataLoader(load_fn=self._batch(CATEGORIES[kind].list))
+        return found
+
+    @property
+    def form_definitions(self) -> DataLoader[uuid.UUID, FormDefinitionView | None]:
+        if self._form_definitions is None:
+            self._form_definitions = DataLoader(load_fn=self._definitions)
+        return self._form_definitions
 
     async def records(self, category: Category[V], patient_id: uuid.UUID) -> list[V] | None:
         """A patient's records of ``category`` (batched); None when it is withheld."""
-        found: list[V] | None = await self.loaders[category.kind].load(patient_id)
+        found: list[V] | None = await self.loader(category.kind).load(patient_id)
         return found
 
     @property
