@@ -34,6 +34,7 @@ from strawberry.types import ExecutionContext, Info
 from backend.api.context import ApiContext, build_context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found, should_mask
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
+from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
 from backend.api.types.patient import Me, Patient, PatientConnection
 from backend.patients.service import (
     DEFAULT_PAGE_SIZE,
@@ -59,7 +60,7 @@ def _patient_id(raw: str) -> uuid.UUID:
 
 
 @strawberry.type
-class Query(AuditQueries):
+class Query(AuditQueries, Hl7Queries):
     @strawberry.field
     async def me(self, info: Info[ApiContext, None]) -> Me:
         ctx = info.context
@@ -120,7 +121,7 @@ class Query(AuditQueries):
 
 
 @strawberry.type
-class Mutation(BreakGlassMutations):
+class Mutation(BreakGlassMutations, Hl7Mutations):
     pass
 
 
