@@ -139,7 +139,7 @@ def retry_message(
             patient_id=uuid.UUID(patient_id) if patient_id else None,
             record_types=["Hl7Message"],
             fields=["Hl7Message.state"],
-            purpose="hl7 retry",
+            purpose="hl7_retry",
             policy_version=policy.version,
             request_id=request_id,
             now=now,
