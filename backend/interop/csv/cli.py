@@ -44,7 +44,7 @@ def import_csv(
     finally:
         engine.dispose()
     if dry_run:
-        table = Table(title=f"Dry run: {path.name} ({report.rows} rows); nothing written")
+        table = Table(title=f"Dry run: {path.name} ({report.rows} rows)")
         for column in ("line", "record", "id", "would", "fields"):
             table.add_column(column)
         for change in report.changes:
@@ -62,3 +62,5 @@ def import_csv(
             record, *(str(report.count(record, a)) for a in ("create", "update", "unchanged"))
         )
     console.print(summary)
+    if dry_run:
+        console.print("dry run: nothing was written")

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import backend.models  # noqa: F401  (every table: the records written link to others)
 from backend.common.types import LevelOfCare
 from backend.engagement.models import Communication
 from backend.interop.csv.mapping import TARGETS, Mapping

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+import backend.models  # noqa: F401  (every table: the records written link to others)
 from backend.common.mixins import utcnow
 from backend.interop.hl7v2.ack import AckError, build_ack
 from backend.interop.hl7v2.handlers import HANDLERS, MESSAGE_CODES
