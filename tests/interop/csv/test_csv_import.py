@@ -43,7 +43,8 @@ def test_import_then_reimport_changes_nothing_then_an_edit_updates(
     shutil.copy(EXAMPLES / "crm-inquiries.csv", csv_path)
     load_csv(session=session, path=csv_path, mapping=mapping)
     inquiry = session.scalars(select(Inquiry).where(Inquiry.source_id == "L-1002")).one()
-    assert inquiry.channel == InquiryChannel.PHONE and inquiry.outcome == InquiryOutcome.ADMITTED
+    assert inquiry.channel == InquiryChannel.PHONE
+    assert inquiry.outcome == InquiryOutcome.ADMITTED
     assert inquiry.inquiry_at.isoformat() == "2025-03-02T20:40:00+00:00"  # 14:40 Chicago (CST)
     admission = session.scalars(select(Admission).where(Admission.source_id == "L-1002")).one()
     assert (admission.program, admission.level_of_care) == (
@@ -52,7 +53,8 @@ def test_import_then_reimport_changes_nothing_then_an_edit_updates(
     )
     assert admission.inquiry_id == inquiry.id
     patient = session.get(Patient, inquiry.patient_id)
-    assert patient is not None and (patient.given_name, patient.family_name) == ("Sam", "Okafor")
+    assert patient is not None
+    assert (patient.given_name, patient.family_name) == ("Sam", "Okafor")
     phone = session.scalars(
         select(ContactPoint.value).where(ContactPoint.patient_id == patient.id)
     ).one()
