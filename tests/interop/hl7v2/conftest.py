@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Engine
@@ -18,6 +21,7 @@ from tests.conftest import BACKENDS
 FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "hl7v2"
 if not FIXTURES.exists():  # a worktree checkout sits one level deeper than /work/main
     FIXTURES = Path("/work/shared/fixtures/hl7v2")
+T = TypeVar("T")
 SECRET = "hl7-tests-secret-" + "s" * 40
 
 
@@ -66,20 +70,28 @@ def feed_engine(request: pytest.FixtureRequest, fresh_database_url: object) -> I
     engine.dispose()
 
 
-@pytest.fixture
-async def listener(feed_engine: Engine) -> AsyncIterator[Listener]:
-    server = Listener(engine=feed_engine, secret_key=SECRET, port=0)
+def in_thread(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run an async scenario on a fresh event loop in a thread of its own.
+
+    Not pytest-asyncio: the browser tests' session-wide Playwright (sync API) keeps an
+    event loop marked running on the main thread, so no other loop may run there.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, scenario()).result(timeout=300)
+
+
+@asynccontextmanager
+async def serving(engine: Engine) -> AsyncIterator[tuple[Listener, MllpClient]]:
+    """A listener on a free loopback port and one connected sender."""
+    server = Listener(engine=engine, secret_key=SECRET, port=0)
     await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def client(listener: Listener) -> AsyncIterator[MllpClient]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
     sender = MllpClient(reader, writer)
-    yield sender
-    await sender.close()
+    try:
+        yield server, sender
+    finally:
+        await sender.close()
+        await server.stop()
 
 
 def msa(ack: str) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -19,7 +20,9 @@ from tests.interop.hl7v2.conftest import (
     MllpClient,
     err_segment,
     fixture_messages,
+    in_thread,
     msa,
+    serving,
 )
 
 
@@ -34,20 +37,24 @@ def adt_a04(mrn: str, control: str, family: str = "TESTER", birth: str = "198001
     )
 
 
-async def test_every_fixture_is_acknowledged_and_recorded(
-    client: MllpClient, feed_engine: Engine
-) -> None:
+def test_every_fixture_is_acknowledged_and_recorded(feed_engine: Engine) -> None:
     messages = fixture_messages()
     assert len(messages) >= 77
-    outcomes = []
-    for name, n, message in messages:
-        # Real feeds separate segments with CR; the files use LF. Send half of each.
-        wire = normalize(message) if n % 2 or len(outcomes) % 2 else message
-        ack = await client.send(wire)
-        header = parse(message).header
-        fields = msa(ack)
-        assert fields[2] == header.control_id, name
-        outcomes.append((name, header, fields[1], ack))
+
+    async def scenario() -> list[tuple[str, Any, str, str]]:
+        outcomes = []
+        async with serving(feed_engine) as (_, client):
+            for name, n, message in messages:
+                # Real feeds separate segments with CR; the files use LF. Send both.
+                wire = normalize(message) if n % 2 or len(outcomes) % 2 else message
+                ack = await client.send(wire)
+                header = parse(message).header
+                fields = msa(ack)
+                assert fields[2] == header.control_id, name
+                outcomes.append((name, header, fields[1], ack))
+        return outcomes
+
+    outcomes = in_thread(scenario)
     with feed_engine.connect() as conn:
         for name, header, code, ack in outcomes:
             normalized = normalize(next(m for f, _, m in messages if f == name))
@@ -76,29 +83,35 @@ async def test_every_fixture_is_acknowledged_and_recorded(
             assert row.raw == normalized  # stored raw, whatever the outcome: no silent drop
 
 
-async def test_framing_partial_several_and_noise(client: MllpClient, feed_engine: Engine) -> None:
+def test_framing_partial_several_and_noise(feed_engine: Engine) -> None:
     tag = uuid.uuid4().hex[:8]
     first, second, third = (adt_a04(f"F{tag}{i}", f"F{tag}{i}") for i in range(3))
     payload = START + first.encode() + END
-    # One frame dribbled byte-chunk by byte-chunk across many reads.
-    for i in range(0, len(payload), 7):
-        client.writer.write(payload[i : i + 7])
-        await client.writer.drain()
-        await asyncio.sleep(0)
-    assert msa(await client.read_ack())[1:3] == ["AA", f"F{tag}0"]
-    # Two frames in one write, with noise before the second start block.
-    client.writer.write(
-        START
-        + second.replace("\r", "\r\n").encode()
-        + END
-        + b"junk\r\n"
-        + START
-        + third.encode()
-        + END
-    )
-    await client.writer.drain()
-    assert msa(await client.read_ack())[1:3] == ["AA", f"F{tag}1"]
-    assert msa(await client.read_ack())[1:3] == ["AA", f"F{tag}2"]
+
+    async def scenario() -> list[list[str]]:
+        async with serving(feed_engine) as (_, client):
+            # One frame dribbled chunk by chunk across many reads.
+            for i in range(0, len(payload), 7):
+                client.writer.write(payload[i : i + 7])
+                await client.writer.drain()
+                await asyncio.sleep(0.001)
+            acks = [msa(await client.read_ack())[1:3]]
+            # Two frames in one write (CRLF inside one), noise before the second.
+            client.writer.write(
+                START
+                + second.replace("\r", "\r\n").encode()
+                + END
+                + b"junk\r\n"
+                + START
+                + third.encode()
+                + END
+            )
+            await client.writer.drain()
+            acks.append(msa(await client.read_ack())[1:3])
+            acks.append(msa(await client.read_ack())[1:3])
+        return acks
+
+    assert in_thread(scenario) == [["AA", f"F{tag}{i}"] for i in range(3)]
     with feed_engine.connect() as conn:
         found = conn.execute(
             select(func.count()).select_from(Patient).where(Patient.source_id.like(f"F{tag}%"))
@@ -106,10 +119,12 @@ async def test_framing_partial_several_and_noise(client: MllpClient, feed_engine
     assert found == 3
 
 
-async def test_garbage_in_a_frame_gets_ae_and_is_kept(
-    client: MllpClient, feed_engine: Engine
-) -> None:
-    ack = await client.send(f"this is not HL7 {uuid.uuid4().hex}")
+def test_garbage_in_a_frame_gets_ae_and_is_kept(feed_engine: Engine) -> None:
+    async def scenario() -> str:
+        async with serving(feed_engine) as (_, client):
+            return await client.send(f"this is not HL7 {uuid.uuid4().hex}")
+
+    ack = in_thread(scenario)
     assert msa(ack)[1] == "AE"
     assert "MSH" in (err_segment(ack) or "")
     with feed_engine.connect() as conn:
@@ -122,40 +137,45 @@ async def test_garbage_in_a_frame_gets_ae_and_is_kept(
     assert row.state == MessageState.FAILED
 
 
-async def test_database_down_answers_ar() -> None:
+def test_database_down_answers_ar() -> None:
     engine = make_engine("postgresql://nobody:x@127.0.0.1:1/none", pool_pre_ping=False)
-    server = Listener(engine=engine, secret_key=SECRET, port=0)
-    await server.start()
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-    sender = MllpClient(reader, writer)
+
+    async def scenario() -> str:
+        async with serving(engine) as (_, client):
+            return await client.send(adt_a04("DOWN1", "DOWN1"))
+
     try:
-        ack = await sender.send(adt_a04("DOWN1", "DOWN1"))
+        ack = in_thread(scenario)
     finally:
-        await sender.close()
-        await server.stop()
         engine.dispose()
     assert msa(ack)[1:3] == ["AR", "DOWN1"]
     assert "resend" in (err_segment(ack) or "")
 
 
-async def test_graceful_shutdown_finishes_the_message_in_flight(feed_engine: Engine) -> None:
-    server = Listener(engine=feed_engine, secret_key=SECRET, port=0)
-    await server.start()
-    idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", server.port)
-    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+def test_graceful_shutdown_finishes_the_message_in_flight(feed_engine: Engine) -> None:
     tag = uuid.uuid4().hex[:8]
-    writer.write(START + adt_a04(f"S{tag}", f"S{tag}").encode() + END)
-    await writer.drain()
-    await asyncio.sleep(0.01)  # the message is being stored when the stop comes
-    await server.stop()
-    ack = await MllpClient(reader, writer).read_ack()
+
+    async def scenario() -> tuple[str, bytes, bool]:
+        server = Listener(engine=feed_engine, secret_key=SECRET, port=0)
+        await server.start()
+        idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", server.port)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(START + adt_a04(f"S{tag}", f"S{tag}").encode() + END)
+        await writer.drain()
+        await asyncio.sleep(0.01)  # the message is being stored when the stop comes
+        await server.stop()
+        ack = await MllpClient(reader, writer).read_ack()
+        idle = await idle_reader.read()
+        idle_writer.close()
+        writer.close()
+        try:
+            await asyncio.open_connection("127.0.0.1", server.port)
+            accepting = True
+        except OSError:
+            accepting = False
+        return ack, idle, accepting
+
+    ack, idle, accepting = in_thread(scenario)
     assert msa(ack)[1:3] == ["AA", f"S{tag}"]
-    assert await idle_reader.read() == b""  # the idle connection was closed
-    idle_writer.close()
-    writer.close()
-    # Nothing listens any more.
-    try:
-        await asyncio.open_connection("127.0.0.1", server.port)
-        raise AssertionError("still accepting connections after stop")
-    except OSError:
-        pass
+    assert idle == b""  # the idle connection was closed
+    assert not accepting
