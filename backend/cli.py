@@ -258,12 +258,14 @@ def _register_subcommands() -> None:
     # Imported here, not at the top: each domain's CLI pulls in its own dependencies.
     from backend.access.cli import audit_app
     from backend.auth.cli import auth_app, client_app, token
-    from backend.interop.fhir.cli import import_app
+    from backend.interop.cli import import_app
+    from backend.interop.hl7v2.cli import hl7_app
 
     app.command("token")(token)
     app.add_typer(client_app, name="client")
     app.add_typer(auth_app, name="auth")
     app.add_typer(audit_app, name="audit")
+    app.add_typer(hl7_app, name="hl7")
     app.add_typer(import_app, name="import")
 
 

@@ -17,6 +17,7 @@ from backend.engagement import models as engagement
 from backend.forms import models as forms
 from backend.identity import models as identity
 from backend.interop import models as interop
+from backend.interop.hl7v2 import models as hl7v2
 from backend.journey import models as journey
 from backend.organization import models as organization
 from backend.patients import models as patients
@@ -37,6 +38,7 @@ DOMAINS = (
     engagement,
     careplans,
     interop,
+    hl7v2,
 )
 
 metadata = Base.metadata

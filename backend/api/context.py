@@ -44,9 +44,7 @@ class ApiContext:
     # One loader per category of the record (backend/record/categories.py), keyed by
     # patient id: a page of patients costs one query per category read. Made on first
     # use: most requests read a few categories, and building all 34 cost every request.
-    loaders: dict[RecordKind, DataLoader[uuid.UUID, list[Any] | None]] = field(
-        default_factory=dict
-    )
+    loaders: dict[RecordKind, DataLoader[uuid.UUID, list[Any] | None]] = field(default_factory=dict)
     _form_definitions: DataLoader[uuid.UUID, FormDefinitionView | None] | None = None
 
     def loader(self, kind: RecordKind) -> DataLoader[uuid.UUID, list[Any] | None]:

@@ -37,6 +37,7 @@ from backend.api.mutations.careplans import CarePlanMutations
 from backend.api.mutations.clinical import ClinicalMutations
 from backend.api.mutations.engagement import EngagementMutations
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
+from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
 from backend.api.types.identity import IdentityMutations, IdentityQueries
 from backend.api.types.patient import Me, Patient, PatientConnection
 from backend.patients.service import DEFAULT_PAGE_SIZE, get_patient, search_patients
@@ -58,7 +59,7 @@ def _patient_id(raw: str) -> uuid.UUID:
 
 
 @strawberry.type
-class Query(AuditQueries, IdentityQueries):
+class Query(AuditQueries, IdentityQueries, Hl7Queries):
     @strawberry.field
     async def me(self, info: Info[ApiContext, None]) -> Me:
         ctx = info.context
@@ -122,6 +123,7 @@ class Mutation(
     EngagementMutations,
     CarePlanMutations,
     ClinicalMutations,
+    Hl7Mutations,
 ):
     pass
 

@@ -32,6 +32,7 @@ EMPTY_BY_DESIGN = {
     "audit_event": "written by requests, not by the demo",
     "audit_chain_head": "created by the first audit event",
     "break_glass_grant": "emergencies only",
+    "hl7_message": "written by HL7 v2 feeds (MLLP listener, `patient360 import hl7`)",
 }
 # Records a typical treated patient has only sometimes (real charts are like that); the
 # fullest demo patient may lack these and no others.

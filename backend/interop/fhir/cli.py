@@ -1,6 +1,6 @@
 """``patient360 import fhir PATH...``: import Bundles and NDJSON files or folders.
 
-Registered in backend/cli.py (``app.add_typer(import_app, name="import")``). Each file
+Registered on the ``patient360 import`` group in backend/interop/cli.py. Each file
 commits on its own (all or nothing per file); the summary table counts resources per
 type; exit 1 when any file was rejected, with every problem named by file, entry and
 field path.
@@ -18,14 +18,12 @@ from rich.table import Table
 
 from backend.interop.fhir.report import OUTCOMES, ImportReport
 
-import_app = typer.Typer(help="Import records from other systems.", no_args_is_help=True)
 console = Console()
 err = Console(stderr=True)
 CLI_ACTOR = "cli:fhir-import"
 """Who the audit trail names for command-line imports (the operator on the server)."""
 
 
-@import_app.command("fhir")
 def import_fhir(
     paths: Annotated[
         list[Path], typer.Argument(help="Bundle .json / bulk .ndjson files or folders.")

@@ -1,0 +1,1 @@
+"""CSV exports from CRMs (inquiries / admissions, communications), through a mapping file."""

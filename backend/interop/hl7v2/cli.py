@@ -1,0 +1,195 @@
+"""``patient360 hl7 listen | errors | retry`` and ``patient360 import hl7 PATH...``."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from backend.cli import _require_current_schema, _settings, console, database_errors, err
+from backend.db import make_engine, transaction
+from backend.interop.hl7v2.listener import Listener
+from backend.interop.hl7v2.models import Hl7Message, MessageState
+from backend.interop.hl7v2.parse import split_messages
+from backend.interop.hl7v2.store import Receipt, RetryRefused, failed_ids, receive, retry
+
+hl7_app = typer.Typer(help="HL7 v2: the MLLP listener and the error queue.", no_args_is_help=True)
+
+
+@hl7_app.command("listen")
+@database_errors
+def listen(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (MLLP).")] = 2575,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Receive HL7 v2 over MLLP until interrupted (Ctrl-C or SIGTERM)."""
+    settings = _settings()
+    _require_current_schema(settings)
+    engine = make_engine(settings.database_url)
+    listener = Listener(engine=engine, secret_key=settings.secret(), host=host, port=port)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        bound = await listener.start()
+        console.print(f"listening for HL7 v2 (MLLP) on {host}:{bound}", highlight=False)
+        await stop.wait()
+        console.print("stopping: finishing messages in flight")
+        await listener.stop()
+
+    try:
+        asyncio.run(run())
+    except OSError as exc:
+        err.print(f"[red]cannot listen on {host}:{port}:[/red] {exc.strerror or exc}")
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    console.print("stopped")
+
+
+@hl7_app.command("errors")
+@database_errors
+def errors(
+    state: Annotated[
+        str, typer.Option(help="failed (the error queue), rejected, processed or received.")
+    ] = "failed",
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 100,
+) -> None:
+    """List messages in the error queue (ids, types and error codes; no patient data)."""
+    try:
+        wanted = MessageState(state)
+    except ValueError:
+        err.print(f"[red]--state must be one of {', '.join(s.value for s in MessageState)}[/red]")
+        raise typer.Exit(2) from None
+    settings = _settings()
+    _require_current_schema(settings)
+    engine = make_engine(settings.database_url)
+    with transaction(engine) as session:
+        rows = session.scalars(
+            select(Hl7Message)
+            .where(Hl7Message.state == wanted)
+            .order_by(Hl7Message.received_at, Hl7Message.id)
+            .limit(limit)
+        ).all()
+        table = Table(title=f"HL7 messages: {wanted.value} ({len(rows)})")
+        for column in ("id", "received", "type", "source", "control id", "error", "tries"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                str(row.id),
+                f"{row.received_at:%Y-%m-%d %H:%M:%S}",
+                row.message_type,
+                row.source,
+                row.control_id,
+                f"{row.error_code or ''}: {row.error_detail or ''}".strip(": "),
+                str(row.attempts),
+            )
+    engine.dispose()
+    console.print(table)
+
+
+@hl7_app.command("retry")
+@database_errors
+def retry_command(
+    message_id: Annotated[str | None, typer.Argument(help="The message id to retry.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Retry every failed message.")] = False,
+) -> None:
+    """Process failed messages again after a fix; each in its own transaction."""
+    if (message_id is None) == (not all_):
+        err.print("[red]give a message ID or --all (not both)[/red]")
+        raise typer.Exit(2)
+    ids: list[uuid.UUID] = []
+    if message_id is not None:
+        try:
+            ids = [uuid.UUID(message_id)]
+        except ValueError:
+            err.print("[red]ID must be a message id (a UUID)[/red]")
+            raise typer.Exit(2) from None
+    settings = _settings()
+    _require_current_schema(settings)
+    engine = make_engine(settings.database_url)
+    if all_:
+        with transaction(engine) as session:
+            ids = failed_ids(session)
+    outcomes: Counter[str] = Counter()
+    for one in ids:
+        try:
+            with transaction(engine) as session:
+                receipt = retry(session=session, message_id=one, secret_key=settings.secret())
+        except LookupError:
+            err.print(f"[red]no HL7 message {one}[/red]")
+            raise typer.Exit(1) from None
+        except RetryRefused as exc:
+            err.print(f"[red]{one}: {exc}[/red]")
+            raise typer.Exit(1) from None
+        outcomes[receipt.state.value] += 1
+        console.print(
+            f"{one}: {receipt.ack_code} {receipt.state.value} {receipt.error_detail or ''}"
+        )
+    engine.dispose()
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())) or "nothing to retry"
+    console.print(summary)
+    if outcomes.get(MessageState.FAILED.value):
+        raise typer.Exit(1)
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(
+                p for p in path.rglob("*") if p.is_file() and not p.name.startswith(".")
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            err.print(f"[red]no such file or folder: {path}[/red]")
+            raise typer.Exit(2)
+    return found
+
+
+@database_errors
+def import_hl7(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of HL7 v2 messages.")],
+) -> None:
+    """Import HL7 v2 messages from files (CR or LF separated; several per file)."""
+    files = _files(paths)
+    settings = _settings()
+    _require_current_schema(settings)
+    engine = make_engine(settings.database_url)
+    counts: Counter[str] = Counter()
+    problems: list[tuple[str, Receipt]] = []
+    for path in files:
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        for n, message in enumerate(split_messages(text), start=1):
+            with transaction(engine) as session:
+                receipt = receive(
+                    session=session, text=message, secret_key=settings.secret(), transport="file"
+                )
+            counts["duplicate" if receipt.duplicate else receipt.state.value] += 1
+            if receipt.state != MessageState.PROCESSED and not receipt.duplicate:
+                problems.append((f"{path.name} #{n}", receipt))
+    engine.dispose()
+    table = Table(title=f"HL7 import: {len(files)} files")
+    table.add_column("outcome")
+    table.add_column("messages", justify="right")
+    for outcome, n in sorted(counts.items()):
+        table.add_row(outcome, str(n))
+    console.print(table)
+    for where, receipt in problems:
+        console.print(
+            f"{where}: {receipt.ack_code} {receipt.state.value} {receipt.error_code}: "
+            f"{receipt.error_detail} (message {receipt.message_id})",
+            highlight=False,
+        )
+    if counts.get(MessageState.FAILED.value):
+        raise typer.Exit(1)

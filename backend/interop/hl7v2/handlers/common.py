@@ -1,0 +1,366 @@
+"""What every handler shares: the message context, patients from PID, codes, upserts.
+
+Patients are found by (source system, MRN): the source system is the MRN's assigning
+authority (PID-3.4), so two senders that share an MPI share patients, and MRG-1 in a
+merge names the same system as PID-3. A patient not found is created. Every created or
+updated patient goes through :func:`on_patient_upserted`, the one place the patient
+matcher will be called from.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.common.mixins import utcnow
+from backend.common.types import Code
+from backend.interop.hl7v2.parse import (
+    Header,
+    Hl7ContentError,
+    first,
+    get,
+    parse_hl7_date,
+    parse_hl7_datetime,
+    repeats,
+)
+from backend.patients.identifiers import InvalidSSNError, hash_ssn, ssn_key
+from backend.patients.models import (
+    Address,
+    AddressUse,
+    AdministrativeSex,
+    ContactPoint,
+    ContactSystem,
+    ContactUse,
+    IdentifierKind,
+    Patient,
+    PatientIdentifier,
+    PatientStatus,
+)
+
+T = TypeVar("T")
+UPSERTED_KEY = "p360.hl7.upserted_patients"
+
+# HL7 coding-system names (table 0396) -> FHIR system URIs.
+SYSTEMS = {
+    "LN": "http://loinc.org",
+    "SCT": "http://snomed.info/sct",
+    "SNM": "http://snomed.info/sct",
+    "I10": "http://hl7.org/fhir/sid/icd-10-cm",
+    "I10C": "http://hl7.org/fhir/sid/icd-10-cm",
+    "ICD10CM": "http://hl7.org/fhir/sid/icd-10-cm",
+    "I9": "http://hl7.org/fhir/sid/icd-9-cm",
+    "I9C": "http://hl7.org/fhir/sid/icd-9-cm",
+    "C4": "http://www.ama-assn.org/go/cpt",
+    "CPT": "http://www.ama-assn.org/go/cpt",
+    "RXNORM": "http://www.nlm.nih.gov/research/umls/rxnorm",
+    "CVX": "http://hl7.org/fhir/sid/cvx",
+    "UCUM": "http://unitsofmeasure.org",
+    "DCM": "http://dicom.nema.org/resources/ontology/DCM",
+}
+_SEX = {
+    "M": AdministrativeSex.MALE,
+    "F": AdministrativeSex.FEMALE,
+    "O": AdministrativeSex.OTHER,
+    "A": AdministrativeSex.OTHER,
+    "N": AdministrativeSex.OTHER,
+    "U": AdministrativeSex.UNKNOWN,
+}
+_COUNTRIES = {"USA": "US", "CAN": "CA", "MEX": "MX", "GBR": "GB", "DEU": "DE", "FRA": "FR"}
+_ADDRESS_USE = {"H": AddressUse.HOME, "B": AddressUse.WORK, "O": AddressUse.WORK}
+_ADDRESS_USE |= {"C": AddressUse.TEMP, "BA": AddressUse.BILLING, "BI": AddressUse.BILLING}
+_PHONE_USE = {"PRN": ContactUse.HOME, "WPN": ContactUse.WORK, "ORN": ContactUse.OLD}
+
+
+@dataclass
+class MessageContext:
+    """One message being processed: its header, the session, and what it touched."""
+
+    session: Session
+    header: Header
+    message: Any
+    secret_key: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def source_system(self) -> str:
+        """The ``source_system`` of records this message creates (not patients)."""
+        return system_name(self.header.sending_facility or self.header.sending_application)
+
+    @property
+    def event_at(self) -> datetime:
+        evn = first(self.message, "EVN")
+        return (
+            parse_hl7_datetime(get(evn, 2), "EVN-2") if evn is not None and get(evn, 2) else None
+        ) or (self.header.sent_at or utcnow())
+
+
+def system_name(namespace: str) -> str:
+    """A source_system (64 characters) for an HL7 namespace or assigning authority."""
+    name = "hl7v2:" + (namespace.split("^")[0] or namespace).strip()
+    return name[:64]
+
+
+def coded(segment: Any, field_no: int, rep: int = 1, *, offset: int = 0) -> Code | None:
+    """A CE / CWE / CNE (code^text^system) as a Code; None when it has no code."""
+    code = get(segment, field_no, rep, 1 + offset)
+    text = get(segment, field_no, rep, 2 + offset)
+    system = get(segment, field_no, rep, 3 + offset)
+    if not code:
+        return None
+    uri = SYSTEMS.get(system.upper(), f"urn:hl7v2:{system}" if system else "urn:hl7v2:local")
+    return Code(uri, code[:64], (text or None) and text[:255])
+
+
+def upsert(
+    session: Session, model: type[Any], source_system: str, source_id: str
+) -> tuple[Any, bool]:
+    """The row of ``model`` with this provenance, or a new one added to the session."""
+    source_id = source_id[:128]
+    found = session.scalars(
+        select(model).where(
+            model.source_system == source_system,
+            model.source_id == source_id,
+        )
+    ).first()
+    if found is not None:
+        return found, False
+    row = model(source_system=source_system, source_id=source_id)
+    session.add(row)
+    return row, True
+
+
+# --- patients --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identifier:
+    value: str
+    authority: str  # assigning authority namespace (or universal id)
+    type_code: str  # v2-0203: MR, SS, DL ...
+
+
+def _cx(segment: Any, field_no: int, rep: int) -> Identifier | None:
+    value = get(segment, field_no, rep, 1)
+    if not value:
+        return None
+    authority = get(segment, field_no, rep, 4, 1) or get(segment, field_no, rep, 4, 2)
+    return Identifier(value, authority, get(segment, field_no, rep, 5).upper())
+
+
+def identifiers(segment: Any, field_no: int) -> list[Identifier]:
+    found = [_cx(segment, field_no, r) for r in range(1, max(repeats(segment, field_no), 1) + 1)]
+    return [i for i in found if i is not None]
+
+
+def medical_record_number(pid: Any, header: Header) -> Identifier:
+    """PID-3's MR identifier (else its first, else PID-2 / PID-4, all of which older
+    senders use); its authority defaults to the sending facility."""
+    listed = identifiers(pid, 3)
+    candidates = [i for i in listed if i.type_code == "MR"] + [
+        i for i in listed if i.type_code not in {"SS", "DL", "PPN"}
+    ]
+    candidates += identifiers(pid, 2) + identifiers(pid, 4)
+    if not candidates:
+        raise Hl7ContentError("PID-3", "no patient identifier (MRN)", code="101")
+    mrn = candidates[0]
+    if not mrn.authority:
+        mrn = Identifier(mrn.value, header.sending_facility or header.sending_application, "MR")
+    return mrn
+
+
+def find_patient(session: Session, mrn: Identifier) -> Patient | None:
+    return session.scalars(
+        select(Patient).where(
+            Patient.source_system == system_name(mrn.authority),
+            Patient.source_id == mrn.value[:128],
+        )
+    ).first()
+
+
+def on_patient_upserted(session: Session, patient_id: uuid.UUID) -> None:
+    """A patient was created or changed by an HL7 message: the patient matcher's hook.
+
+    The matcher (backend.mpi) is built in parallel; the integrator calls it here. Until
+    then the ids are recorded on the message (``hl7_message.patient_ids``) so they can be
+    matched in one pass later.
+    """
+    session.info.setdefault(UPSERTED_KEY, []).append(patient_id)
+
+
+def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
+    """Find the PID's patient by (system, MRN) or create it; with ``update`` its
+    demographics, identifiers, addresses and phones are replaced by the message's."""
+    pid = first(ctx.message, "PID")
+    if pid is None:
+        raise Hl7ContentError("PID", "the message has no PID segment", code="100")
+    mrn = medical_record_number(pid, ctx.header)
+    patient = find_patient(ctx.session, mrn)
+    created = patient is None
+    if patient is None:
+        patient = Patient(
+            id=uuid.uuid4(), source_system=system_name(mrn.authority), source_id=mrn.value[:128]
+        )
+        ctx.session.add(patient)
+    if created or update:
+        _demographics(patient, pid)
+        ctx.session.flush()
+        _sync_identifiers(ctx, patient, pid, mrn)
+        _sync_addresses(ctx, patient, pid)
+        _sync_phones(ctx, patient, pid)
+    on_patient_upserted(ctx.session, patient.id)
+    return patient
+
+
+def _demographics(patient: Patient, pid: Any) -> None:
+    family = get(pid, 5, 1, 1, 1)
+    given = get(pid, 5, 1, 2)
+    if not family and not given:
+        raise Hl7ContentError("PID-5", "the patient has no name", code="101")
+    patient.family_name = family[:100]
+    patient.given_name = given[:100]
+    patient.middle_name = get(pid, 5, 1, 3)[:100] or None
+    patient.name_suffix = get(pid, 5, 1, 4)[:20] or None
+    patient.name_prefix = get(pid, 5, 1, 5)[:20] or None
+    patient.birth_date = parse_hl7_date(get(pid, 7), "PID-7")
+    patient.sex = _SEX.get(get(pid, 8).upper(), AdministrativeSex.UNKNOWN)
+    patient.marital_status = get(pid, 16, comp=2)[:32] or get(pid, 16)[:32] or None
+    patient.race = get(pid, 10, comp=2)[:64] or get(pid, 10)[:64] or None
+    patient.ethnicity = get(pid, 22, comp=2)[:64] or get(pid, 22)[:64] or None
+    language = get(pid, 15)
+    if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
+        patient.language = language.lower()[:16]
+    died = parse_hl7_datetime(get(pid, 29), "PID-29")
+    if died is not None or get(pid, 30).upper() == "Y":
+        patient.status = PatientStatus.DECEASED
+        patient.deceased_at = died
+    elif patient.status is None or patient.status == PatientStatus.DECEASED:
+        patient.status = PatientStatus.ACTIVE
+
+
+def _children(session: Session, model: type[T], patient: Patient, system: str) -> dict[str, T]:
+    rows = session.scalars(
+        select(model).where(
+            model.patient_id == patient.id,  # type: ignore[attr-defined]
+            model.source_system == system,  # type: ignore[attr-defined]
+        )
+    )
+    return {r.source_id: r for r in rows}  # type: ignore[attr-defined]
+
+
+def _sync(
+    ctx: MessageContext,
+    model: type[Any],
+    patient: Patient,
+    prefix: str,
+    wanted: list[dict[str, Any]],
+) -> None:
+    """Make this patient's ``model`` rows from this source equal ``wanted``: update in
+    place by position, add new ones, soft-delete the ones the message no longer sends."""
+    system = patient.source_system
+    existing = _children(ctx.session, model, patient, system)
+    keep: set[str] = set()
+    for n, values in enumerate(wanted, start=1):
+        source_id = f"{patient.source_id}|{prefix}|{n}"[:128]
+        keep.add(source_id)
+        row = existing.get(source_id)
+        if row is None:
+            row = model(patient_id=patient.id, source_system=system, source_id=source_id)
+            ctx.session.add(row)
+        for key, value in values.items():
+            if getattr(row, key, None) != value:
+                setattr(row, key, value)
+        row.deleted_at = None
+    for source_id, row in existing.items():
+        if source_id.split("|")[-2:-1] == [prefix] and source_id not in keep:
+            row.deleted_at = row.deleted_at or utcnow()
+
+
+def _sync_identifiers(ctx: MessageContext, patient: Patient, pid: Any, mrn: Identifier) -> None:
+    wanted: list[dict[str, Any]] = []
+    for ident in identifiers(pid, 3) or [mrn]:
+        if ident.type_code == "SS":
+            try:
+                hashed, last4 = hash_ssn(ident.value, key=ssn_key(ctx.secret_key))
+            except InvalidSSNError:
+                ctx.warnings.append("PID-3: an SSN that is not valid was not stored")
+                continue
+            wanted.append(
+                {"kind": IdentifierKind.SSN, "system": "http://hl7.org/fhir/sid/us-ssn",
+                 "value": None, "value_hash": hashed, "last4": last4, "type_code": "SS"}
+            )  # fmt: skip
+            continue
+        kind = IdentifierKind.MRN if ident.type_code in {"MR", ""} else IdentifierKind.OTHER
+        kind = IdentifierKind.DRIVERS_LICENSE if ident.type_code == "DL" else kind
+        kind = IdentifierKind.PASSPORT if ident.type_code == "PPN" else kind
+        kind = IdentifierKind.MEMBER_ID if ident.type_code in {"MB", "MC", "MA"} else kind
+        authority = ident.authority or mrn.authority
+        wanted.append(
+            {"kind": kind, "system": system_name(authority).removeprefix("hl7v2:")[:255],
+             "value": ident.value[:128], "value_hash": None, "last4": None,
+             "assigner": authority[:200] or None, "type_code": ident.type_code[:16] or None}
+        )  # fmt: skip
+    _sync(ctx, PatientIdentifier, patient, "PID-3", wanted)
+
+
+def _sync_addresses(ctx: MessageContext, patient: Patient, pid: Any) -> None:
+    wanted: list[dict[str, Any]] = []
+    for rep in range(1, repeats(pid, 11) + 1):
+        line1 = get(pid, 11, rep, 1, 1)
+        if not line1:
+            continue
+        country = get(pid, 11, rep, 6).upper()
+        wanted.append(
+            {"line1": line1[:200], "line2": get(pid, 11, rep, 2)[:200] or None,
+             "city": get(pid, 11, rep, 3)[:100], "state": get(pid, 11, rep, 4)[:64] or None,
+             "postal_code": get(pid, 11, rep, 5)[:16] or None,
+             "country": _COUNTRIES.get(country, country if len(country) == 2 else "US"),
+             "district": get(pid, 11, rep, 9)[:100] or None,
+             "use": _ADDRESS_USE.get(get(pid, 11, rep, 7).upper(), AddressUse.HOME)}
+        )  # fmt: skip
+    _sync(ctx, Address, patient, "PID-11", wanted)
+
+
+def e164(raw: str) -> str | None:
+    """A North American number as E.164 (+1...), else the digits with a plus; None if
+    there are too few digits to be a phone number."""
+    digits = re.sub(r"\D", "", raw)
+    if len(digits) == 10:
+        return "+1" + digits
+    if len(digits) == 11 and digits.startswith("1"):
+        return "+" + digits
+    return "+" + digits if 8 <= len(digits) <= 15 else None
+
+
+def _phone(pid: Any, field_no: int, rep: int) -> dict[str, Any] | None:
+    email = get(pid, field_no, rep, 4)
+    equipment = get(pid, field_no, rep, 3).upper()
+    if equipment in {"INTERNET", "X.400"} or (email and "@" in email):
+        return {"system": ContactSystem.EMAIL, "value": email.lower()[:255], "use": None}
+    area, local = get(pid, field_no, rep, 6), get(pid, field_no, rep, 7)
+    number = e164(area + local if local else get(pid, field_no, rep, 1))
+    if number is None:
+        return None
+    use = _PHONE_USE.get(get(pid, field_no, rep, 2).upper())
+    use = ContactUse.MOBILE if equipment == "CP" else use
+    use = use or (ContactUse.HOME if field_no == 13 else ContactUse.WORK)
+    return {"system": ContactSystem.PHONE, "value": number, "use": use}
+
+
+def _sync_phones(ctx: MessageContext, patient: Patient, pid: Any) -> None:
+    wanted: list[dict[str, Any]] = []
+    for field_no in (13, 14):  # PID-13 home, PID-14 business
+        for rep in range(1, repeats(pid, field_no) + 1):
+            found = _phone(pid, field_no, rep)
+            if found is not None:
+                wanted.append(found)
+    ranks: dict[ContactSystem, int] = {}
+    for row in wanted:
+        ranks[row["system"]] = ranks.get(row["system"], 0) + 1
+        row["rank"] = ranks[row["system"]]
+    _sync(ctx, ContactPoint, patient, "PID-13", wanted)

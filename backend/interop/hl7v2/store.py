@@ -1,0 +1,230 @@
+"""Receive, store, process and retry HL7 v2 messages; the error queue's engine room.
+
+:func:`receive` is what the MLLP listener and the file importer call, inside the
+caller's transaction: the raw message is stored first, then processed inside a
+SAVEPOINT, so a message whose processing fails is still stored (state ``failed``, in
+the error queue) while nothing it half-wrote survives. If the database itself fails,
+the exception propagates, the transaction rolls back, and the transport answers AR:
+nothing was stored, so the sender must resend.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+import backend.models  # noqa: F401  (every table: the records written link to others)
+from backend.common.errors import Conflict, NotFound
+from backend.common.mixins import utcnow
+from backend.interop.hl7v2.ack import AckError, build_ack
+from backend.interop.hl7v2.handlers import HANDLERS, MESSAGE_CODES
+from backend.interop.hl7v2.handlers.common import UPSERTED_KEY, MessageContext
+from backend.interop.hl7v2.models import Hl7Message, MessageState
+from backend.interop.hl7v2.parse import Hl7ContentError, Parsed, digest, normalize, parse
+
+logger = logging.getLogger(__name__)
+MAX_RAW = 16 * 1024 * 1024  # the listener refuses bigger frames before they get here
+
+
+class RetryRefused(Conflict):
+    """The message cannot be retried (it was processed already)."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What happened to one message, and the ACK to answer with."""
+
+    message_id: uuid.UUID
+    state: MessageState
+    ack_code: str  # AA | AE | AR
+    ack: str
+    duplicate: bool = False
+    error_code: str | None = None
+    error_detail: str | None = None
+
+
+def _find(session: Session, source: str, control_id: str, key: str) -> Hl7Message | None:
+    return session.scalars(
+        select(Hl7Message).where(
+            Hl7Message.source == source,
+            Hl7Message.control_id == control_id,
+            Hl7Message.digest == key,
+        )
+    ).first()
+
+
+def _receipt(row: Hl7Message, *, duplicate: bool = False) -> Receipt:
+    return Receipt(
+        message_id=row.id,
+        state=row.state,
+        ack_code=row.ack_code or "AR",
+        ack=row.ack or "",
+        duplicate=duplicate,
+        error_code=row.error_code,
+        error_detail=row.error_detail,
+    )
+
+
+def receive(
+    *,
+    session: Session,
+    text: str,
+    secret_key: str,
+    transport: str = "mllp",
+    now: datetime | None = None,
+) -> Receipt:
+    """Store one message and process it (or answer a resend with its first ACK)."""
+    now = now or utcnow()
+    normalized = normalize(text)
+    key = digest(normalized)
+    try:
+        parsed: Parsed | None = parse(normalized)
+        error: Hl7ContentError | None = None
+    except Hl7ContentError as exc:
+        parsed, error = None, exc
+    header = parsed.header if parsed is not None else None
+    source = header.source if header is not None else "unknown"
+    control_id = (header.control_id if header is not None else "")[:199]
+    existing = _find(session, source, control_id, key)
+    if existing is not None and existing.state in {MessageState.PROCESSED, MessageState.REJECTED}:
+        return _receipt(existing, duplicate=True)
+    row = existing
+    if row is None:
+        row = Hl7Message(
+            id=uuid.uuid4(),
+            source=source,
+            control_id=control_id,
+            digest=key,
+            message_type=(header.message_type if header is not None else "")[:20],
+            version=(header.version if header is not None else "")[:16],
+            transport=transport,
+            state=MessageState.RECEIVED,
+            attempts=0,
+            received_at=now,
+            raw=normalized,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            # The same message arrived on another connection a moment ago.
+            found = _find(session, source, control_id, key)
+            if found is None:
+                raise
+            return _receipt(found, duplicate=True)
+    if parsed is None:
+        assert error is not None
+        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", error, now)
+        return _receipt(row)
+    _process(session, row, parsed, secret_key, now)
+    return _receipt(row)
+
+
+def _finish(
+    row: Hl7Message,
+    parsed: Parsed | None,
+    code: str,
+    state: MessageState,
+    error_code: str | None,
+    error: Hl7ContentError | None,
+    now: datetime,
+    *,
+    hl7_code: str | None = None,
+) -> None:
+    header = parsed.header if parsed is not None else None
+    ack_error = None
+    if error is not None:
+        ack_error = AckError(hl7_code or error.code, error.location, str(error))
+    row.state = state
+    row.ack_code = code
+    row.ack = build_ack(header, code, error=ack_error, now=now)
+    row.error_code = error_code
+    row.error_detail = str(error) if error is not None else None
+    row.processed_at = now
+
+
+def _process(
+    session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now: datetime
+) -> None:
+    header = parsed.header
+    row.attempts += 1
+    row.warnings = None
+    if not header.control_id:
+        problem = Hl7ContentError("MSH-10", "no message control id", code="101")
+        return _finish(row, parsed, "AE", MessageState.FAILED, "content_error", problem, now)
+    if not header.version_supported:
+        problem = Hl7ContentError("MSH-12", "version not supported (2.3 to 2.8 are)", code="203")
+        return _finish(
+            row, parsed, "AR", MessageState.REJECTED, "unsupported_version", problem, now
+        )
+    handler = HANDLERS.get((header.message_code.upper(), header.trigger.upper()))
+    if handler is None:
+        known_code = header.message_code.upper() in MESSAGE_CODES
+        problem = Hl7ContentError(
+            "MSH-9",
+            f"{'event' if known_code else 'message type'} {header.message_type} is not handled",
+            code="201" if known_code else "200",
+        )
+        slug = "unsupported_event" if known_code else "unsupported_type"
+        return _finish(row, parsed, "AR", MessageState.REJECTED, slug, problem, now)
+    ctx = MessageContext(
+        session=session, header=header, message=parsed.message, secret_key=secret_key
+    )
+    session.info[UPSERTED_KEY] = []
+    try:
+        with session.begin_nested():
+            touched = handler(ctx)
+            session.flush()
+    except Hl7ContentError as exc:
+        return _finish(row, parsed, "AE", MessageState.FAILED, "content_error", exc, now)
+    except OperationalError:
+        raise  # the database is down: nothing is stored, the sender gets AR and resends
+    except Exception as exc:  # a bug: keep the message for a retry after the fix
+        # Only the type: exception text can quote SQL parameters, i.e. patient data.
+        logger.error("hl7 %s %s failed: %s", header.message_type, row.id, type(exc).__name__)
+        problem = Hl7ContentError("", f"internal error ({type(exc).__name__})", code="207")
+        return _finish(row, parsed, "AR", MessageState.FAILED, "internal_error", problem, now)
+    finally:
+        upserted = session.info.pop(UPSERTED_KEY, [])
+    ids = list(dict.fromkeys([*touched, *upserted]))
+    row.patient_ids = [str(i) for i in ids] or None
+    row.warnings = ctx.warnings or None
+    _finish(row, parsed, "AA", MessageState.PROCESSED, None, None, now)
+    return None
+
+
+def retry(
+    *, session: Session, message_id: uuid.UUID, secret_key: str, now: datetime | None = None
+) -> Receipt:
+    """Process a failed (or rejected) message again, after a fix."""
+    now = now or utcnow()
+    row = session.get(Hl7Message, message_id)
+    if row is None:
+        raise NotFound()
+    if row.state == MessageState.PROCESSED:
+        raise RetryRefused("the message was processed already")
+    try:
+        parsed = parse(row.raw)
+    except Hl7ContentError as exc:
+        row.attempts += 1
+        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
+        return _receipt(row)
+    _process(session, row, parsed, secret_key, now)
+    return _receipt(row)
+
+
+def failed_ids(session: Session) -> list[uuid.UUID]:
+    """The error queue, oldest first."""
+    return list(
+        session.scalars(
+            select(Hl7Message.id)
+            .where(Hl7Message.state == MessageState.FAILED)
+            .order_by(Hl7Message.received_at, Hl7Message.id)
+        )
+    )

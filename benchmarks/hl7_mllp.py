@@ -1,0 +1,136 @@
+"""HL7 v2 over MLLP on loopback: messages per second, next to a raw bulk insert floor.
+
+    python benchmarks/hl7_mllp.py [--messages 2000] [--connections 1 2 4] [--database URL]
+
+Each message is an ADT^A04 for a new patient (patient, MRN identifier, address, phone,
+and the stored raw message with its ACK): the listener parses, stores, maps and
+acknowledges it in its own transaction before the sender sends the next one on that
+connection. The floor inserts the same rows with one executemany per table in a single
+transaction: no parsing, no ACK, no per-message commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import insert
+
+from backend.db import make_engine, transaction
+from backend.interop.hl7v2.listener import END, Listener, frame
+from backend.interop.hl7v2.models import Hl7Message, MessageState
+from backend.migrations import upgrade_to_head
+from backend.patients.models import Address, ContactPoint, Patient, PatientIdentifier
+
+SECRET = "benchmark-secret-" + "b" * 40
+
+
+def message(run: str, n: int) -> str:
+    return "\r".join(
+        [
+            f"MSH|^~\\&|BENCH|FAC{run}|P360|CLINIC|20240105101500||ADT^A04|{run}-{n}|P|2.5.1",
+            "EVN|A04|20240105101500",
+            f"PID|1||{run}{n:07d}^^^FAC{run}^MR||DOE{n}^JANE^Q||19800102|F|||"
+            f"{n} MAIN ST^^SPRINGFIELD^IL^62701^USA||(217)555-{n % 10000:04d}",
+        ]
+    )
+
+
+def sender(port: int, texts: list[str]) -> None:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        buffer = b""
+        for text in texts:
+            sock.sendall(frame(text))
+            while END not in buffer:
+                buffer += sock.recv(65536)
+            ack, _, buffer = buffer.partition(END)
+            assert b"MSA|AA|" in ack, ack
+
+
+async def over_mllp(url: str, count: int, connections: int) -> float:
+    engine = make_engine(url, pool_size=connections + 2)
+    listener = Listener(engine=engine, secret_key=SECRET, port=0)
+    port = await listener.start()
+    run = uuid.uuid4().hex[:6]
+    texts = [message(run, n) for n in range(count)]
+    chunks = [texts[i::connections] for i in range(connections)]
+    start = time.perf_counter()
+    await asyncio.gather(*(asyncio.to_thread(sender, port, chunk) for chunk in chunks))
+    seconds = time.perf_counter() - start
+    await listener.stop()
+    engine.dispose()
+    return count / seconds
+
+
+def bulk_floor(url: str, count: int) -> float:
+    engine = make_engine(url)
+    run = uuid.uuid4().hex[:6]
+    now = datetime.now(UTC)
+    patients, identifiers, addresses, phones, messages = [], [], [], [], []
+    start = time.perf_counter()
+    for n in range(count):
+        pid = uuid.uuid4()
+        mrn = f"{run}{n:07d}"
+        system = f"hl7v2:FAC{run}"
+        patients.append(
+            {"id": pid, "source_system": system, "source_id": mrn, "given_name": "JANE",
+             "family_name": f"DOE{n}", "sex": "female", "language": "en", "status": "active",
+             "interpreter_needed": False, "version": 1, "recorded_at": now, "updated_at": now}
+        )  # fmt: skip
+        common = {"patient_id": pid, "source_system": system, "version": 1, "sensitivity": 0,
+                  "recorded_at": now, "updated_at": now}  # fmt: skip
+        identifiers.append({**common, "id": uuid.uuid4(), "source_id": f"{mrn}|PID-3|1",
+                            "kind": "mrn", "system": f"FAC{run}", "value": mrn})  # fmt: skip
+        addresses.append({**common, "id": uuid.uuid4(), "source_id": f"{mrn}|PID-11|1",
+                          "use": "home", "line1": f"{n} MAIN ST", "city": "SPRINGFIELD",
+                          "country": "US"})  # fmt: skip
+        phones.append({**common, "id": uuid.uuid4(), "source_id": f"{mrn}|PID-13|1",
+                       "system": "phone", "value": f"+1217555{n % 10000:04d}", "rank": 1,
+                       "verified": False})  # fmt: skip
+        messages.append(
+            {"id": uuid.uuid4(), "source": f"BENCH|FAC{run}", "control_id": f"{run}-{n}",
+             "digest": uuid.uuid4().hex, "message_type": "ADT^A04", "version": "2.5.1",
+             "transport": "mllp", "state": MessageState.PROCESSED.value, "attempts": 1,
+             "received_at": now, "raw": message(run, n), "ack_code": "AA", "ack": "MSA|AA"}
+        )  # fmt: skip
+    with transaction(engine) as session:
+        for model, rows in ((Patient, patients), (PatientIdentifier, identifiers),
+                            (Address, addresses), (ContactPoint, phones),
+                            (Hl7Message, messages)):  # fmt: skip
+            session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+    seconds = time.perf_counter() - start
+    engine.dispose()
+    return count / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--connections", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--database", help="a database URL (default: a new SQLite file)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database or f"sqlite:///{tmp}/bench.db"
+        upgrade_to_head(url)
+        floor = bulk_floor(url, args.messages)
+        print(f"database: {url.split('://')[0]}   messages: {args.messages}")
+        print(f"raw bulk insert of the same rows (floor): {floor:,.0f} messages/s")
+        for connections in args.connections:
+            rate = asyncio.run(over_mllp(url, args.messages, connections))
+            print(
+                f"MLLP, {connections} connection(s): {rate:,.0f} messages/s "
+                f"(floor/mllp = {floor / rate:.1f}x)"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Field-level checks: what each handled message type writes into the record."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.clinical.models import ClinicalNote, NoteKind, NoteStatus
+from backend.clinical.results import DiagnosticReport, Interpretation, Observation
+from backend.common.types import Code
+from backend.interop.hl7v2.models import Hl7Message, MessageState
+from backend.interop.hl7v2.store import Receipt, receive
+from backend.journey.models import Admission, AdmissionStatus, Discharge, DischargeDisposition
+from backend.patients.models import (
+    Address,
+    AdministrativeSex,
+    ContactPoint,
+    IdentifierKind,
+    Patient,
+    PatientIdentifier,
+)
+from backend.scheduling.models import Appointment, AppointmentStatus, Encounter, EncounterStatus
+from tests.interop.hl7v2.conftest import SECRET, fixture_text
+
+
+def feed(session: Session, text: str) -> Receipt:
+    receipt = receive(session=session, text=text, secret_key=SECRET)
+    assert receipt.state == MessageState.PROCESSED, receipt.error_detail
+    return receipt
+
+
+def only_patient(session: Session, mrn: str) -> Patient:
+    return session.scalars(select(Patient).where(Patient.source_id == mrn)).one()
+
+
+def test_a01_then_a03_admits_and_discharges(session: Session) -> None:
+    admit = fixture_text("ADT01-23.hl7")
+    receipt = feed(session, admit)
+    patient = only_patient(session, "10006579")
+    assert (patient.family_name, patient.given_name, patient.middle_name) == ("DUCK", "DONALD", "D")
+    assert patient.birth_date.isoformat() == "1924-10-10"
+    assert patient.sex == AdministrativeSex.MALE
+    row = session.get(Hl7Message, receipt.message_id)
+    assert row is not None
+    assert row.patient_ids == [str(patient.id)]
+    ident = session.scalars(
+        select(PatientIdentifier).where(PatientIdentifier.patient_id == patient.id)
+    ).one()
+    assert (ident.kind, ident.value, ident.type_code) == (IdentifierKind.MRN, "10006579", "MR")
+    address = session.scalars(select(Address).where(Address.patient_id == patient.id)).one()
+    assert (address.line1, address.city, address.state) == ("111 DUCK ST", "FOWL", "CA")
+    phones = session.scalars(
+        select(ContactPoint.value).where(ContactPoint.patient_id == patient.id)
+    )
+    assert set(phones) == {"+18885551212"}
+    admission = session.scalars(select(Admission).where(Admission.patient_id == patient.id)).one()
+    assert admission.status == AdmissionStatus.ACTIVE
+    assert admission.source_id == "visit:40007716"
+    # PV1-44 20050110045502+0700, stored in UTC.
+    assert admission.admitted_at == datetime(2005, 1, 9, 21, 55, 2, tzinfo=UTC)
+    encounter = session.scalars(select(Encounter).where(Encounter.patient_id == patient.id)).one()
+    assert (encounter.status, encounter.class_code) == (EncounterStatus.IN_PROGRESS, "IMP")
+
+    segments = admit.replace("\n", "\r").split("\r")
+    segments[0] = segments[0].replace("ADT^A01", "ADT^A03").replace("|599102|", "|599103|")
+    pv1 = segments[4].split("|")
+    pv1 += [""] * (50 - len(pv1))
+    pv1[36], pv1[45] = "07", "20050112100000+0700"
+    segments[4] = "|".join(pv1)
+    feed(session, "\r".join(segments))
+    session.expire_all()
+    admission = session.get(Admission, admission.id)
+    assert admission is not None
+    assert admission.status == AdmissionStatus.FINISHED
+    discharge = session.scalars(
+        select(Discharge).where(Discharge.admission_id == admission.id)
+    ).one()
+    assert discharge.disposition == DischargeDisposition.LEFT_AGAINST_ADVICE
+    assert discharge.discharged_at == datetime(2005, 1, 12, 3, 0, tzinfo=UTC)
+    encounter = session.get(Encounter, encounter.id)
+    assert encounter is not None
+    assert encounter.status == EncounterStatus.FINISHED
+
+
+def test_a08_updates_the_same_patient(session: Session) -> None:
+    feed(session, fixture_text("ADT-A04-01.hl7"))
+    patient = only_patient(session, "PATID1234")
+    ssn = session.scalars(
+        select(PatientIdentifier).where(
+            PatientIdentifier.patient_id == patient.id, PatientIdentifier.kind == IdentifierKind.SSN
+        )
+    ).one()
+    assert ssn.value is None
+    assert ssn.last4 == "6789"
+    assert ssn.value_hash
+    update = fixture_text("ADT-A08-01.hl7").replace("EVERYMAN&&&&Aniston^ADAM", "EVERYWOMAN^EVE")
+    feed(session, update)
+    session.expire_all()
+    assert [
+        p.id for p in session.scalars(select(Patient).where(Patient.source_id == "PATID1234"))
+    ] == [patient.id]
+    assert (session.get(Patient, patient.id).family_name) == "EVERYWOMAN"  # type: ignore[union-attr]
+
+
+def test_oru_results_become_reports_and_observations(session: Session) -> None:
+    feed(session, fixture_text("LRI_2.0-NG_CBC_Typ_Message.hl7"))
+    hemoglobin = session.scalars(select(Observation).where(Observation.code_code == "718-7")).one()
+    assert hemoglobin.value_quantity == Decimal("12.5")
+    assert hemoglobin.value_unit == "g/mL"
+    assert (hemoglobin.reference_low, hemoglobin.reference_high) == (Decimal(13), Decimal(18))
+    assert hemoglobin.interpretation == Interpretation.LOW
+    assert hemoglobin.is_abnormal
+    report = session.get(DiagnosticReport, hemoglobin.diagnostic_report_id)
+    assert report is not None
+    assert report.code == Code(
+        "http://loinc.org", "57021-8", "CBC W Auto Differential panel in Blood"
+    )
+    results = session.scalars(
+        select(Observation).where(Observation.diagnostic_report_id == report.id)
+    ).all()
+    assert len(results) >= 5
+    assert all(r.patient_id == report.patient_id for r in results)
+
+
+def test_oru_obx_without_code_is_a_warning_not_a_loss(session: Session) -> None:
+    receipt = feed(session, fixture_text("ORU-R01-01.hl7"))
+    row = session.get(Hl7Message, receipt.message_id)
+    assert row is not None
+    assert row.warnings
+    assert any("no OBX-3" in w for w in row.warnings)
+
+
+def test_siu_book_reschedule_cancel(session: Session) -> None:
+    feed(session, fixture_text("SIU-S12-01.hl7"))
+    appointment = session.scalars(
+        select(Appointment).where(Appointment.source_id == "appt:36996")
+    ).one()
+    assert appointment.status == AppointmentStatus.BOOKED
+    assert appointment.start_at == datetime(2021, 9, 24, 7, 15, tzinfo=UTC)  # 09:30+02:15
+    assert appointment.reason == Code(
+        "http://snomed.info/sct", "76164006", "Biopsy of colon (procedure)"
+    )
+    rescheduled = fixture_text("SIU-S13-01.hl7").replace(
+        "TQ1|||||||20210924093000+0215|20210924102000+0215",
+        "TQ1|||||||20210925093000+0215|20210925102000+0215",
+    )
+    feed(session, rescheduled)
+    session.expire_all()
+    appointment = session.get(Appointment, appointment.id)
+    assert appointment is not None
+    assert appointment.start_at == datetime(2021, 9, 25, 7, 15, tzinfo=UTC)
+    assert appointment.minutes == 50
+    feed(session, fixture_text("SIU-S15-01.hl7"))
+    session.expire_all()
+    appointment = session.get(Appointment, appointment.id)
+    assert appointment is not None
+    assert appointment.status == AppointmentStatus.CANCELLED
+    assert appointment.cancelled_at is not None
+    assert session.scalars(
+        select(Appointment).where(Appointment.source_id == "appt:36996")
+    ).all() == [appointment]
+
+
+def test_mdm_t02_becomes_a_clinical_note(session: Session) -> None:
+    feed(session, fixture_text("MDM-T02-03.hl7"))
+    note = session.scalars(
+        select(ClinicalNote).where(ClinicalNote.source_id == "doc:2RWRVAJ627408")
+    ).one()
+    assert note.kind == NoteKind.DISCHARGE_SUMMARY
+    assert note.doc_type == Code("http://loinc.org", "18842-5", "Discharge summary")
+    assert note.status == NoteStatus.DRAFT  # TXA-17 IP: in progress
+    assert note.body.startswith("Toilet cylinder crackers")
+    assert note.body.count("\n") >= 12
+    patient = session.get(Patient, note.patient_id)
+    assert patient is not None
+    assert patient.family_name == "Clark"
+    assert uuid.UUID(str(note.id))
