@@ -25,6 +25,7 @@ from backend.patients.models import Patient
 from backend.settings import Settings, get_settings
 from backend.web.headers import SecurityHeaders
 from backend.web.health import healthz, readyz
+from portal.routes import portal_routes
 
 # Templates ship inside the package (they are code); autoescape is on for .html.
 _TEMPLATES = Jinja2Templates(
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> Starlette:
                     development=settings.env == "development", production=settings.is_production
                 ),
             ),
+            *portal_routes(),  # patient portal pages under /portal
             Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
         ],
         middleware=[Middleware(SecurityHeaders, hsts=settings.is_production)],

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     # How long a resolved caller is reused for the same token or cookie (seconds, 0 = off).
     # Revocations made through this process apply at once; see backend/access/principal_cache.
     principal_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Outgoing mail (portal password resets): plain SMTP to a relay, STARTTLS when offered.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    mail_from: str = "patient360 <no-reply@patient360.invalid>"
+    # The address patients reach the server at, for links in e-mails; default: host/port.
+    public_url: str = ""
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:
@@ -64,6 +70,11 @@ class Settings(BaseSettings):
             if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
                 raise UnsafeSettingsError("production refuses an in-memory SQLite database")
         return self
+
+    @property
+    def base_url(self) -> str:
+        """Where links in e-mails point (no trailing slash)."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def is_production(self) -> bool:

@@ -12,6 +12,8 @@
   patient is currently under, and a caller holding a live break-glass grant for the
   patient. Seeing a patient by location (front desk) is not enough. The patient sees
   their own.
+* Patients read their own record minus psychotherapy notes and rows a model marks
+  ``visible_to_patient = false`` (internal call notes about them).
 * Contact details for alumni coordinators: only channels the patient allowed for
   alumni messages (an explicit ``contact_preference`` row; no row means no).
 
@@ -301,7 +303,10 @@ def sensitivity_filter(
     :func:`part2_covered_patients` for the patients being queried."""
     sensitivity, author = model.sensitivity, model.author_id
     if principal.kind is PrincipalKind.PATIENT:
-        return _flag(sensitivity, Sensitivity.PSYCHOTHERAPY)
+        own = _flag(sensitivity, Sensitivity.PSYCHOTHERAPY)
+        # Internal call notes and staff threads about a patient are not theirs to read.
+        shared = getattr(model, "visible_to_patient", None)
+        return own if shared is None else and_(own, shared.is_(True))
     psychotherapy = or_(
         _flag(sensitivity, Sensitivity.PSYCHOTHERAPY),
         author == principal.subject_id,

@@ -40,6 +40,7 @@ from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
 from backend.api.types.identity import IdentityMutations, IdentityQueries
 from backend.api.types.patient import Me, Patient, PatientConnection
+from backend.api.types.portal import InviteMutations, PortalQueries
 from backend.patients.service import DEFAULT_PAGE_SIZE, get_patient, search_patients
 from graphql import GraphQLError
 
@@ -59,7 +60,7 @@ def _patient_id(raw: str) -> uuid.UUID:
 
 
 @strawberry.type
-class Query(AuditQueries, IdentityQueries, Hl7Queries):
+class Query(AuditQueries, IdentityQueries, Hl7Queries, PortalQueries):
     @strawberry.field
     async def me(self, info: Info[ApiContext, None]) -> Me:
         ctx = info.context
@@ -124,6 +125,7 @@ class Mutation(
     CarePlanMutations,
     ClinicalMutations,
     Hl7Mutations,
+    InviteMutations,
 ):
     pass
 

@@ -99,3 +99,38 @@ class AccessToken(Base):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PortalSession(UUIDPrimaryKey, Base):
+    """A patient's portal browser session; the same rules as :class:`StaffSession`.
+
+    Kept apart from staff sessions so a portal cookie can never resolve to a staff
+    principal (and the reverse), whatever the cookie name.
+    """
+
+    __tablename__ = "portal_session"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    portal_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("portal_account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    address: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class PasswordResetToken(UUIDPrimaryKey, Base):
+    """A one-time password-reset link for a portal account; only the token's hash is kept."""
+
+    __tablename__ = "password_reset_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    portal_account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("portal_account.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    address: Mapped[str | None] = mapped_column(String(64), default=None)

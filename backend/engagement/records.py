@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from backend.access.masking import Withheld
@@ -95,6 +95,16 @@ class SurveyInvitationView:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactPreferenceView:
+    id: uuid.UUID
+    channel: str | None = None
+    message_type: str | None = None
+    allowed: bool | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SurveyResponseView:
     id: uuid.UUID
     invitation_id: uuid.UUID | None = None
@@ -105,6 +115,19 @@ class SurveyResponseView:
     submitted_at: datetime | None = None
     via: str | None = None
     effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CommunicationSettingsView:
+    id: uuid.UUID
+    preferred_channel: str | None = None
+    language: str | None = None
+    quiet_hours_start: time | None = None
+    quiet_hours_end: time | None = None
+    timezone: str | None = None
+    do_not_contact: bool | None = None
     version: int | None = None
     withheld: tuple[Withheld, ...] = ()
 
@@ -131,4 +154,39 @@ class ReviewView:
     replied_at: datetime | None = None
     effective_at: datetime | None = None
     version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceChangeView:
+    id: uuid.UUID
+    setting: str | None = None
+    channel: str | None = None
+    message_type: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    changed_by: str | None = None
+    method_detail: str | None = None
+    changed_at: datetime | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceCell:
+    """One cell of the channel x message-type matrix: stored, or the clinic default."""
+
+    channel: str
+    message_type: str
+    allowed: bool
+    is_default: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PreferencesView:
+    """How a patient wants to be reached: the full matrix, settings, and the history."""
+
+    patient_id: uuid.UUID
+    cells: tuple[PreferenceCell, ...]
+    settings: CommunicationSettingsView | None
+    history: tuple[PreferenceChangeView, ...]
     withheld: tuple[Withheld, ...] = ()

@@ -39,6 +39,7 @@ STRUCTURAL_TYPES = {
         "built by backend/record/timeline.py only from fields of its record the caller may "
         "read (each listed by kind in the policy through backend/record/categories.py)"
     ),
+    "PortalInviteLink": "the invite the caller just made: ids, the one-time link, its expiry",
 }
 STRUCTURAL_FIELDS = {
     "id": "the id the caller asked by (never masked)",

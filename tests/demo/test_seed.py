@@ -33,6 +33,8 @@ EMPTY_BY_DESIGN = {
     "audit_chain_head": "created by the first audit event",
     "break_glass_grant": "emergencies only",
     "hl7_message": "written by HL7 v2 feeds (MLLP listener, `patient360 import hl7`)",
+    "portal_session": "written by portal sign-ins",
+    "password_reset_token": "written by portal password-reset requests",
 }
 # Records a typical treated patient has only sometimes (real charts are like that); the
 # fullest demo patient may lack these and no others.

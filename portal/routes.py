@@ -1,0 +1,35 @@
+"""The portal's routes, mounted at ``/portal`` by ``create_app``."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+
+from portal import account, preferences, record
+
+
+def portal_routes() -> list[BaseRoute]:
+    """``/portal`` itself (the home page, no trailing-slash redirect) and the pages under it."""
+    return [
+        Route("/portal", record.home, methods=["GET"]),
+        Mount("/portal", routes=_pages()),
+    ]
+
+
+def _pages() -> list[BaseRoute]:
+    return [
+        Route("/sign-in", account.sign_in_page, methods=["GET"]),
+        Route("/sign-in", account.sign_in, methods=["POST"]),
+        Route("/sign-out", account.sign_out, methods=["POST"]),
+        Route("/invite/{token}", account.invite_page, methods=["GET"]),
+        Route("/invite/{token}", account.accept_invite, methods=["POST"]),
+        Route("/reset", account.reset_request_page, methods=["GET"]),
+        Route("/reset", account.request_reset, methods=["POST"]),
+        Route("/reset/{token}", account.reset_page, methods=["GET"]),
+        Route("/reset/{token}", account.reset, methods=["POST"]),
+        Route("/appointments", record.appointments, methods=["GET"]),
+        Route("/care-plan", record.care_plan, methods=["GET"]),
+        Route("/messages", record.messages, methods=["GET"]),
+        Route("/access", record.access, methods=["GET"]),
+        Route("/preferences", preferences.preferences_page, methods=["GET"]),
+        Route("/preferences", preferences.save_preferences, methods=["POST"]),
+    ]
