@@ -1,7 +1,7 @@
 """Run a named GraphQL operation in-process as the signed-in patient.
 
 The portal reads the record the way any API client does: the same schema, the same
-services, the same policy and the same audit events (the schema's ``AuditReads``
+services, the same policy and the same audit events (the schema's ``AuditTrail``
 extension writes them before the result comes back). Only the HTTP hop is skipped.
 """
 

@@ -59,7 +59,10 @@ def grant_break_glass(
     if principal.kind is not PrincipalKind.STAFF or not principal_may(
         policy, principal, BREAK_GLASS_CAPABILITY
     ):
-        raise BreakGlassForbidden("break-glass is not available to this account")
+        raise BreakGlassForbidden(
+            "break-glass is not available to this account",
+            refused=[f"capability.{BREAK_GLASS_CAPABILITY}"],
+        )
     reason = reason.strip()
     if not MIN_REASON <= len(reason) <= MAX_REASON:
         raise BreakGlassInputError("reason", f"needs {MIN_REASON} to {MAX_REASON} characters")
@@ -118,7 +121,10 @@ def _require_reviewer(principal: Principal, policy: CompiledPolicy) -> None:
     if principal.kind is not PrincipalKind.STAFF or not principal_may(
         policy, principal, REVIEW_CAPABILITY
     ):
-        raise BreakGlassForbidden("reviewing break-glass grants is not available to this account")
+        raise BreakGlassForbidden(
+            "reviewing break-glass grants is not available to this account",
+            refused=[f"capability.{REVIEW_CAPABILITY}"],
+        )
 
 
 def grants_for_review(

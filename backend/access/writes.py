@@ -14,7 +14,9 @@ Every staff change goes through these steps, in this order, inside one transacti
    :class:`Conflict`; :func:`flush_changes` turns a concurrent writer that won the race
    (SQLAlchemy's ``StaleDataError`` from the version-checked UPDATE) into a Conflict too.
 4. :func:`audit_change`: one ``create``/``update`` event naming record types and
-   ``Type.field``s, never values.
+   ``Type.field``s, never values. A change refused at step 1 or 2 is audited too
+   (:func:`audit_refusal`, written by the GraphQL schema's audit extension after the
+   refused transaction rolled back).
 5. :func:`written_view`: the record as the caller may *read* it, masked like any read.
 """
 
@@ -32,7 +34,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from backend.access import audit
 from backend.access.listing import build_view, view_fields
 from backend.access.masking import denied_writes, mask_plan
-from backend.access.models import AuditAction
+from backend.access.models import AuditAction, AuditOutcome
 from backend.access.policy import CompiledPolicy, principal_may
 from backend.access.principal import Principal, PrincipalKind
 from backend.access.scoping import can_see_patient
@@ -58,7 +60,9 @@ def require_write(
         raise Forbidden("only staff accounts make this change")
     # Browser sessions carry no scopes; a bearer token is limited to what it was issued for.
     if principal.token_id is not None and WRITE_SCOPE not in principal.scopes:
-        raise Forbidden(f"this token lacks the {WRITE_SCOPE} scope")
+        raise Forbidden(
+            f"this token lacks the {WRITE_SCOPE} scope", refused=[f"token_scope:{WRITE_SCOPE}"]
+        )
     denied = [
         f"{record_type}.{w.field}"
         for record_type, fields in changes.items()
@@ -68,12 +72,14 @@ def require_write(
     ]
     if denied:
         shown = ", ".join(sorted(denied)[:5]) + (" ..." if len(denied) > 5 else "")
-        raise Forbidden(f"your roles may not change {shown}")
+        raise Forbidden(f"your roles may not change {shown}", refused=denied)
 
 
 def require_capability(*, policy: CompiledPolicy, principal: Principal, capability: str) -> None:
     if not principal_may(policy, principal, capability):
-        raise Forbidden(f"this change needs the {capability} permission")
+        raise Forbidden(
+            f"this change needs the {capability} permission", refused=[f"capability.{capability}"]
+        )
 
 
 def require_patient(
@@ -150,6 +156,36 @@ def audit_change(
         patient_id=patient_id,
         record_types=list(changes),
         fields=[f"{t}.{f}" for t, fields in changes.items() for f in fields],
+        policy_version=policy.version,
+        request_id=request_id,
+        now=now,
+    )
+
+
+def audit_refusal(
+    *,
+    session: Session,
+    principal: Principal,
+    policy: CompiledPolicy,
+    action: AuditAction,
+    outcome: AuditOutcome,
+    operation: str,
+    refused: Iterable[str] = (),
+    request_id: str | None,
+    now: datetime,
+) -> None:
+    """One audit event for a change that was refused: by the policy (``denied``: the
+    capability or ``Type.field``s the caller lacks, in ``fields``) or by scope
+    (``not_found``: the record is missing or not the caller's to see, which the trail,
+    like the caller, does not tell apart). ``operation`` is what was asked
+    (``Mutation.createTask``); no id, no input value goes in."""
+    audit.record(
+        session=session,
+        principal=principal,
+        action=action,
+        outcome=outcome,
+        record_types=[operation.partition(".")[0]],
+        fields=[operation, *refused],
         policy_version=policy.version,
         request_id=request_id,
         now=now,

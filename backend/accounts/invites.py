@@ -148,7 +148,10 @@ def create_invite(
     """Staff invite a patient to the portal; None when the patient is not theirs to see."""
     now = now or utcnow()
     if not principal_may(policy, principal, INVITE_CAPABILITY):
-        raise InviteForbidden("inviting patients needs the invite_patients capability")
+        raise InviteForbidden(
+            "inviting patients needs the invite_patients capability",
+            refused=[f"capability.{INVITE_CAPABILITY}"],
+        )
     if not can_see_patient(session=session, principal=principal, patient_id=patient_id, now=now):
         return None
     invite = issue_invite(

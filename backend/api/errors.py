@@ -69,6 +69,14 @@ def from_invalid_input(exc: InvalidInput) -> GraphQLError:
     )
 
 
+class DomainGraphQLError(GraphQLError):
+    """A domain outcome as a GraphQL error, keeping the outcome for the server side (the
+    audit of refused writes reads ``domain.refused``); the client sees only message and
+    extensions."""
+
+    domain: DomainError | None = None
+
+
 def to_graphql_error(exc: Exception) -> GraphQLError | None:
     """The client-facing error for a domain outcome; ``None`` for anything else."""
     if isinstance(exc, NotFound):
@@ -92,7 +100,9 @@ def domain_errors() -> Iterator[None]:
         error = to_graphql_error(exc)
         if error is None:  # a DomainError subclass no transport knows yet: a bug
             raise
-        raise error from None
+        kept = DomainGraphQLError(error.message, extensions=error.extensions)
+        kept.domain = exc
+        raise kept from None
 
 
 def should_mask(error: GraphQLError) -> bool:

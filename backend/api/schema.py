@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import strawberry
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -30,9 +32,19 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.graphql import OperationType
 
+from backend.access.models import AuditAction, AuditOutcome
+from backend.access.writes import audit_refusal
 from backend.api.context import ApiContext, build_context
-from backend.api.errors import ErrorCode, api_error, bad_input, not_found, should_mask
+from backend.api.errors import (
+    DomainGraphQLError,
+    ErrorCode,
+    api_error,
+    bad_input,
+    not_found,
+    should_mask,
+)
 from backend.api.mutations.careplans import CarePlanMutations
 from backend.api.mutations.clinical import ClinicalMutations
 from backend.api.mutations.engagement import EngagementMutations
@@ -41,6 +53,7 @@ from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
 from backend.api.types.identity import IdentityMutations, IdentityQueries
 from backend.api.types.patient import Me, Patient, PatientConnection
 from backend.api.types.portal import InviteMutations, PortalQueries
+from backend.common.errors import Forbidden
 from backend.patients.service import DEFAULT_PAGE_SIZE, get_patient, search_patients
 from graphql import GraphQLError
 
@@ -130,26 +143,83 @@ class Mutation(
     pass
 
 
-class AuditReads(SchemaExtension):
-    """Writes the request's reads to the audit trail, one event per patient, before the
-    response leaves. If the trail cannot be written, the data does not leave either."""
+# A refused change is audited as this action; the mutation's name says what was asked.
+_REFUSED_ACTIONS = {"breakGlass": AuditAction.BREAK_GLASS}
+_UPDATES = ("update", "mark", "merge", "unmerge", "retry")
+_REFUSALS = {
+    ErrorCode.FORBIDDEN.value: AuditOutcome.DENIED,
+    ErrorCode.NOT_FOUND.value: AuditOutcome.NOT_FOUND,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    operation: str  # Mutation.<field>
+    action: AuditAction
+    outcome: AuditOutcome
+    refused: tuple[str, ...]
+
+
+def refused_writes(result: object) -> list[Refusal]:
+    """The mutations of a result that were refused by the policy (FORBIDDEN) or by
+    scope (NOT_FOUND)."""
+    found = []
+    errors: list[GraphQLError] = getattr(result, "errors", None) or []
+    for error in errors:
+        outcome = _REFUSALS.get(str((error.extensions or {}).get("code")))
+        if outcome is None or not error.path or len(error.path) != 1:
+            continue
+        name = str(error.path[0])
+        action = _REFUSED_ACTIONS.get(name) or (
+            AuditAction.UPDATE if name.startswith(_UPDATES) else AuditAction.CREATE
+        )
+        original = error.original_error
+        domain = original.domain if isinstance(original, DomainGraphQLError) else None
+        refused = domain.refused if isinstance(domain, Forbidden) else ()
+        found.append(Refusal(f"Mutation.{name}", action, outcome, refused))
+    return found
+
+
+class AuditTrail(SchemaExtension):
+    """Writes the request's reads to the audit trail, one event per patient, and one
+    event per refused change, before the response leaves. If the trail cannot be
+    written, the data does not leave either."""
 
     async def on_operation(self) -> AsyncIterator[None]:
         yield
         ctx = self.execution_context.context
-        if not isinstance(ctx, ApiContext) or ctx.principal is None or not ctx.reads.entries:
+        if not isinstance(ctx, ApiContext) or ctx.principal is None:
+            return
+        refusals: list[Refusal] = []
+        if self.execution_context.operation_type is OperationType.MUTATION:
+            refusals = refused_writes(self.execution_context.result)
+        if not ctx.reads.entries and not refusals:
             return
         principal = ctx.principal
-        try:
-            await ctx.run(
-                lambda s: ctx.reads.flush(
-                    session=s,
+
+        def write(session: Session) -> None:
+            ctx.reads.flush(
+                session=session,
+                principal=principal,
+                policy_version=ctx.policy.version,
+                request_id=ctx.request_id,
+                now=ctx.now,
+            )
+            for refusal in refusals:
+                audit_refusal(
+                    session=session,
                     principal=principal,
-                    policy_version=ctx.policy.version,
+                    policy=ctx.policy,
+                    action=refusal.action,
+                    outcome=refusal.outcome,
+                    operation=refusal.operation,
+                    refused=refusal.refused,
                     request_id=ctx.request_id,
                     now=ctx.now,
                 )
-            )
+
+        try:
+            await ctx.run(write)
         except Exception as exc:
             logger.error("audit write failed (%s); response withheld", type(exc).__name__)
             result = self.execution_context.result
@@ -194,7 +264,7 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
-        AuditReads,
+        AuditTrail,
     ]
     if production:
         extensions += [DisableIntrospection, lambda: MaskErrors(should_mask_error=should_mask)]

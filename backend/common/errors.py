@@ -33,7 +33,15 @@ class NotFound(DomainError, LookupError):
 
 
 class Forbidden(DomainError, PermissionError):
-    """The caller's roles do not allow the action (whatever the record)."""
+    """The caller's roles do not allow the action (whatever the record).
+
+    ``refused`` names what was missing, for the audit trail: ``capability.<name>`` or
+    ``Type.field`` (names only, never values).
+    """
+
+    def __init__(self, message: str, *, refused: Iterable[str] = ()) -> None:
+        super().__init__(message)
+        self.refused = tuple(refused)
 
 
 @dataclass(frozen=True, slots=True)

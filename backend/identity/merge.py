@@ -76,7 +76,10 @@ def require_capability(principal: Principal | None, policy: CompiledPolicy) -> N
     if principal.kind is not PrincipalKind.STAFF or not principal_may(
         policy, principal, MERGE_CAPABILITY
     ):
-        raise MergeForbidden("merging patient records is not available to this account")
+        raise MergeForbidden(
+            "merging patient records is not available to this account",
+            refused=[f"capability.{MERGE_CAPABILITY}"],
+        )
 
 
 def clean_reason(reason: str) -> str:

@@ -74,7 +74,10 @@ def require_reviewer(principal: Principal, policy: CompiledPolicy) -> None:
     if principal.kind is not PrincipalKind.STAFF or not principal_may(
         policy, principal, REVIEW_CAPABILITY
     ):
-        raise MergeForbidden("reviewing duplicates is not available to this account")
+        raise MergeForbidden(
+            "reviewing duplicates is not available to this account",
+            refused=[f"capability.{REVIEW_CAPABILITY}"],
+        )
 
 
 def encode_cursor(link_id: uuid.UUID) -> str:

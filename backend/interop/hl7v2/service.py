@@ -41,7 +41,10 @@ class Hl7InputError(InvalidInput):
 
 def _require(policy: CompiledPolicy, principal: Principal) -> None:
     if not principal_may(policy, principal, CAPABILITY):
-        raise Hl7Forbidden("managing HL7 messages needs the manage_hl7 capability")
+        raise Hl7Forbidden(
+            "managing HL7 messages needs the manage_hl7 capability",
+            refused=[f"capability.{CAPABILITY}"],
+        )
 
 
 def _view(row: Hl7Message) -> Hl7MessageView:
