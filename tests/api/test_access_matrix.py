@@ -340,6 +340,8 @@ def check_object(
     readable: set[str] = set()
     graphql_type = SCHEMA._schema.type_map[type_name]
     assert isinstance(graphql_type, GraphQLObjectType)
+    for name in set(withheld) - set(graphql_type.fields):
+        problems.append(f"{where}: withheld names {name!r}, which {type_name} does not have")
     for name, value in obj.items():
         if name in ("id", "withheld", "__typename"):
             continue
@@ -394,6 +396,8 @@ def check_patient(
             if top.get(name) != id_rule and name not in ("contactPoints", "addresses"):
                 problems.append(f"{name}: withheld as {top.get(name)}, not {id_rule}")
             continue
+        if name in top:
+            problems.append(f"{name}: readable but listed as withheld ({top[name]})")
         if not value and (role, name) not in ROW_RULES:
             problems.append(f"{name}: readable but no record came back (the patient has one)")
             continue
