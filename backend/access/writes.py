@@ -162,6 +162,32 @@ def audit_change(
     )
 
 
+def written_view(
+    *,
+    session: Session,
+    principal: Principal,
+    policy: CompiledPolicy,
+    row: Any,
+    view: type[V],
+    now: datetime,
+) -> V:
+    """The written record as the caller may read it: the stored columns (defaults
+    included), masked by the read policy and the record rules."""
+    model = type(row)
+    table = model.__table__
+    names = view_fields(view)
+    stored = session.execute(select(*(table.c[n] for n in names)).where(table.c.id == row.id)).one()
+    plan = mask_plan(policy=policy, principal=principal, record_type=model.__name__)
+    access = load_patient_access(
+        session=session, principal=principal, patient_ids=[row.patient_id], now=now
+    )[row.patient_id]
+    rule = record_rule(
+        principal=principal, sensitivity=row.sensitivity, author_id=row.author_id, access=access
+    )
+    values = stored._asdict()
+    return build_view(view, plan.mask(values, record_rule=rule), id=values["id"])
+
+
 def audit_refusal(
     *,
     session: Session,
@@ -190,29 +216,3 @@ def audit_refusal(
         request_id=request_id,
         now=now,
     )
-
-
-def written_view(
-    *,
-    session: Session,
-    principal: Principal,
-    policy: CompiledPolicy,
-    row: Any,
-    view: type[V],
-    now: datetime,
-) -> V:
-    """The written record as the caller may read it: the stored columns (defaults
-    included), masked by the read policy and the record rules."""
-    model = type(row)
-    table = model.__table__
-    names = view_fields(view)
-    stored = session.execute(select(*(table.c[n] for n in names)).where(table.c.id == row.id)).one()
-    plan = mask_plan(policy=policy, principal=principal, record_type=model.__name__)
-    access = load_patient_access(
-        session=session, principal=principal, patient_ids=[row.patient_id], now=now
-    )[row.patient_id]
-    rule = record_rule(
-        principal=principal, sensitivity=row.sensitivity, author_id=row.author_id, access=access
-    )
-    values = stored._asdict()
-    return build_view(view, plan.mask(values, record_rule=rule), id=values["id"])
