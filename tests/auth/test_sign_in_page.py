@@ -134,3 +134,12 @@ def test_sign_out_ends_the_session(engine: Engine, client: TestClient) -> None:
     # The old cookie is revoked on the server, not only forgotten by this browser.
     client.cookies.set(DEVELOPMENT_COOKIE, cookie)
     assert client.get("/auth/whoami").status_code == 401
+
+
+@pytest.mark.parametrize("env", ["test", "production"])
+def test_graphiql_is_served_in_development_only(db_url: str, env: str) -> None:
+    settings = Settings(env=env, database_url=db_url, secret_key=SecretStr(SECRET))
+    with TestClient(create_app(settings), client=(new_address(), 40000)) as test_client:
+        answer = test_client.get("/graphql", headers={"accept": "text/html"})
+    assert answer.status_code in {404, 405}
+    assert "graphiql" not in answer.text.lower()
