@@ -29,8 +29,13 @@ install: $(INSTALLED) ## create .venv and install pinned dependencies
 
 $(HTMX): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
-	mkdir -p static/vendor
+	mkdir -p static/vendor/graphiql
 	cp node_modules/htmx.org/dist/htmx.min.js $(HTMX)
+	cp node_modules/react/umd/react.production.min.js \
+	   node_modules/react-dom/umd/react-dom.production.min.js \
+	   node_modules/graphiql/graphiql.min.js node_modules/graphiql/graphiql.min.css \
+	   static/vendor/graphiql/
+	@touch $(HTMX)
 
 assets: $(HTMX) ## fetch pinned front-end assets into static/vendor/
 

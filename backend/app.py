@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
@@ -14,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
 
 from backend.api.schema import graphql_app
 from backend.auth.routes import auth_routes
@@ -25,12 +23,8 @@ from backend.patients.models import Patient
 from backend.settings import Settings, get_settings
 from backend.web.headers import SecurityHeaders
 from backend.web.health import healthz, readyz
+from backend.web.templating import TEMPLATES
 from portal.routes import portal_routes
-
-# Templates ship inside the package (they are code); autoescape is on for .html.
-_TEMPLATES = Jinja2Templates(
-    env=Environment(loader=PackageLoader("backend.web"), autoescape=select_autoescape())
-)
 
 
 async def home(request: Request) -> Response:
@@ -41,7 +35,7 @@ async def home(request: Request) -> Response:
             0 if pending else await connection.scalar(select(func.count()).select_from(Patient))
         )
     url = make_url(settings.database_url)
-    return _TEMPLATES.TemplateResponse(
+    return TEMPLATES.TemplateResponse(
         request,
         "home.html",
         {

@@ -188,7 +188,7 @@ def demo(
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from None
     engine.dispose()
-    _save_logins(settings, report.logins)
+    _save_logins(settings, report.logins, report.portal_logins)
     rate = report.rows / report.seconds if report.seconds else 0
     console.print(
         f"wrote {report.patients:,} patients and {report.rows:,} rows in {report.seconds:.1f} s "
@@ -202,26 +202,39 @@ def _logins_file(settings: Settings) -> Path:
     return settings.var / "demo-logins.txt"
 
 
-def _save_logins(settings: Settings, logins: list[Any]) -> None:
+def _save_logins(settings: Settings, logins: list[Any], portal_logins: list[Any]) -> None:
+    """Keep the demo's sign-ins (0600) so ``serve`` can show them again: one line per
+    login, ``staff`` or ``portal``, name, password and, for the portal, who it is."""
     path = _logins_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR)
     with os.fdopen(fd, "w") as handle:
         for login in logins:
-            handle.write(f"{login.username}\t{login.password}\n")
+            handle.write(f"staff\t{login.username}\t{login.password}\n")
+        for portal in portal_logins:
+            handle.write(f"portal\t{portal.email}\t{portal.password}\t{portal.who}\n")
 
 
 def print_logins(settings: Settings) -> None:
     path = _logins_file(settings)
     if not path.exists():
         return
-    table = Table(title=f"Demo staff logins (kept in {path})")
-    table.add_column("username")
-    table.add_column("password")
+    staff = Table(title=f"Demo staff logins (kept in {path})")
+    staff.add_column("username")
+    staff.add_column("password")
+    portal = Table(title="Demo patient portal logins (sign in at /portal/sign-in)")
+    portal.add_column("e-mail")
+    portal.add_column("password")
+    portal.add_column("patient")
     for line in path.read_text().splitlines():
-        username, _, password = line.partition("\t")
-        table.add_row(username, password)
-    console.print(table)
+        kind, *fields = line.split("\t")
+        if kind == "portal" and len(fields) == 3:
+            portal.add_row(*fields)
+        elif kind == "staff" and len(fields) == 2:
+            staff.add_row(*fields)
+    console.print(staff)
+    if portal.row_count:
+        console.print(portal)
 
 
 @app.command()
@@ -239,9 +252,11 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"\npatient360 is at [bold]http://{bind_host}:{bind_port}/[/bold]")
     console.print(
-        "sign in: POST /auth/login (username, password) or use a bearer token from "
-        "`patient360 token --user physician`"
+        f"staff: sign in at http://{bind_host}:{bind_port}/auth/sign-in"
+        + (", then GraphiQL at /graphql" if settings.env == "development" else "")
+        + "; scripts: a bearer token from `patient360 token --user physician`"
     )
+    console.print(f"patients: the portal at http://{bind_host}:{bind_port}/portal")
     print_logins(settings)
     uvicorn.run(
         "backend.app:app_from_environment",

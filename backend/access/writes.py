@@ -162,6 +162,36 @@ def audit_change(
     )
 
 
+def insert_record(
+    *,
+    session: Session,
+    principal: Principal,
+    policy: CompiledPolicy,
+    row: Any,
+    changes: Mapping[str, Iterable[str]],
+    view: type[V],
+    request_id: str | None,
+    now: datetime,
+) -> V:
+    """Add a checked new record, audit its creation and return it as the caller may
+    read it: the last three steps every create mutation shares, in this order."""
+    session.add(row)
+    flush_changes(session)
+    audit_change(
+        session=session,
+        principal=principal,
+        policy=policy,
+        action=AuditAction.CREATE,
+        patient_id=row.patient_id,
+        changes=changes,
+        request_id=request_id,
+        now=now,
+    )
+    return written_view(
+        session=session, principal=principal, policy=policy, row=row, view=view, now=now
+    )
+
+
 def written_view(
     *,
     session: Session,

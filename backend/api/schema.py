@@ -277,6 +277,13 @@ def build_schema(
 
 
 class GraphQLApp(GraphQL[ApiContext, None]):
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Our own page (local assets, the app's CSP, a sign-in link) instead of
+        # Strawberry's, which loads GraphiQL from a CDN with inline script.
+        from backend.auth.pages import graphiql_page
+
+        return await graphiql_page(request)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> ApiContext:

@@ -129,7 +129,7 @@ def _refused(status: int, error: str, message: str, **extra: Any) -> JSONRespons
     return JSONResponse({"error": error, "message": message, **extra}, status, headers=NO_STORE)
 
 
-def _cross_site(request: Request) -> bool:
+def is_cross_site(request: Request) -> bool:
     """A browser form posted from another site (login CSRF, forced logout).
 
     Browsers send Origin on every cross-site POST; scripts and curl send none. Only the
@@ -141,14 +141,19 @@ def _cross_site(request: Request) -> bool:
     return urlsplit(origin).netloc != request.headers.get("host", "")
 
 
-async def login(request: Request) -> Response:
+@dataclasses.dataclass(frozen=True, slots=True)
+class LoginResult:
+    """A sign-in attempt's outcome: ``session`` is the new session (None when refused),
+    ``retry_after`` the seconds to wait when throttled."""
+
+    session: Any
+    retry_after: int | None
+
+
+async def attempt_login(request: Request, username: str, password: str) -> LoginResult:
+    """Check the password (in a worker thread), throttle, audit and, on success, start a
+    new session: the one sign-in path the JSON endpoint and the sign-in page share."""
     settings: Settings = request.app.state.settings
-    if _cross_site(request):
-        return _refused(403, "cross_site", "Sign in from patient360's own pages.")
-    credentials = await _credentials(request)
-    if credentials is None:
-        return _refused(400, "bad_request", "Send username and password as a form or JSON.")
-    username, password = credentials
     address = _address(request)
     gate = await _in_transaction(
         request, lambda s: begin_login(session=s, username=username, address=address)
@@ -171,21 +176,10 @@ async def login(request: Request) -> Response:
         return outcome, new
 
     outcome, new = await _in_transaction(request, record)
-    if outcome.retry_after is not None:
-        response = _refused(
-            429,
-            "throttled",
-            "Too many failed sign-in attempts. Try again later.",
-            retry_after=outcome.retry_after,
-        )
-        response.headers["Retry-After"] = str(outcome.retry_after)
-        return response
-    if new is None:
-        return _refused(401, "invalid_credentials", INVALID_CREDENTIALS)
-    response = JSONResponse(
-        {"username": username.strip(), "expires_at": new.expires_at.isoformat()},
-        headers=NO_STORE,
-    )
+    return LoginResult(session=new, retry_after=outcome.retry_after)
+
+
+def set_session_cookie(response: Response, settings: Settings, new: Any) -> None:
     response.set_cookie(
         cookie_name(settings),
         new.cookie_value,
@@ -195,6 +189,51 @@ async def login(request: Request) -> Response:
         httponly=True,
         samesite="lax",
     )
+
+
+def clear_session_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        cookie_name(settings),
+        path="/",
+        secure=settings.is_production,
+        httponly=True,
+        samesite="lax",
+    )
+
+
+async def end_session(request: Request) -> None:
+    """Revoke the browser's session (if any) for sign-out."""
+    settings: Settings = request.app.state.settings
+    cookie = request.cookies.get(cookie_name(settings))
+    if cookie:
+        await _in_transaction(request, lambda s: revoke_session(session=s, cookie_value=cookie))
+
+
+async def login(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    if is_cross_site(request):
+        return _refused(403, "cross_site", "Sign in from patient360's own pages.")
+    credentials = await _credentials(request)
+    if credentials is None:
+        return _refused(400, "bad_request", "Send username and password as a form or JSON.")
+    username, password = credentials
+    result = await attempt_login(request, username, password)
+    if result.retry_after is not None:
+        response = _refused(
+            429,
+            "throttled",
+            "Too many failed sign-in attempts. Try again later.",
+            retry_after=result.retry_after,
+        )
+        response.headers["Retry-After"] = str(result.retry_after)
+        return response
+    if result.session is None:
+        return _refused(401, "invalid_credentials", INVALID_CREDENTIALS)
+    response = JSONResponse(
+        {"username": username.strip(), "expires_at": result.session.expires_at.isoformat()},
+        headers=NO_STORE,
+    )
+    set_session_cookie(response, settings, result.session)
     return response
 
 
@@ -227,19 +266,11 @@ def _audit_actor(gate: LoginGate) -> str:
 
 async def logout(request: Request) -> Response:
     settings: Settings = request.app.state.settings
-    if _cross_site(request):
+    if is_cross_site(request):
         return _refused(403, "cross_site", "Sign out from patient360's own pages.")
-    cookie = request.cookies.get(cookie_name(settings))
-    if cookie:
-        await _in_transaction(request, lambda s: revoke_session(session=s, cookie_value=cookie))
+    await end_session(request)
     response = Response(status_code=204, headers=NO_STORE)
-    response.delete_cookie(
-        cookie_name(settings),
-        path="/",
-        secure=settings.is_production,
-        httponly=True,
-        samesite="lax",
-    )
+    clear_session_cookie(response, settings)
     return response
 
 
@@ -277,7 +308,12 @@ async def oauth_token(request: Request) -> Response:
 
 def auth_routes() -> list[BaseRoute]:
     """The routes for ``create_app`` to mount at the root."""
+    from backend.auth import pages  # the HTML pages build on this module's helpers
+
     return [
+        Route("/auth/sign-in", pages.sign_in_page, methods=["GET"]),
+        Route("/auth/sign-in", pages.sign_in, methods=["POST"]),
+        Route("/auth/sign-out", pages.sign_out, methods=["POST"]),
         Route("/auth/login", login, methods=["POST"]),
         Route("/auth/logout", logout, methods=["POST"]),
         Route("/auth/whoami", whoami, methods=["GET"]),

@@ -24,6 +24,7 @@ from backend.access.writes import (
     changed_fields,
     check_version,
     flush_changes,
+    insert_record,
     load_for_update,
     require_patient,
     require_write,
@@ -149,21 +150,15 @@ def create_task(
         if ref is not None and not _owned(session, model, ref, data.patient_id):
             problems.add(name, "is not one of this patient's records")
     problems.raise_if_any()
-    row = Task(**values)
-    session.add(row)
-    flush_changes(session)
-    audit_change(
+    return insert_record(
         session=session,
         principal=principal,
         policy=policy,
-        action=AuditAction.CREATE,
-        patient_id=data.patient_id,
+        row=Task(**values),
         changes=changes,
+        view=TaskView,
         request_id=request_id,
         now=now,
-    )
-    return written_view(
-        session=session, principal=principal, policy=policy, row=row, view=TaskView, now=now
     )
 
 

@@ -15,16 +15,13 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from backend.access.models import AuditAction
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
 from backend.access.writes import (
-    audit_change,
-    flush_changes,
+    insert_record,
     require_capability,
     require_patient,
     require_write,
-    written_view,
 )
 from backend.clinical.codes import NOTE_TYPES
 from backend.clinical.models import ClinicalNote, NoteKind, NoteStatus
@@ -106,24 +103,13 @@ def add_clinical_note(
         if encounter is None or encounter.patient_id != data.patient_id or encounter.deleted_at:
             problems.add("encounter_id", "is not one of this patient's encounters")
     problems.raise_if_any()
-    row = ClinicalNote(**values)
-    session.add(row)
-    flush_changes(session)
-    audit_change(
+    return insert_record(
         session=session,
         principal=principal,
         policy=policy,
-        action=AuditAction.CREATE,
-        patient_id=data.patient_id,
+        row=ClinicalNote(**values),
         changes=changes,
-        request_id=request_id,
-        now=now,
-    )
-    return written_view(
-        session=session,
-        principal=principal,
-        policy=policy,
-        row=row,
         view=ClinicalNoteView,
+        request_id=request_id,
         now=now,
     )

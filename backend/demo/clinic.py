@@ -106,7 +106,7 @@ class DemoLogin:
     role: StaffRole
 
 
-def _password() -> str:
+def new_password() -> str:
     """A fresh, typeable password: the demo logins are real accounts, never a fixed secret."""
     words = "-".join(secrets.choice(_WORDS) for _ in range(3))
     return f"{words}-{secrets.randbelow(900) + 100}"
@@ -139,7 +139,7 @@ def build_clinic(seed: int, today: date, sink: RowSink) -> tuple[DemoContext, li
         )
     logins: list[DemoLogin] = []
     for role, (display, creds) in DEMO_LOGINS.items():
-        password = _password()
+        password = new_password()
         user_id = _staff(
             sink,
             rng,

@@ -34,6 +34,7 @@ from backend.demo import (
 )
 from backend.demo.clinic import DemoLogin, build_clinic
 from backend.demo.context import DemoContext, demo_now
+from backend.demo.portal import PortalLogin, add_portal_logins
 from backend.demo.sink import RowSink, write_prepared
 from backend.models import metadata
 from backend.patients.identifiers import ssn_key
@@ -62,6 +63,7 @@ class DemoReport:
     rows: int
     seconds: float
     logins: list[DemoLogin]
+    portal_logins: list[PortalLogin] = field(default_factory=list)
     per_table: Counter[str] = field(default_factory=Counter)
     duplicate_pairs: int = 0
 
@@ -126,11 +128,14 @@ def seed_demo(
             pairs += found
             if progress is not None:
                 progress(count)
+        portal_logins = add_portal_logins(connection, now=demo_now(today))
+        per_table["portal_account"] += len(portal_logins)
     return DemoReport(
         patients=patients_count,
         rows=sum(per_table.values()),
         seconds=time.perf_counter() - started,
         logins=logins,
+        portal_logins=portal_logins,
         per_table=per_table,
         duplicate_pairs=pairs,
     )

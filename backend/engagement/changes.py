@@ -13,15 +13,12 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from backend.access.models import AuditAction
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
 from backend.access.writes import (
-    audit_change,
-    flush_changes,
+    insert_record,
     require_patient,
     require_write,
-    written_view,
 )
 from backend.common.errors import Problems
 from backend.common.inputs import choice, moment, text, whole_number
@@ -109,25 +106,14 @@ def log_communication(
     require_write(policy=policy, principal=principal, changes=changes)
     problems.raise_if_any()
     require_patient(session=session, principal=principal, patient_id=data.patient_id, now=now)
-    row = Communication(**values)
-    session.add(row)
-    flush_changes(session)
-    audit_change(
+    return insert_record(
         session=session,
         principal=principal,
         policy=policy,
-        action=AuditAction.CREATE,
-        patient_id=data.patient_id,
+        row=Communication(**values),
         changes=changes,
-        request_id=request_id,
-        now=now,
-    )
-    return written_view(
-        session=session,
-        principal=principal,
-        policy=policy,
-        row=row,
         view=CommunicationView,
+        request_id=request_id,
         now=now,
     )
 
@@ -205,19 +191,13 @@ def record_consent_by_phone(
     require_write(policy=policy, principal=principal, changes=changes)
     problems.raise_if_any()
     require_patient(session=session, principal=principal, patient_id=data.patient_id, now=now)
-    row = Consent(**values)
-    session.add(row)
-    flush_changes(session)
-    audit_change(
+    return insert_record(
         session=session,
         principal=principal,
         policy=policy,
-        action=AuditAction.CREATE,
-        patient_id=data.patient_id,
+        row=Consent(**values),
         changes=changes,
+        view=ConsentView,
         request_id=request_id,
         now=now,
-    )
-    return written_view(
-        session=session, principal=principal, policy=policy, row=row, view=ConsentView, now=now
     )

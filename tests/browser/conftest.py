@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -40,6 +41,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         engine, patients_count=25, seed=1, today=date(2026, 11, 1), secret_key=settings.secret()
     )
     engine.dispose()
+    with running_server(settings) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_server(settings: Settings) -> Iterator[str]:
+    """The app on uvicorn in a thread on a free port of 127.0.0.1; yields its base URL."""
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
@@ -53,9 +61,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         if time.monotonic() > deadline:
             pytest.fail("uvicorn did not start within 20 s", pytrace=False)
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -9,18 +9,20 @@ from datetime import date
 import pytest
 from sqlalchemy import Column, Engine, Table, func, select, text
 
-from backend.accounts.models import StaffRole, StaffUser
+from backend.accounts.models import PortalAccount, StaffRole, StaffUser
 from backend.accounts.passwords import verify_password
 from backend.db import make_engine
+from backend.demo.context import demo_now
 from backend.demo.seed import DemoRefusedError, DemoReport, seed_demo
 from backend.migrations import upgrade_to_head
 from backend.models import metadata
 from backend.patients.models import Patient
+from backend.scheduling.models import Appointment
 
 TODAY = date(2026, 11, 1)
+NOW = demo_now(TODAY)
 # Tables the demo leaves empty on purpose, and why.
 EMPTY_BY_DESIGN = {
-    "portal_account": "patients open accounts through invites (portal issue)",
     "portal_invite": "created by staff on demand",
     "merge_record": "no merges until someone reviews the near-duplicates",
     "merge_routed_record": "written only for records addressed to a merged patient",
@@ -49,6 +51,7 @@ OCCASIONAL = {
     "alumni_check_in",
     "allergy",
     "prior_authorization",
+    "portal_account",
 }
 
 
@@ -121,6 +124,29 @@ def test_demo_logins_exist_for_every_role_and_work(seeded: Seeded) -> None:
             )
             assert verify_password(stored, login.password)
             assert not verify_password(stored, login.password + "x")
+
+
+def test_demo_portal_logins_sign_in_to_patients_with_something_to_see(seeded: Seeded) -> None:
+    logins = seeded.report.portal_logins
+    assert [login.who.split(": ")[1] for login in logins] == [
+        "upcoming appointment and a care plan",
+        "alumni member",
+    ]
+    with seeded.engine.connect() as connection:
+        rows = connection.execute(
+            select(PortalAccount.login_email, PortalAccount.password_hash, PortalAccount.patient_id)
+        ).all()
+        assert len({row.patient_id for row in rows}) == len(rows) == len(logins)
+        stored = {row.login_email: row.password_hash for row in rows}
+        for login in logins:
+            assert verify_password(stored[login.email], login.password)
+        upcoming = connection.scalar(
+            select(func.count())
+            .select_from(Appointment)
+            .join(PortalAccount, PortalAccount.patient_id == Appointment.patient_id)
+            .where(PortalAccount.login_email == logins[0].email, Appointment.start_at > NOW)
+        )
+        assert upcoming
 
 
 def test_no_record_is_dated_after_the_demo_today(seeded: Seeded) -> None:
