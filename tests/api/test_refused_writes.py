@@ -130,6 +130,21 @@ def test_a_write_scope_refuses_is_audited_as_not_found(
     assert SECRET_TITLE not in audit_text(event)
 
 
+def test_bad_input_is_no_refusal(
+    client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
+) -> None:
+    """BAD_USER_INPUT is the caller's typo, not an access decision: nothing is audited."""
+    before = _last_seq(api_engine)
+    body = gql(
+        client,
+        CREATE_TASK,
+        {"input": {"patientId": "not-an-id", "title": SECRET_TITLE}},
+        crew.tokens["nurse"],
+    )
+    assert error(body)["extensions"]["code"] == "BAD_USER_INPUT"
+    assert _refusals(_events_after(api_engine, before), crew.ids["nurse"]) == []
+
+
 def test_the_chain_still_verifies_after_refusals(
     client: TestClient,
     api_world: ApiWorld,
