@@ -73,19 +73,20 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         debug=False,  # tracebacks never reach a client, in any environment
         routes=[
-            Route("/", home),
-            Route("/favicon.ico", favicon),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            *auth_routes(),
-            *fhir_routes(),
-            # The staff GraphQL API: JSON POST; GraphiQL on GET in development only.
+            # The staff GraphQL API: JSON POST; GraphiQL on GET in development only. First:
+            # routes are matched in order, and it is the busiest.
             Route(
                 "/graphql",
                 graphql_app(
                     development=settings.env == "development", production=settings.is_production
                 ),
             ),
+            Route("/", home),
+            Route("/favicon.ico", favicon),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *auth_routes(),
+            *fhir_routes(),
             *portal_routes(),  # patient portal pages under /portal
             Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
         ],
