@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -121,12 +121,28 @@ class Mutation(
     pass
 
 
-class AuditReads(SchemaExtension):
+class AuditReads(MaskErrors):
     """Writes the request's reads to the audit trail, one event per patient, before the
-    response leaves. If the trail cannot be written, the data does not leave either."""
+    response leaves. If the trail cannot be written, the data does not leave either.
 
-    async def on_operation(self) -> AsyncIterator[None]:
+    In production it also masks unexpected errors (Strawberry's ``MaskErrors`` rules,
+    with :func:`should_mask`): one extension instead of two, as every extension costs
+    every request its hook machinery. The schema has no streamed results, so only the
+    operation's one result is masked.
+    """
+
+    def __init__(self, *, mask_errors: bool) -> None:
+        super().__init__(should_mask_error=should_mask)
+        self.mask_errors = mask_errors
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
         yield
+        await self._audit()
+        result = self.execution_context.result
+        if self.mask_errors and result is not None and result.errors:
+            result.errors = self._process_errors(list(result.errors))
+
+    async def _audit(self) -> None:
         ctx = self.execution_context.context
         if not isinstance(ctx, ApiContext) or ctx.principal is None or not ctx.reads.entries:
             return
@@ -179,10 +195,8 @@ def build_schema(
     )
     extensions: list[Any] = [
         lambda: QueryProtections(max_tokens=MAX_TOKENS, rules=rules),
-        AuditReads,
+        lambda: AuditReads(mask_errors=production),
     ]
-    if production:
-        extensions.append(lambda: MaskErrors(should_mask_error=should_mask))
     return Schema(
         query=query,  # a subclass only in tests (a field that fails on purpose)
         mutation=Mutation,
