@@ -16,6 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from backend.api.audit_writer import AuditWriter
 from backend.api.schema import graphql_app
 from backend.auth.routes import auth_routes
 from backend.db import async_session_factory, make_async_engine
@@ -65,9 +66,11 @@ def create_app(settings: Settings) -> Starlette:
         engine = make_async_engine(settings.database_url, pool_pre_ping=True)
         app.state.engine = engine
         app.state.sessions = async_session_factory(engine)
+        app.state.audit_writer = AuditWriter(app.state.sessions)
         try:
             yield
         finally:
+            await app.state.audit_writer.close()
             await engine.dispose()
 
     app = Starlette(

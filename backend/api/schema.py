@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 import strawberry
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
@@ -22,6 +23,7 @@ from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from backend.api.audit_writer import AuditWriter
 from backend.api.context import ApiContext, build_context
 from backend.api.errors import ErrorCode, api_error, bad_input, not_found, should_mask
 from backend.api.mutations.careplans import CarePlanMutations
@@ -147,16 +149,24 @@ class AuditReads(MaskErrors):
         if not isinstance(ctx, ApiContext) or ctx.principal is None or not ctx.reads.entries:
             return
         principal = ctx.principal
-        try:
-            await ctx.run(
-                lambda s: ctx.reads.flush(
-                    session=s,
-                    principal=principal,
-                    policy_version=ctx.policy.version,
-                    request_id=ctx.request_id,
-                    now=ctx.now,
-                )
+
+        def flush(session: Session) -> None:
+            ctx.reads.flush(
+                session=session,
+                principal=principal,
+                policy_version=ctx.policy.version,
+                request_id=ctx.request_id,
+                now=ctx.now,
             )
+
+        # The app's group-commit writer when there is one (create_app makes it); else a
+        # transaction of this request's own (tests and benchmarks that build the state).
+        writer: AuditWriter | None = getattr(ctx.request.app.state, "audit_writer", None)
+        try:
+            if writer is not None:
+                await writer.write(flush)
+            else:
+                await ctx.run(flush)
         except Exception as exc:
             logger.error("audit write failed (%s); response withheld", type(exc).__name__)
             result = self.execution_context.result
