@@ -1,10 +1,12 @@
 """The patient 360 query at scale: ``python benchmarks/graphql_patient360.py``.
 
-Builds a fresh, migrated database per backend with one care team, a physician and
-patients holding 5, 500 and ``--records`` child records (conditions and appointments,
-half each: the categories the API has today), then runs
-``graphql/operations/Patient360.graphql`` in-process through the production schema as
-the physician, ``--runs`` times per variant, and prints median and p95:
+Builds a fresh, migrated database per backend. The default world (``--world record``)
+is ``patient360 demo`` data for ``--demo-patients`` patients, all of whose records are
+then moved onto one patient, so every category of the record is populated; a physician
+on every care team reads it. ``--world two-tables`` is the earlier world: one care team,
+its physician, and patients with 5, 500 and ``--records`` conditions and appointments.
+It runs ``graphql/operations/Patient360.graphql`` in-process through the production
+schema as the physician, ``--runs`` times per variant, and prints median and p95:
 
 * ``on``: the access layer as it ships (field masks, row scope, Part 2 and
   psychotherapy filters, read log and audit event).
@@ -13,12 +15,13 @@ the physician, ``--runs`` times per variant, and prints median and p95:
 * ``off-all``: ``off-fields`` plus the row-scope and sensitivity clauses and the Part 2
   consent lookup replaced by no-ops (patched here, in the benchmark only). The audit
   event is still written: it is the audit trail, not an access check.
-* ``floor``: the same rows fetched with one SQL query per table (SQLAlchemy Core, the
-  same columns, the same sync driver) and serialized with orjson.
+* ``floor``: the same rows fetched with one SQL query per table (the patient, contact
+  points, addresses and every category; SQLAlchemy Core, the same columns, the same sync
+  driver) and serialized with orjson.
 
 Each GraphQL run is one request: a fresh context (loaders, read log) and the result
-serialized with ``json.dumps`` as Strawberry's HTTP view does. It then prints the
-number of SQL statements the query sends for 5 and for 500 child records.
+serialized with ``json.dumps``. It then prints the number of SQL statements the query
+sends for a small and for the large record (the same number: no N+1).
 """
 
 from __future__ import annotations
