@@ -14,6 +14,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from backend.api.audit_writer import AuditWriter
 from backend.api.schema import graphql_app
 from backend.auth.routes import auth_routes
 from backend.db import async_session_factory, make_async_engine
@@ -59,27 +60,30 @@ def create_app(settings: Settings) -> Starlette:
         engine = make_async_engine(settings.database_url, pool_pre_ping=True)
         app.state.engine = engine
         app.state.sessions = async_session_factory(engine)
+        app.state.audit_writer = AuditWriter(app.state.sessions)
         try:
             yield
         finally:
+            await app.state.audit_writer.close()
             await engine.dispose()
 
     app = Starlette(
         debug=False,  # tracebacks never reach a client, in any environment
         routes=[
-            Route("/", home),
-            Route("/favicon.ico", favicon),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            *auth_routes(),
-            *fhir_routes(),
-            # The staff GraphQL API: JSON POST; GraphiQL on GET in development only.
+            # The staff GraphQL API: JSON POST; GraphiQL on GET in development only. First:
+            # routes are matched in order, and it is the busiest.
             Route(
                 "/graphql",
                 graphql_app(
                     development=settings.env == "development", production=settings.is_production
                 ),
             ),
+            Route("/", home),
+            Route("/favicon.ico", favicon),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            *auth_routes(),
+            *fhir_routes(),
             *portal_routes(),  # patient portal pages under /portal
             Mount("/static", StaticFiles(directory=settings.static_dir), name="static"),
         ],

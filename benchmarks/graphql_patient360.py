@@ -1,10 +1,12 @@
 """The patient 360 query at scale: ``python benchmarks/graphql_patient360.py``.
 
-Builds a fresh, migrated database per backend with one care team, a physician and
-patients holding 5, 500 and ``--records`` child records (conditions and appointments,
-half each: the categories the API has today), then runs
-``graphql/operations/Patient360.graphql`` in-process through the production schema as
-the physician, ``--runs`` times per variant, and prints median and p95:
+Builds a fresh, migrated database per backend. The default world (``--world record``)
+is ``patient360 demo`` data for ``--demo-patients`` patients, all of whose records are
+then moved onto one patient, so every category of the record is populated; a physician
+on every care team reads it. ``--world two-tables`` is the earlier world: one care team,
+its physician, and patients with 5, 500 and ``--records`` conditions and appointments.
+It runs ``graphql/operations/Patient360.graphql`` in-process through the production
+schema as the physician, ``--runs`` times per variant, and prints median and p95:
 
 * ``on``: the access layer as it ships (field masks, row scope, Part 2 and
   psychotherapy filters, read log and audit event).
@@ -13,12 +15,13 @@ the physician, ``--runs`` times per variant, and prints median and p95:
 * ``off-all``: ``off-fields`` plus the row-scope and sensitivity clauses and the Part 2
   consent lookup replaced by no-ops (patched here, in the benchmark only). The audit
   event is still written: it is the audit trail, not an access check.
-* ``floor``: the same rows fetched with one SQL query per table (SQLAlchemy Core, the
-  same columns, the same sync driver) and serialized with orjson.
+* ``floor``: the same rows fetched with one SQL query per table (the patient, contact
+  points, addresses and every category; SQLAlchemy Core, the same columns, the same sync
+  driver) and serialized with orjson.
 
 Each GraphQL run is one request: a fresh context (loaders, read log) and the result
-serialized with ``json.dumps`` as Strawberry's HTTP view does. It then prints the
-number of SQL statements the query sends for 5 and for 500 child records.
+serialized with ``json.dumps``. It then prints the number of SQL statements the query
+sends for a small and for the large record (the same number: no N+1).
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from typing import Any
 
 import orjson
 from pydantic import SecretStr
-from sqlalchemy import Engine, create_engine, event, select, text, true
+from sqlalchemy import Engine, create_engine, event, select, text, true, update
+from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.requests import Request
 
@@ -47,15 +51,17 @@ import backend.patients.service as patients_service
 from backend.access.listing import view_fields
 from backend.access.policy import READ, CompiledPolicy, policy_store
 from backend.access.principal import Principal, PrincipalKind
+from backend.access.scoping import care_team_patient_ids
 from backend.accounts.models import StaffRole, StaffRoleAssignment, StaffUser
 from backend.api.context import ApiContext
 from backend.api.schema import Schema, build_schema
 from backend.clinical.models import Condition
-from backend.clinical.records import ConditionView
 from backend.common.mixins import utcnow
 from backend.common.types import Code
 from backend.db import async_session_factory, make_async_engine, make_engine, transaction
+from backend.demo.seed import seed_demo
 from backend.migrations import upgrade_to_head
+from backend.models import metadata
 from backend.organization.models import (
     CareTeam,
     CareTeamMember,
@@ -72,8 +78,8 @@ from backend.patients.models import (
     Patient,
 )
 from backend.patients.records import AddressView, ContactPointView, PatientView
+from backend.record.categories import CATEGORIES
 from backend.scheduling.models import Appointment, ServiceType
-from backend.scheduling.records import AppointmentView
 from backend.settings import Settings
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -174,6 +180,70 @@ def build_world(engine: Engine, sizes: dict[str, int]) -> tuple[Principal, dict[
     return principal, patients
 
 
+def build_record_world(
+    engine: Engine, demo_patients: int
+) -> tuple[Principal, dict[str, uuid.UUID]]:
+    """Every category of the record: the demo clinic (``patient360 demo``) with
+    ``demo_patients`` patients, whose records are then all moved onto the first one
+    (~55 child records per demo patient, spread over every category). The last demo
+    patient keeps only its own records, for the statement count. The physician is on
+    every care team (row scope is still evaluated, it just lets them in)."""
+    seed_demo(
+        engine,
+        patients_count=demo_patients,
+        seed=360,
+        today=date(2026, 11, 21),
+        secret_key="b" * 40,
+        worker=False,
+    )
+    patient_table = metadata.tables[Patient.__tablename__]
+    with engine.connect() as conn:
+        teams = frozenset(conn.scalars(select(CareTeam.__table__.c.id)))
+        # Patients a physician on every team sees today (not discharged, not merged away).
+        ids = list(
+            conn.scalars(
+                select(patient_table.c.id)
+                .where(
+                    patient_table.c.deleted_at.is_(None),
+                    patient_table.c.id.in_(care_team_patient_ids(teams, utcnow().date())),
+                )
+                .order_by(patient_table.c.id)
+            )
+        )
+        everyone = list(conn.scalars(select(patient_table.c.id)))
+    big, small = ids[0], ids[-1]
+    moved = [i for i in everyone if i not in (big, small)]
+    for table in metadata.tables.values():
+        if "patient_id" not in table.c or table is patient_table:
+            continue
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    update(table).where(table.c.patient_id.in_(moved)).values(patient_id=big)
+                )
+        except IntegrityError:
+            # One row per patient by design (care-team link, contact settings and
+            # preferences): the big patient keeps its own.
+            continue
+    with transaction(engine) as s:
+        user = StaffUser(id=uuid.uuid4(), username="bench-physician", display_name="Dr Bench")
+        s.add(user)
+        s.flush()
+        s.add(StaffRoleAssignment(staff_user_id=user.id, role=StaffRole.PHYSICIAN))
+        s.add_all(
+            CareTeamMember(care_team_id=t, staff_user_id=user.id, role=CareTeamRole.PHYSICIAN)
+            for t in teams
+        )
+    principal = Principal(
+        kind=PrincipalKind.STAFF,
+        subject_id=user.id,
+        username=user.username,
+        roles=frozenset({ROLE}),
+        care_team_ids=teams,
+    )
+    return principal, {"small": small, "big": big}
+
+
 # --- access variants ------------------------------------------------------------------
 
 
@@ -193,11 +263,13 @@ def rows_unchecked() -> Iterator[None]:
     """Row scope, Part 2 / psychotherapy filters and the consent lookup as no-ops."""
     saved = (
         listing.patient_scope,
+        listing.patients_in_scope,
         listing.sensitivity_filter,
         listing.part2_covered_patients,
         patients_service.visible_patients,
     )
     listing.patient_scope = lambda *a, **k: true()  # type: ignore[assignment]
+    listing.patients_in_scope = lambda **k: frozenset(k["patient_ids"])  # type: ignore[assignment]
     listing.sensitivity_filter = lambda *a, **k: true()  # type: ignore[assignment]
     listing.part2_covered_patients = lambda **k: frozenset()  # type: ignore[assignment]
     patients_service.visible_patients = lambda **k: true()  # type: ignore[assignment]
@@ -206,6 +278,7 @@ def rows_unchecked() -> Iterator[None]:
     finally:
         (
             listing.patient_scope,
+            listing.patients_in_scope,
             listing.sensitivity_filter,
             listing.part2_covered_patients,
             patients_service.visible_patients,
@@ -264,7 +337,8 @@ class Runner:
 
 
 def floor_once(engine: Engine, patient_id: uuid.UUID) -> bytes:
-    """The orjson floor: one Core query per table, rows to dicts, one orjson dump."""
+    """The orjson floor: one Core query per table (the patient, contact points, addresses
+    and every category of the record), rows to dicts, one orjson dump."""
 
     def query(model: Any, view: type[Any]) -> tuple[list[str], Any]:
         # Keys are the views' plain field names: orjson refuses str subclasses (the
@@ -272,22 +346,23 @@ def floor_once(engine: Engine, patient_id: uuid.UUID) -> bytes:
         names = [n for n in view_fields(view) if n in model.__table__.c]
         return names, select(*(model.__table__.c[n] for n in names))
 
+    tables: list[tuple[str, Any, type[Any], tuple[Any, ...]]] = [
+        ("contactPoints", ContactPoint, ContactPointView, ()),
+        ("addresses", Address, AddressView, ()),
+    ]
+    tables += [(c.kind.value, c.model, c.view, c.where) for c in CATEGORIES.values()]
     with engine.connect() as conn:
         names, stmt = query(Patient, PatientView)
         row = conn.execute(stmt.where(Patient.id == patient_id)).one()
         patient: dict[str, Any] = dict(zip(names, row, strict=True))
-        for key, model, view in (
-            ("contactPoints", ContactPoint, ContactPointView),
-            ("addresses", Address, AddressView),
-            ("conditions", Condition, ConditionView),
-            ("appointments", Appointment, AppointmentView),
-        ):
+        for key, model, view, where in tables:
             names, stmt = query(model, view)
             rows = conn.execute(
-                stmt.where(model.patient_id == patient_id, model.deleted_at.is_(None))
+                stmt.where(model.patient_id == patient_id, model.deleted_at.is_(None), *where)
             )
             patient[key] = [dict(zip(names, r, strict=True)) for r in rows]
-    return orjson.dumps({"data": {"patient": patient}})
+    # default=str: money columns are Decimal, which the API also answers as a string.
+    return orjson.dumps({"data": {"patient": patient}}, default=str)
 
 
 def floor_timings(engine: Engine, patient_id: uuid.UUID, runs: int) -> list[float]:
@@ -321,18 +396,34 @@ def stats(seconds: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p95 * 1000
 
 
-async def measure(backend: str, url: str, records: int, runs: int, operation: str) -> None:
+def _children(patient: dict[str, Any]) -> tuple[int, int, int]:
+    """(child records, categories with any, withheld fields) of a Patient360 answer."""
+    lists = [v for v in patient.values() if isinstance(v, list) and v and isinstance(v[0], dict)]
+    records = [r for rows in lists for r in rows]
+    withheld = sum(len(r.get("withheld") or ()) for r in records)
+    return len(records), len(lists), withheld
+
+
+async def measure(backend: str, url: str, world: str, size: int, runs: int, operation: str) -> None:
     settings = Settings(env="production", database_url=url, secret_key=SecretStr("b" * 40))  # type: ignore[arg-type]
     sync_engine = make_engine(url)
-    principal, patients = build_world(sync_engine, {"five": 5, "five_hundred": 500, "big": records})
+    if world == "record":
+        principal, patients = build_record_world(sync_engine, size)
+        small, large = "small", "big"
+    else:
+        principal, patients = build_world(
+            sync_engine, {"five": 5, "five_hundred": 500, "big": size}
+        )
+        small, large = "five", "five_hundred"
     policy = policy_store(settings.policies_dir).current()
     runner = Runner(url, settings, principal, operation)
     try:
         body = await runner.once(patients["big"], policy)
-        got = body["data"]["patient"]
-        children = len(got["conditions"]) + len(got["appointments"])
-        withheld = sum(len(c["withheld"]) for c in got["conditions"] + got["appointments"])
-        print(f"{backend}: {children:,} child records returned, {withheld} fields withheld")
+        children, categories, withheld = _children(body["data"]["patient"])
+        print(
+            f"{backend}: {children:,} child records in {categories} categories returned, "
+            f"{withheld} fields withheld"
+        )
 
         opened = open_policy(policy)
         timed = await runner.timings(
@@ -357,14 +448,14 @@ async def measure(backend: str, url: str, records: int, runs: int, operation: st
         )
 
         counts = {}
-        for key in ("five", "five_hundred"):
-            await runner.once(patients[key], policy)
+        for key in (small, large):
+            body = await runner.once(patients[key], policy)
             with counting() as seen:
                 await runner.once(patients[key], policy)
-            counts[key] = len(seen)
+            counts[key] = (len(seen), _children(body["data"]["patient"])[0])
         print(
-            f"{backend:<10} SQL statements: 5 child records {counts['five']}, "
-            f"500 child records {counts['five_hundred']}"
+            f"{backend:<10} SQL statements: "
+            + ", ".join(f"{n} for {records:,} child records" for n, records in counts.values())
         )
     finally:
         await runner.engine.dispose()
@@ -373,7 +464,18 @@ async def measure(backend: str, url: str, records: int, runs: int, operation: st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--records", type=int, default=1000, help="child records of the patient")
+    parser.add_argument(
+        "--world",
+        choices=("record", "two-tables"),
+        default="record",
+        help="record: demo data in every category of the record, all moved onto one "
+        "patient; two-tables: --records conditions and appointments only (the original "
+        "benchmark)",
+    )
+    parser.add_argument(
+        "--demo-patients", type=int, default=20, help="record world: demo patients merged"
+    )
+    parser.add_argument("--records", type=int, default=1000, help="two-tables world: child records")
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument(
@@ -389,7 +491,8 @@ def main() -> None:
             url, name = fresh(backend, Path(tmp))
             try:
                 upgrade_to_head(url)
-                asyncio.run(measure(backend, url, args.records, args.runs, operation))
+                size = args.demo_patients if args.world == "record" else args.records
+                asyncio.run(measure(backend, url, args.world, size, args.runs, operation))
             finally:
                 drop(name)
 

@@ -64,6 +64,15 @@ def serve(kind: str, port: int) -> None:
 # --- the driver ------------------------------------------------------------------------
 
 
+def server_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a server process has used so far. On a machine shared
+    with other work, wall-clock throughput swings with the load; CPU per request does much
+    less, so the ratio of the two servers' CPU per request is printed too (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -197,11 +206,14 @@ def measure(
         rates: dict[str, list[float]] = {kind: [] for kind in servers}
         for kind, (_, port) in servers.items():  # warm-up: connections, caches, pools
             asyncio.run(drive(port, token, min(500, requests), concurrency, expect[kind]))
+        cpu: dict[str, list[float]] = {kind: [] for kind in servers}
         for _ in range(rounds):
-            for kind, (_, port) in servers.items():
+            for kind, (process, port) in servers.items():
+                before = server_cpu(process.pid)
                 rates[kind].append(
                     asyncio.run(drive(port, token, requests, concurrency, expect[kind]))
                 )
+                cpu[kind].append((server_cpu(process.pid) - before) / requests)
         app = statistics.median(rates["app"])
         bare = statistics.median(rates["bare"])
         for kind, label in (("app", "GraphQL me"), ("bare", "bare JSON")):
@@ -210,6 +222,12 @@ def measure(
                 f"{backend:<10} {label:<11} median {statistics.median(rates[kind]):8,.0f} req/s"
                 f"   (rounds: {each})"
             )
+        app_cpu, bare_cpu = (statistics.median(cpu[k]) * 1e6 for k in ("app", "bare"))
+        print(
+            f"{backend:<10} server CPU per request (median): GraphQL me {app_cpu:,.0f} us, "
+            f"bare {bare_cpu:,.0f} us: ratio {100 * bare_cpu / app_cpu:.1f} % "
+            "(what throughput would be on cores of their own)"
+        )
         print(
             f"{backend:<10} GraphQL / bare: {100 * app / bare:.1f} % "
             f"({client} client, {requests:,} requests x {rounds} rounds, "

@@ -175,6 +175,7 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
+        checked, chain_ok = verify_chain(url)
     print(f"{args.users} signed-in patients x {args.rounds} requests per page, one worker")
     for path, values in timings.items():
         values.sort()
@@ -183,6 +184,23 @@ def main() -> None:
             f"{path:24} median {statistics.median(values) * 1000:7.1f} ms   "
             f"p95 {p95 * 1000:7.1f} ms   ({len(values)} requests, {failures[path]} refused)"
         )
+
+    print(f"audit chain: {checked} events, {'intact' if chain_ok else 'BROKEN'}")
+
+
+def verify_chain(url: str) -> tuple[int, bool]:
+    """``patient360 audit verify`` on the benchmark's database: concurrent appends must
+    leave the hash chain intact."""
+    from backend.access.audit import verify
+    from backend.db import make_engine, transaction
+
+    engine = make_engine(url)
+    try:
+        with transaction(engine) as session:
+            result = verify(session)
+    finally:
+        engine.dispose()
+    return result.checked, result.ok
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ once with :func:`list_patient_records`: one SQL query for the rows whatever the 
 of patients or records (plus the Part 2 consent lookup), so a GraphQL DataLoader can
 batch a page of patients into one call and the statement count never grows with the data.
 
-* Row scope: :func:`~backend.access.scoping.patient_scope` on ``patient_id``.
+* Row scope: :func:`~backend.access.scoping.patient_scope`, decided once per request
+  for the patients asked about (:meth:`~backend.access.reads.ReadLog.in_scope`).
 * Record rules: psychotherapy notes and Part 2 records the caller may not see are left
   out in SQL (:func:`~backend.access.sensitivity.sensitivity_filter`), not returned as
   masked stubs: a stub's mere existence would disclose that the patient has, say, a
@@ -31,7 +32,7 @@ from backend.access.masking import MaskedRecord, mask_plan
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
 from backend.access.reads import ReadLog
-from backend.access.scoping import patient_scope
+from backend.access.scoping import patient_scope, patients_in_scope
 from backend.access.sensitivity import part2_covered_patients, sensitivity_filter
 from backend.common.mixins import utcnow
 
@@ -117,6 +118,16 @@ def _list(
     found: dict[uuid.UUID, list[V]] = defaultdict(list)
     if not ids:
         return found
+    # Row scope once per request (cached in the read log), then plain ids in SQL.
+    scoped = log.in_scope(
+        ids,
+        lambda missing: patients_in_scope(
+            session=session, principal=principal, patient_ids=missing, now=now
+        ),
+    )
+    ids = [pid for pid in ids if pid in scoped]
+    if not ids:
+        return found
     names = view_fields(view)
     table = model.__table__
     covered = log.part2_covered(
@@ -129,7 +140,8 @@ def _list(
         select(table.c.patient_id.label("_owner"), *(table.c[n] for n in names))
         .where(
             model.patient_id.in_(ids),
-            *readable_rows(model, principal=principal, now=now, part2_patient_ids=covered),
+            model.deleted_at.is_(None),
+            sensitivity_filter(model, principal=principal, now=now, part2_patient_ids=covered),
             *where,
         )
         .order_by(model.patient_id, *order_by)

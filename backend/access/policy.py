@@ -241,10 +241,19 @@ _stores_lock = threading.Lock()
 
 
 def policy_store(policies_dir: Path) -> PolicyStore:
-    """The process-wide store for one policies directory (the app and CLI share it)."""
+    """The process-wide store for one policies directory (the app and CLI share it).
+
+    Every GraphQL request asks for the store: the path as given is looked up first, as
+    resolving it (a realpath, several stat calls) cost more than the rest of building the
+    request context.
+    """
+    store = _stores.get(policies_dir)
+    if store is not None:
+        return store
     key = policies_dir.resolve()
     with _stores_lock:
         store = _stores.get(key)
         if store is None:
             store = _stores[key] = PolicyStore(key)
+        _stores[policies_dir] = store
         return store

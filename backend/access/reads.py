@@ -44,6 +44,19 @@ class ReadLog:
     # request (a consent a mutation records applies from the next request): asking once
     # per category cost a 12-category chart 24 statements. See :meth:`part2_covered`.
     _part2: dict[uuid.UUID, bool] = field(default_factory=dict)
+    # Whether each patient is in the caller's row scope, decided once per request: as a
+    # subquery in every category's statement, the scope cost the 360 query more than the
+    # rest of the access layer together (docs/performance.md). See :meth:`in_scope`.
+    _scope: dict[uuid.UUID, bool] = field(default_factory=dict)
+
+    def in_scope(
+        self,
+        patient_ids: Iterable[uuid.UUID],
+        lookup: Callable[[list[uuid.UUID]], frozenset[uuid.UUID]],
+    ) -> frozenset[uuid.UUID]:
+        """The patients among ``patient_ids`` in the caller's row scope; ``lookup`` runs
+        once per request for the patients not asked about before."""
+        return self._decided(self._scope, patient_ids, lookup)
 
     def part2_covered(
         self,
@@ -52,12 +65,20 @@ class ReadLog:
     ) -> frozenset[uuid.UUID]:
         """The patients among ``patient_ids`` whose Part 2 consents cover the caller;
         ``lookup`` runs once per request for the patients not asked about before."""
+        return self._decided(self._part2, patient_ids, lookup)
+
+    @staticmethod
+    def _decided(
+        known: dict[uuid.UUID, bool],
+        patient_ids: Iterable[uuid.UUID],
+        lookup: Callable[[list[uuid.UUID]], frozenset[uuid.UUID]],
+    ) -> frozenset[uuid.UUID]:
         ids = set(patient_ids)
-        missing = sorted(ids - self._part2.keys())
+        missing = sorted(ids - known.keys())
         if missing:
-            covered = lookup(missing)
-            self._part2.update((pid, pid in covered) for pid in missing)
-        return frozenset(pid for pid in ids if self._part2[pid])
+            found = lookup(missing)
+            known.update((pid, pid in found) for pid in missing)
+        return frozenset(pid for pid in ids if known[pid])
 
     def note(
         self,

@@ -10,35 +10,24 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import strawberry
 from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.extensions import (
-    AddValidationRules,
-    DisableIntrospection,
-    MaskErrors,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import MaskErrors
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 from strawberry.types.graphql import OperationType
 
-from backend.access.models import AuditAction, AuditOutcome
 from backend.access.writes import audit_refusal
+from backend.api.audit_writer import AuditWriter
 from backend.api.context import ApiContext, build_context
 from backend.api.errors import (
-    DomainGraphQLError,
     ErrorCode,
     api_error,
     bad_input,
@@ -48,12 +37,13 @@ from backend.api.errors import (
 from backend.api.mutations.careplans import CarePlanMutations
 from backend.api.mutations.clinical import ClinicalMutations
 from backend.api.mutations.engagement import EngagementMutations
+from backend.api.protections import QueryProtections, validation_rules
+from backend.api.refusals import Refusal, refused_writes
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
 from backend.api.types.identity import IdentityMutations, IdentityQueries
 from backend.api.types.patient import Me, Patient, PatientConnection
 from backend.api.types.portal import InviteMutations, PortalQueries
-from backend.common.errors import Forbidden
 from backend.patients.service import DEFAULT_PAGE_SIZE, get_patient, search_patients
 from graphql import GraphQLError
 
@@ -62,7 +52,6 @@ logger = logging.getLogger(__name__)
 MAX_DEPTH = 10  # counted from 0: today's deepest query (a search page's conditions' withheld) is 5
 MAX_TOKENS = 2000
 MAX_ALIASES = 15
-CACHE_SIZE = 512
 
 
 def _patient_id(raw: str) -> uuid.UUID:
@@ -143,50 +132,30 @@ class Mutation(
     pass
 
 
-# A refused change is audited as this action; the mutation's name says what was asked.
-_REFUSED_ACTIONS = {"breakGlass": AuditAction.BREAK_GLASS}
-_UPDATES = ("update", "mark", "merge", "unmerge", "retry")
-_REFUSALS = {
-    ErrorCode.FORBIDDEN.value: AuditOutcome.DENIED,
-    ErrorCode.NOT_FOUND.value: AuditOutcome.NOT_FOUND,
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    operation: str  # Mutation.<field>
-    action: AuditAction
-    outcome: AuditOutcome
-    refused: tuple[str, ...]
-
-
-def refused_writes(result: object) -> list[Refusal]:
-    """The mutations of a result that were refused by the policy (FORBIDDEN) or by
-    scope (NOT_FOUND)."""
-    found = []
-    errors: list[GraphQLError] = getattr(result, "errors", None) or []
-    for error in errors:
-        outcome = _REFUSALS.get(str((error.extensions or {}).get("code")))
-        if outcome is None or not error.path or len(error.path) != 1:
-            continue
-        name = str(error.path[0])
-        action = _REFUSED_ACTIONS.get(name) or (
-            AuditAction.UPDATE if name.startswith(_UPDATES) else AuditAction.CREATE
-        )
-        original = error.original_error
-        domain = original.domain if isinstance(original, DomainGraphQLError) else None
-        refused = domain.refused if isinstance(domain, Forbidden) else ()
-        found.append(Refusal(f"Mutation.{name}", action, outcome, refused))
-    return found
-
-
-class AuditTrail(SchemaExtension):
+class AuditTrail(MaskErrors):
     """Writes the request's reads to the audit trail, one event per patient, and one
     event per refused change, before the response leaves. If the trail cannot be
-    written, the data does not leave either."""
+    written, the data does not leave either.
 
-    async def on_operation(self) -> AsyncIterator[None]:
+
+    In production it also masks unexpected errors (Strawberry's ``MaskErrors`` rules,
+    with :func:`should_mask`): one extension instead of two, as every extension costs
+    every request its hook machinery. The schema has no streamed results, so only the
+    operation's one result is masked.
+    """
+
+    def __init__(self, *, mask_errors: bool) -> None:
+        super().__init__(should_mask_error=should_mask)
+        self.mask_errors = mask_errors
+
+    async def on_operation(self) -> AsyncIterator[None]:  # type: ignore[override]
         yield
+        await self._audit()
+        result = self.execution_context.result
+        if self.mask_errors and result is not None and result.errors:
+            result.errors = self._process_errors(list(result.errors))
+
+    async def _audit(self) -> None:
         ctx = self.execution_context.context
         if not isinstance(ctx, ApiContext) or ctx.principal is None:
             return
@@ -197,7 +166,7 @@ class AuditTrail(SchemaExtension):
             return
         principal = ctx.principal
 
-        def write(session: Session) -> None:
+        def flush(session: Session) -> None:
             ctx.reads.flush(
                 session=session,
                 principal=principal,
@@ -218,8 +187,14 @@ class AuditTrail(SchemaExtension):
                     now=ctx.now,
                 )
 
+        # The app's group-commit writer when there is one (create_app makes it); else a
+        # transaction of this request's own (tests and benchmarks that build the state).
+        writer: AuditWriter | None = getattr(ctx.request.app.state, "audit_writer", None)
         try:
-            await ctx.run(write)
+            if writer is not None:
+                await writer.write(flush)
+            else:
+                await ctx.run(flush)
         except Exception as exc:
             logger.error("audit write failed (%s); response withheld", type(exc).__name__)
             result = self.execution_context.result
@@ -250,24 +225,16 @@ def build_schema(
     """The schema with its protections; production adds error masking and hides the
     schema (no introspection, no "did you mean" suggestions)."""
     # Factories, not instances: each request gets fresh extension objects (they hold
-    # the request's execution context); the parser and validation caches are
-    # module-level LRUs inside Strawberry, shared by every instance of the same size.
-    # The depth and alias limiters each make a new validation-rule class when built; built
-    # per request, the validation cache (keyed by the rule classes) would never hit. So the
-    # rule classes are made once per schema and every request reuses them.
-    limits = (
-        QueryDepthLimiter(max_depth=max_depth).validation_rules
-        + MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules
+    # the request's execution context). The limits, the parse and validation caches and
+    # (in production) the introspection ban are one extension: six stock extensions
+    # cost more per request than executing a small query (backend/api/protections.py).
+    rules = validation_rules(
+        max_depth=max_depth, max_aliases=MAX_ALIASES, introspection=not production
     )
     extensions: list[Any] = [
-        lambda: AddValidationRules(limits),
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParserCache(maxsize=CACHE_SIZE),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
-        AuditTrail,
+        lambda: QueryProtections(max_tokens=MAX_TOKENS, rules=rules),
+        lambda: AuditTrail(mask_errors=production),
     ]
-    if production:
-        extensions += [DisableIntrospection, lambda: MaskErrors(should_mask_error=should_mask)]
     return Schema(
         query=query,  # a subclass only in tests (a field that fails on purpose)
         mutation=Mutation,
@@ -283,6 +250,15 @@ class GraphQLApp(GraphQL[ApiContext, None]):
         from backend.auth.pages import graphiql_page
 
         return await graphiql_page(request)
+
+    # orjson: several times faster than the json module both ways, and the 360 query's
+    # answer runs to megabytes. orjson.JSONDecodeError subclasses json.JSONDecodeError,
+    # so a malformed body still gets Strawberry's 400.
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -13,6 +13,7 @@ the cookie is ``p360_session`` without Secure. Both are HttpOnly and SameSite=La
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Callable
@@ -79,6 +80,58 @@ async def current_principal(request: Request) -> Principal | None:
         cached = principal_cache.get(key)
         if cached is not None:
             return dataclasses.replace(cached, client_address=address)
+        # Concurrent requests with the same credential share one resolution: when an
+        # entry expires under load, every in-flight request would otherwise miss at once.
+        # A resolution begun before an invalidation (sign-out, revocation) is not shared.
+        loop = asyncio.get_running_loop()
+        pending = _resolving.get(key)
+        if (
+            pending is not None
+            and pending.generation == principal_cache.generation
+            and pending.future.get_loop() is loop
+        ):
+            try:
+                shared = await asyncio.shield(pending.future)
+            except asyncio.CancelledError:
+                if not pending.future.cancelled():
+                    raise  # this request itself was cancelled
+                # the shared resolution failed: resolve on our own below
+            else:
+                if shared is None:
+                    return None
+                return dataclasses.replace(shared, client_address=address)
+        mine = _Pending(loop.create_future(), principal_cache.generation)
+        _resolving[key] = mine
+        try:
+            principal = await _resolve(request, settings, cookie, authorization, address, key)
+            mine.future.set_result(principal)
+            return principal
+        finally:
+            if not mine.future.done():
+                mine.future.cancel()  # waiters resolve on their own
+            if _resolving.get(key) is mine:
+                del _resolving[key]
+    return await _resolve(request, settings, cookie, authorization, address, key)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Pending:
+    future: asyncio.Future[Principal | None]
+    generation: int  # the principal cache's generation when the resolution began
+
+
+_resolving: dict[str, _Pending] = {}
+
+
+async def _resolve(
+    request: Request,
+    settings: Settings,
+    cookie: str | None,
+    authorization: str | None,
+    address: str,
+    key: str | None,
+) -> Principal | None:
+    ttl = settings.principal_cache_seconds
     generation = principal_cache.generation
     now = utcnow()
     principal = await _in_transaction(

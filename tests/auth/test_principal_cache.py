@@ -177,3 +177,37 @@ def test_sign_out_applies_at_once(engine: Engine, db_url: str, clock: FakeClock)
             for name, value in cookie.items():
                 thief.cookies.set(name, value)
             assert thief.get("/auth/whoami").status_code == 401
+
+
+async def test_concurrent_requests_with_one_credential_resolve_it_once(
+    engine: Engine, db_url: str, clock: FakeClock, statements: Callable[[], int]
+) -> None:
+    import asyncio
+
+    import httpx2 as httpx
+
+    settings = Settings(
+        env="test",
+        database_url=db_url,  # type: ignore[arg-type]
+        secret_key=SecretStr(SECRET),
+        principal_cache_seconds=5,
+    )
+    app = auth_app(settings)
+    first, second = (committed_staff(engine)[0] for _ in range(2))
+    alone = {"Authorization": f"Bearer {_token(engine, db_url, first)}"}
+    crowd = {"Authorization": f"Bearer {_token(engine, db_url, second)}"}
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as client,
+    ):
+        before = statements()
+        assert (await client.get("/auth/whoami", headers=alone)).status_code == 200
+        one_resolution = statements() - before
+        assert one_resolution > 0
+        before = statements()
+        answers = await asyncio.gather(
+            *(client.get("/auth/whoami", headers=crowd) for _ in range(10))
+        )
+        assert [a.status_code for a in answers] == [200] * 10
+        assert statements() - before == one_resolution
