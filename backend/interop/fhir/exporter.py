@@ -335,31 +335,6 @@ EXPORTED: tuple[Exported, ...] = (
 )
 """Every record type ``$everything`` and the bulk export read, in output order."""
 
-EXPORTED_TYPES: tuple[str, ...] = (
-    "Patient",
-    "Encounter",
-    "Appointment",
-    "Condition",
-    "Observation",
-    "DiagnosticReport",
-    "Procedure",
-    "Immunization",
-    "MedicationRequest",
-    "MedicationStatement",
-    "AllergyIntolerance",
-    "ImagingStudy",
-    "DocumentReference",
-    "Coverage",
-    "Claim",
-    "ExplanationOfBenefit",
-    "CarePlan",
-    "Goal",
-    "Consent",
-    "Communication",
-    "QuestionnaireResponse",
-)
-"""Mapped resource types in dependency order (what a reference points at comes first);
-raw resources follow, in any order."""
 
 VIEWS = {e.model: _view(e.model) for e in (*EXPORTED, Exported(Charge, ()))}
 
@@ -549,6 +524,7 @@ def export_events(
     log: ReadLog,
     request_id: str | None,
     now: datetime,
+    client: str = "fhir",
 ) -> None:
     """The reads as ``export`` events (one per patient), not ``read``: data left the system."""
     for patient_id, entry in sorted(log.entries.items(), key=lambda kv: str(kv[0])):
@@ -563,7 +539,7 @@ def export_events(
             masked_fields=entry.masked,
             policy_version=policy.version,
             request_id=request_id,
-            client="fhir",
+            client=client,
             now=now,
         )
     log.entries.clear()

@@ -314,6 +314,16 @@ def render_eob(v: Mapping[str, Any], patient: str, related: Related) -> dict[str
         for n, line in enumerate(related.charges.get(v["id"], []), start=1)
         if line.get("adjudication")
     ]
+    if v.get("coverage_id"):
+        # The coverage an EOB carried inline is a Coverage record now: point at it, so a
+        # re-import does not make it twice.
+        header = {
+            **header,
+            "contained": [
+                c for c in header.get("contained", []) if c.get("resourceType") != "Coverage"
+            ],
+            "insurance": [{"focal": True, "coverage": ref("Coverage", v["coverage_id"])}],
+        }
     return clean(
         {
             **header,
