@@ -14,9 +14,11 @@ from typing import Any
 
 import orjson
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from backend.access.models import AuditAction, AuditEvent
 from backend.access.policy import CompiledPolicy, policy_store
 from backend.access.principal import Principal, PrincipalKind
 from backend.db import make_engine
@@ -116,12 +118,15 @@ def _source_resources() -> list[dict[str, Any]]:
     return found
 
 
-def _reader(session: Session) -> Principal:
-    """A reader of every record type, on a care team with every patient."""
+def _reader(session: Session, patient_ids: Iterable[uuid.UUID] | None = None) -> Principal:
+    """A reader of every record type, on a care team with these patients (default: all;
+    other test packages may have committed patients of their own to the shared one)."""
     team = CareTeam(name=f"export-{uuid.uuid4().hex[:8]}")
     session.add(team)
     session.flush()
-    for pid in session.scalars(Patient.__table__.select().with_only_columns(Patient.id)):
+    if patient_ids is None:
+        patient_ids = list(session.scalars(select(Patient.id)))
+    for pid in patient_ids:
         session.add(CareTeamPatient(care_team_id=team.id, patient_id=pid))
     session.flush()
     return Principal(
@@ -143,9 +148,19 @@ def _read_ndjson(folder: Path) -> list[dict[str, Any]]:
     return found
 
 
-def _export(session: Session, policy: CompiledPolicy, out: Path) -> list[dict[str, Any]]:
+def _export(
+    session: Session,
+    policy: CompiledPolicy,
+    out: Path,
+    patient_ids: list[uuid.UUID] | None = None,
+) -> list[dict[str, Any]]:
     summary = export_ndjson(
-        session=session, principal=_reader(session), policy=policy, out=out, page=2
+        session=session,
+        principal=_reader(session, patient_ids),
+        policy=policy,
+        out=out,
+        patient_ids=patient_ids,
+        page=2,
     )
     exported = _read_ndjson(out)
     assert sum(summary.counts.values()) == len(exported)
@@ -178,16 +193,18 @@ def fresh_engine(engine: Engine, fresh_database_url: Callable[[str], str]) -> En
 
 def test_round_trip(session: Session, fresh_engine: Engine, tmp_path: Path) -> None:
     policy = policy_store(get_settings().policies_dir).current()
-    for path in BUNDLES:
-        assert _import(session, _load(path), path.name).ok
-    assert _import(session, extra_bundle(), "extra").ok
-    exported = _export(session, policy, tmp_path / "first")
+    mine: list[uuid.UUID] = []
+    for bundle, label in [*((_load(p), p.name) for p in BUNDLES), (extra_bundle(), "extra")]:
+        report = _import(session, bundle, label)
+        assert report.ok
+        mine += report.patients_upserted
+    exported = _export(session, policy, tmp_path / "first", mine)
     source = facts(_source_resources())
     assert facts(exported) == source
     assert len(source) == len(BUNDLES) + 1
 
     # $everything gives each patient the same resources as the bulk export.
-    reader = _reader(session)
+    reader = _reader(session, mine)
     ids_by_patient = defaultdict(set)
     for resource in exported:
         if resource["resourceType"] != "Patient":
@@ -214,4 +231,44 @@ def test_round_trip(session: Session, fresh_engine: Engine, tmp_path: Path) -> N
     assert facts(second) == source
     assert Counter(r["resourceType"] for r in second) == Counter(
         r["resourceType"] for r in exported
+    )
+
+
+def test_bulk_export_filters_by_patient_and_date_and_audits_each_patient(
+    session: Session, tmp_path: Path
+) -> None:
+    policy = policy_store(get_settings().policies_dir).current()
+    ids: list[uuid.UUID] = []
+    for path in BUNDLES:
+        report = _import(session, _load(path), path.name)
+        assert report.ok
+        ids += report.patients_upserted
+    ids.sort()
+    reader = _reader(session, ids)
+    one = export_ndjson(
+        session=session, principal=reader, policy=policy, out=tmp_path / "one", patient_ids=ids[:1]
+    )
+    assert one.patients == 1
+    assert {r["id"] for r in _read_ndjson(tmp_path / "one") if r["resourceType"] == "Patient"} == {
+        str(ids[0])
+    }
+    assert sum(one.counts.values()) > 1
+    later = datetime.fromisoformat("2999-01-01T00:00:00+00:00")
+    none_since = export_ndjson(
+        session=session,
+        principal=reader,
+        policy=policy,
+        out=tmp_path / "later",
+        patient_ids=ids,
+        since=later,
+    )
+    # Nothing changed since then: only the Patient resources (the records' anchors).
+    assert dict(none_since.counts) == {"Patient": len(ids)}
+    events = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == AuditAction.EXPORT, AuditEvent.client == "fhir-bulk"
+        )
+    ).all()
+    assert sorted(str(e.patient_id) for e in events) == sorted(
+        [str(ids[0]), *(str(i) for i in ids)]
     )
