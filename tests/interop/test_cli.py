@@ -135,3 +135,28 @@ def test_export_fhir_writes_ndjson_audits_and_reimports(
     again = run("import", "fhir", str(out), env=other)
     assert again.returncode == 0
     assert " 0 " in again.stdout  # nothing created the second time
+
+
+def test_import_fhir_folder_validated_ahead_keeps_all_or_nothing_per_file(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    """Several files: a worker reads and validates ahead; an unreadable file and an
+    invalid bundle are reported by name, the good bundle is imported all the same."""
+    import json
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = next(SYNTHEA.glob("*.json"))
+    (folder / "a-good.json").write_text(good.read_text())
+    bad = json.loads(good.read_text())
+    observation = next(e for e in bad["entry"] if "valueQuantity" in e["resource"])
+    observation["resource"]["valueQuantity"]["value"] = "many"
+    (folder / "b-invalid.json").write_text(json.dumps(bad))
+    (folder / "c-broken.json").write_text("{not json")
+    result = run("import", "fhir", str(folder), env=home)
+    assert result.returncode == 1
+    assert "c-broken.json: not valid JSON" in result.stderr
+    assert "b-invalid.json" in result.stderr
+    assert "valueQuantity.value" in result.stderr
+    assert "many" not in result.stderr  # the field, never the value
+    assert "patients created or changed: 1" in result.stdout  # the good file only

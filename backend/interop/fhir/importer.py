@@ -40,7 +40,7 @@ from backend.interop.fhir.mapping.base import MapContext, MappingError, Row, Unr
 from backend.interop.fhir.mapping.common import sensitivity_of
 from backend.interop.fhir.reader import Batch, Entry
 from backend.interop.fhir.report import BatchReport, EntryResult, Problem
-from backend.interop.fhir.validation import is_known_type, validate_resource
+from backend.interop.fhir.validation import Validated, is_known_type, validate_batch
 from backend.interop.fhir_map import FHIR_MODELS, KEPT_RAW
 from backend.interop.models import RawReason, RawResource
 from backend.patients.models import IdentifierKind, Patient, PatientIdentifier
@@ -114,11 +114,14 @@ def import_batch(
     principal: Principal | None = None,
     actor: str | None = None,
     now: datetime | None = None,
+    validated: Validated | None = None,
 ) -> BatchReport:
-    """Import one batch, all or nothing; the report says what happened or why not."""
+    """Import one batch, all or nothing; the report says what happened or why not.
+    ``validated``: the batch's validation problems when they were found elsewhere (a
+    worker process validating the next file while this one is written)."""
     now = now or utcnow()
     report = BatchReport(label=batch.label, kind=batch.kind)
-    ids = _resource_ids(batch, report)
+    ids = _resource_ids(batch, report, validated)
     if report.problems:
         _fail_all(batch, report)
         return report
@@ -166,12 +169,14 @@ def _source_of(batch: Batch) -> str | None:
     return None
 
 
-def _resource_ids(batch: Batch, report: BatchReport) -> dict[int, str]:
-    """Validate every entry; each resource's id (its own, or its urn:uuid fullUrl)."""
+def _resource_ids(batch: Batch, report: BatchReport, validated: Validated | None) -> dict[int, str]:
+    """Validate every entry (unless done already); each resource's id (its own, or its
+    urn:uuid fullUrl)."""
     ids: dict[int, str] = {}
     seen: set[tuple[str, str]] = set()
+    found = validate_batch(batch) if validated is None else validated
     for entry in batch.entries:
-        for path, message in validate_resource(entry.resource):
+        for path, message in found.get(entry.index, ()):
             report.problems.append(Problem(batch.label, entry.index, entry.full_url, path, message))
         rid = entry.resource.get("id")
         if not rid and entry.full_url and entry.full_url.startswith("urn:uuid:"):
