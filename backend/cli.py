@@ -274,7 +274,7 @@ def _register_subcommands() -> None:
     from backend.access.cli import audit_app
     from backend.accounts.cli import portal_app
     from backend.auth.cli import auth_app, client_app, token
-    from backend.interop.cli import import_app
+    from backend.interop.cli import export_app, import_app
     from backend.interop.hl7v2.cli import hl7_app
 
     app.command("token")(token)
@@ -283,6 +283,7 @@ def _register_subcommands() -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(hl7_app, name="hl7")
     app.add_typer(import_app, name="import")
+    app.add_typer(export_app, name="export")
     app.add_typer(portal_app, name="portal")
 
 

@@ -56,19 +56,19 @@ def sender(port: int, texts: list[str]) -> None:
             assert b"MSA|AA|" in ack, ack
 
 
-async def over_mllp(url: str, count: int, connections: int) -> float:
+async def over_mllp(url: str, count: int, connections: int) -> tuple[float, float]:
     engine = make_engine(url, pool_size=connections + 2)
     listener = Listener(engine=engine, secret_key=SECRET, port=0)
     port = await listener.start()
     run = uuid.uuid4().hex[:6]
     texts = [message(run, n) for n in range(count)]
     chunks = [texts[i::connections] for i in range(connections)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(asyncio.to_thread(sender, port, chunk) for chunk in chunks))
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     await listener.stop()
     engine.dispose()
-    return count / seconds
+    return count / seconds, count / cpu
 
 
 def bulk_floor(url: str, count: int) -> float:
@@ -125,11 +125,13 @@ def main() -> None:
         print(f"database: {url.split('://')[0]}   messages: {args.messages}")
         print(f"raw bulk insert of the same rows (floor): {floor:,.0f} messages/s")
         for connections in args.connections:
-            rate = asyncio.run(over_mllp(url, args.messages, connections))
+            rate, per_cpu = asyncio.run(over_mllp(url, args.messages, connections))
+            # Senders run in this process too: the CPU figure includes their share.
             print(
                 f"MLLP, {connections} connection(s): {rate:,.0f} messages/s "
-                f"(floor/mllp = {floor / rate:.1f}x)"
+                f"(floor/mllp = {floor / rate:.1f}x), {per_cpu:,.0f} messages per CPU second"
             )
+        print(f"load average: {Path('/proc/loadavg').read_text().split()[:3]}")
 
 
 if __name__ == "__main__":

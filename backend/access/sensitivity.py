@@ -301,7 +301,10 @@ def sensitivity_filter(
     """WHERE clause keeping only the rows of a :class:`PatientRecord` model that
     :func:`record_rule` would show. ``part2_patient_ids`` come from
     :func:`part2_covered_patients` for the patients being queried."""
-    sensitivity, author = model.sensitivity, model.author_id
+    sensitivity = model.sensitivity
+    # Rows nobody here wrote (raw resources kept by an importer) have no author column.
+    author = getattr(model, "author_id", None)
+    authored: list[ColumnElement[bool]] = [] if author is None else [author == principal.subject_id]
     if principal.kind is PrincipalKind.PATIENT:
         own = _flag(sensitivity, Sensitivity.PSYCHOTHERAPY)
         # Internal call notes and staff threads about a patient are not theirs to read.
@@ -309,7 +312,7 @@ def sensitivity_filter(
         return own if shared is None else and_(own, shared.is_(True))
     psychotherapy = or_(
         _flag(sensitivity, Sensitivity.PSYCHOTHERAPY),
-        author == principal.subject_id,
+        *authored,
         treating_therapist_clause(model.patient_id, principal=principal, today=now.date()),
     )
     covered = sorted(set(part2_patient_ids))
@@ -318,7 +321,7 @@ def sensitivity_filter(
         part2 = or_(part2, model.patient_id.in_(covered))
     restricted = or_(
         _flag(sensitivity, Sensitivity.RESTRICTED),
-        author == principal.subject_id,
+        *authored,
         treating_team_clause(model.patient_id, principal=principal, now=now),
     )
     return and_(psychotherapy, part2, restricted)

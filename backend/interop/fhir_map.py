@@ -105,3 +105,39 @@ RAW_MODEL = RawResource
 def model_for(resource_type: str) -> type[Base]:
     """The model a resource of this type is stored in: its own, else :class:`RawResource`."""
     return FHIR_MODELS.get(resource_type, RawResource)
+
+
+IMPORT_ORDER: tuple[str, ...] = (
+    "Organization",
+    "Location",
+    "Practitioner",
+    "Patient",
+    "RelatedPerson",
+    "Encounter",
+    "Appointment",
+    "EpisodeOfCare",
+    "Condition",
+    "Observation",
+    "DiagnosticReport",
+    "ImagingStudy",
+    "Procedure",
+    "Immunization",
+    "Medication",
+    "MedicationRequest",
+    "MedicationStatement",
+    "AllergyIntolerance",
+    "DocumentReference",
+    "Questionnaire",
+    "QuestionnaireResponse",
+    "CarePlan",
+    "Goal",
+    "Task",
+    "Consent",
+    "Communication",
+    "Coverage",
+    "Claim",
+    "ExplanationOfBenefit",
+)
+"""Resource types in dependency order: what a reference points at comes first. Bulk
+NDJSON (one type per file) is imported file by file in this order; a type not named here
+comes after them all."""

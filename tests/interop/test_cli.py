@@ -10,6 +10,7 @@ from tests.interop.hl7v2.conftest import FIXTURES
 from tests.test_cli import run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+SYNTHEA = Path("/work/shared/fixtures/fhir/synthea")
 
 
 @pytest.fixture
@@ -51,3 +52,111 @@ def test_import_csv_dry_run_then_real(home: dict[str, str]) -> None:
     bad = run("import", "csv", "--mapping", str(EXAMPLES / "crm-inquiries.csv"), "x.csv", env=home)
     assert bad.returncode == 2
     assert "not valid TOML" in bad.stderr
+
+
+def _exporter(home: dict[str, str]) -> str:
+    """An integration account on a care team with every patient: (username)."""
+    from sqlalchemy import select
+
+    from backend.accounts.models import StaffRole, StaffRoleAssignment, StaffUser
+    from backend.db import make_engine, transaction
+    from backend.organization.models import (
+        CareTeam,
+        CareTeamMember,
+        CareTeamPatient,
+        CareTeamRole,
+    )
+    from backend.patients.models import Patient
+
+    engine = make_engine(home["DATABASE_URL"])
+    try:
+        with transaction(engine) as session:
+            user = StaffUser(username="bulk-export", display_name="Bulk export", active=True)
+            team = CareTeam(name="export")
+            session.add_all([user, team])
+            session.flush()
+            session.add(StaffRoleAssignment(staff_user_id=user.id, role=StaffRole.INTEGRATION))
+            session.add(
+                CareTeamMember(
+                    care_team_id=team.id, staff_user_id=user.id, role=CareTeamRole.BILLING
+                )
+            )
+            for pid in session.scalars(select(Patient.id)):
+                session.add(CareTeamPatient(care_team_id=team.id, patient_id=pid))
+    finally:
+        engine.dispose()
+    return "bulk-export"
+
+
+def test_export_fhir_writes_ndjson_audits_and_reimports(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from backend.access.models import AuditAction, AuditEvent
+    from backend.db import make_engine, transaction
+
+    assert run("import", "fhir", str(SYNTHEA), env=home).returncode == 0
+    user = _exporter(home)
+    out = tmp_path / "export"
+    result = run("export", "fhir", "--out", str(out), "--user", user, env=home)
+    assert result.returncode == 0, result.stderr
+    assert "patients exported: 2" in result.stdout
+    assert "Observation.ndjson" in result.stdout
+    assert (out / "Patient.ndjson").read_bytes().count(b"\n") == 2
+    engine = make_engine(home["DATABASE_URL"])
+    try:
+        with transaction(engine) as session:
+            events = session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == AuditAction.EXPORT, AuditEvent.client == "fhir-bulk"
+                )
+            ).all()
+            assert len(events) == 2  # one per patient
+            assert len({e.patient_id for e in events}) == 2
+            for event in events:
+                row = repr({c.name: getattr(event, c.name) for c in AuditEvent.__table__.c})
+                assert "Hoeger" not in row  # record type and field names, never values
+                assert "Kreiger" not in row
+    finally:
+        engine.dispose()
+    assert run("export", "fhir", "--out", str(out), "--user", user, env=home).returncode == 2
+    assert (
+        run("export", "fhir", "--out", str(tmp_path / "x"), "--user", "nobody", env=home).returncode
+        == 2
+    )
+    other = {
+        "P360_VAR_DIR": str(tmp_path / "var2"),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/other.db",
+    }
+    assert run("db", "upgrade", env=other).returncode == 0
+    first = run("import", "fhir", str(out), env=other)
+    assert first.returncode == 0, first.stderr
+    again = run("import", "fhir", str(out), env=other)
+    assert again.returncode == 0
+    assert " 0 " in again.stdout  # nothing created the second time
+
+
+def test_import_fhir_folder_validated_ahead_keeps_all_or_nothing_per_file(
+    home: dict[str, str], tmp_path: Path
+) -> None:
+    """Several files: a worker reads and validates ahead; an unreadable file and an
+    invalid bundle are reported by name, the good bundle is imported all the same."""
+    import json
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = next(SYNTHEA.glob("*.json"))
+    (folder / "a-good.json").write_text(good.read_text())
+    bad = json.loads(good.read_text())
+    observation = next(e for e in bad["entry"] if "valueQuantity" in e["resource"])
+    observation["resource"]["valueQuantity"]["value"] = "many"
+    (folder / "b-invalid.json").write_text(json.dumps(bad))
+    (folder / "c-broken.json").write_text("{not json")
+    result = run("import", "fhir", str(folder), env=home)
+    assert result.returncode == 1
+    assert "c-broken.json: not valid JSON" in result.stderr
+    assert "b-invalid.json" in result.stderr
+    assert "valueQuantity.value" in result.stderr
+    assert "many" not in result.stderr  # the field, never the value
+    assert "patients created or changed: 1" in result.stdout  # the good file only

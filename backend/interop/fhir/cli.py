@@ -37,8 +37,9 @@ def import_fhir(
     from sqlalchemy.orm import Session
 
     from backend.db import make_engine
+    from backend.interop.fhir.ahead import prepared_files
     from backend.interop.fhir.importer import import_batch
-    from backend.interop.fhir.reader import ReadError, files_under, read_file
+    from backend.interop.fhir.reader import ReadError, files_under
     from backend.patients.identifiers import ssn_key
     from backend.settings import get_settings
 
@@ -59,22 +60,21 @@ def import_fhir(
     try:
         with Progress(*Progress.get_default_columns()[:1], *columns, console=err) as progress:
             task = progress.add_task("importing", total=len(files))
-            for path in files:
-                progress.update(task, description=path.name[:40])
-                try:
-                    batch = read_file(path)
-                except ReadError as exc:
-                    unreadable.append(str(exc))
+            for item in prepared_files(files):
+                progress.update(task, description=item.path.name[:40])
+                if item.batch is None:
+                    unreadable.append(str(item.error))
                     progress.advance(task)
                     continue
                 with Session(engine) as session, session.begin():
                     report.batches.append(
                         import_batch(
                             session=session,
-                            batch=batch,
+                            batch=item.batch,
                             ssn_key=key,
                             source_system=source,
                             actor=CLI_ACTOR,
+                            validated=item.validated,
                         )
                     )
                 progress.advance(task)

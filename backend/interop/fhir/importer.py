@@ -40,7 +40,7 @@ from backend.interop.fhir.mapping.base import MapContext, MappingError, Row, Unr
 from backend.interop.fhir.mapping.common import sensitivity_of
 from backend.interop.fhir.reader import Batch, Entry
 from backend.interop.fhir.report import BatchReport, EntryResult, Problem
-from backend.interop.fhir.validation import is_known_type, validate_resource
+from backend.interop.fhir.validation import Validated, is_known_type, validate_batch
 from backend.interop.fhir_map import FHIR_MODELS, KEPT_RAW
 from backend.interop.models import RawReason, RawResource
 from backend.patients.models import IdentifierKind, Patient, PatientIdentifier
@@ -114,11 +114,14 @@ def import_batch(
     principal: Principal | None = None,
     actor: str | None = None,
     now: datetime | None = None,
+    validated: Validated | None = None,
 ) -> BatchReport:
-    """Import one batch, all or nothing; the report says what happened or why not."""
+    """Import one batch, all or nothing; the report says what happened or why not.
+    ``validated``: the batch's validation problems when they were found elsewhere (a
+    worker process validating the next file while this one is written)."""
     now = now or utcnow()
     report = BatchReport(label=batch.label, kind=batch.kind)
-    ids = _resource_ids(batch, report)
+    ids = _resource_ids(batch, report, validated)
     if report.problems:
         _fail_all(batch, report)
         return report
@@ -127,10 +130,11 @@ def import_batch(
     savepoint = session.begin_nested()
     session.info[UPSERTED_PATIENTS] = []
     try:
-        planned, resolved = _plan(session, batch, ids, system, ssn_key, report)
+        stored: Prefetched = {}
+        planned, resolved = _plan(session, batch, ids, system, ssn_key, report, stored)
         if report.problems:
             raise _Invalid
-        outcomes = _write(session, planned, resolved, now, report)
+        outcomes = _write(session, planned, resolved, now, report, stored)
     except _Invalid:
         savepoint.rollback()
         _fail_all(batch, report)
@@ -165,12 +169,14 @@ def _source_of(batch: Batch) -> str | None:
     return None
 
 
-def _resource_ids(batch: Batch, report: BatchReport) -> dict[int, str]:
-    """Validate every entry; each resource's id (its own, or its urn:uuid fullUrl)."""
+def _resource_ids(batch: Batch, report: BatchReport, validated: Validated | None) -> dict[int, str]:
+    """Validate every entry (unless done already); each resource's id (its own, or its
+    urn:uuid fullUrl)."""
     ids: dict[int, str] = {}
     seen: set[tuple[str, str]] = set()
+    found = validate_batch(batch) if validated is None else validated
     for entry in batch.entries:
-        for path, message in validate_resource(entry.resource):
+        for path, message in found.get(entry.index, ()):
             report.problems.append(Problem(batch.label, entry.index, entry.full_url, path, message))
         rid = entry.resource.get("id")
         if not rid and entry.full_url and entry.full_url.startswith("urn:uuid:"):
@@ -251,6 +257,11 @@ def _match_by_mrn(session: Session, resource: dict[str, Any]) -> tuple[uuid.UUID
     return None
 
 
+Prefetched = dict[tuple[str, str], tuple[set[str], dict[str, dict[str, Any]]]]
+"""(table, source system) -> (source ids asked for, stored rows found among them): what
+planning read, so writing does not read the same rows again."""
+
+
 def _plan(
     session: Session,
     batch: Batch,
@@ -258,6 +269,7 @@ def _plan(
     system: str,
     ssn_key: bytes,
     report: BatchReport,
+    prefetched: Prefetched,
 ) -> tuple[list[_Planned], dict[tuple[str, str], uuid.UUID]]:
     by_model: dict[type[Base], list[tuple[str, str]]] = defaultdict(list)
     for entry in batch.entries:
@@ -267,7 +279,12 @@ def _plan(
     ids: dict[tuple[str, str], uuid.UUID] = {}
     new: set[tuple[str, str]] = set()
     for model, keys in by_model.items():
-        existing = _existing_ids(session, model, system, (sid for _, sid in keys))
+        # Whole rows, not just ids: writing compares them with the new values.
+        table: Table = model.__table__  # type: ignore[assignment]
+        asked = {sid for _, sid in keys}
+        rows = _stored(session, table, system, list(asked))
+        prefetched[(table.name, system)] = (asked, rows)
+        existing = {sid: row["id"] for sid, row in rows.items()}
         for rt, sid in keys:
             ids[(rt, sid)] = existing.get(sid) or uuid.uuid4()
             if sid not in existing:
@@ -384,6 +401,7 @@ def _write(
     ids: dict[tuple[str, str], uuid.UUID],
     now: datetime,
     report: BatchReport,
+    prefetched: Prefetched,
 ) -> dict[int, str]:
     """Upsert every planned row; the outcome of each plan (created/updated/unchanged)."""
     merged: dict[tuple[str, str], Row] = {}
@@ -410,7 +428,10 @@ def _write(
         by_table[(row.model.__tablename__, row.source_system)].append(row)
     for (tablename, row_system), rows in by_table.items():
         table: Table = rows[0].model.__table__  # type: ignore[assignment]
-        stored = _stored(session, table, row_system, [r.source_id for r in rows])
+        asked, stored = prefetched.get((tablename, row_system), (set(), {}))
+        missing = [r.source_id for r in rows if r.source_id not in asked]
+        if missing:
+            stored = {**stored, **_stored(session, table, row_system, missing)}
         for row in rows:
             key = (tablename, row.source_id)
             old = stored.get(row.source_id)

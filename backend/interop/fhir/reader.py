@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from backend.interop.fhir_map import IMPORT_ORDER
+
 BUNDLE_TYPES = frozenset({"transaction", "batch", "collection"})
 """Bundle types accepted for import; searchset, history, document and message are not."""
 
@@ -119,15 +121,31 @@ def ndjson_from_bytes(body: bytes, *, label: str) -> Batch:
     return Batch(label=label, kind="ndjson", entries=entries)
 
 
+def _bulk_order(path: Path) -> tuple[int, str]:
+    """Bulk NDJSON files (``Patient.ndjson``, ``Condition.2.ndjson``) in dependency order,
+    so a Condition file finds the patients a Patient file brings; Bundles by name."""
+    if path.suffix != ".ndjson":
+        return (-1, path.name)
+    kind = path.name.split(".")[0]
+    rank = IMPORT_ORDER.index(kind) if kind in IMPORT_ORDER else len(IMPORT_ORDER)
+    return (rank, path.name)
+
+
 def files_under(paths: list[Path]) -> list[Path]:
-    """The .json and .ndjson files named or inside the folders named, sorted."""
+    """The .json and .ndjson files named or inside the folders named: a folder's Bundles
+    by name, then its NDJSON files in dependency order."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
             found.extend(
-                p
-                for p in sorted(path.rglob("*"))
-                if p.suffix in (".json", ".ndjson") and p.is_file()
+                sorted(
+                    (
+                        p
+                        for p in path.rglob("*")
+                        if p.suffix in (".json", ".ndjson") and p.is_file()
+                    ),
+                    key=lambda p: (str(p.parent), *_bulk_order(p)),
+                )
             )
         elif path.is_file():
             found.append(path)

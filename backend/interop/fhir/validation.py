@@ -12,6 +12,8 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from backend.interop.fhir.reader import Batch
+
 
 @cache
 def _model(resource_type: str) -> Any:
@@ -45,6 +47,21 @@ def validate_resource(resource: dict[str, Any]) -> list[tuple[str, str]]:
             for error in exc.errors(include_url=False, include_input=False)
         ]
     return []
+
+
+Validated = dict[int, list[tuple[str, str]]]
+"""Entry index -> (field path, message) problems; entries without problems are absent."""
+
+
+def validate_batch(batch: Batch) -> Validated:
+    """Every entry's problems. A plain function of the batch, so a worker process can
+    run it for the next file while the importer writes this one."""
+    found: Validated = {}
+    for entry in batch.entries:
+        problems = validate_resource(entry.resource)
+        if problems:
+            found[entry.index] = problems
+    return found
 
 
 def validate_model(resource: dict[str, Any]) -> None:

@@ -2,10 +2,13 @@
 
 Frames may arrive split across reads or several in one read (the stream reader's
 ``readuntil`` handles both); bytes before a start block are noise and are skipped. Each
-connection is served in order (a sender waits for the ACK before the next message), and
-each message gets its own transaction in a worker thread, so one slow database call
-does not stop other connections. Shutdown stops accepting, lets in-flight messages
-finish and be acknowledged, then closes.
+connection is served in order (a sender waits for the ACK before the next message).
+Messages are stored by one writer in a worker thread: whatever arrived (on any
+connection) while the previous group was being written goes into the next group, one
+transaction with a savepoint per message, so a message's failure stays its own; every
+ACK is sent only after its group committed (group commit: one commit for many senders
+instead of one each). Shutdown stops accepting, lets in-flight messages finish and be
+acknowledged, then closes.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ logger = logging.getLogger(__name__)
 START, END = b"\x0b", b"\x1c\x0d"
 MAX_FRAME = 16 * 1024 * 1024
 IDLE_SECONDS = 300.0
+MAX_GROUP = 200
+"""Messages per transaction at most: bounds how much one failed commit sends back as AR."""
 
 
 def frame(message: str) -> bytes:
@@ -54,6 +59,12 @@ def _unavailable_ack(text: str) -> str:
     return build_ack(header, "AR", error=error)
 
 
+@dataclass(slots=True)
+class _Pending:
+    text: str
+    done: asyncio.Future[Receipt]
+
+
 @dataclass
 class Listener:
     """Serve MLLP on ``host:port`` and store every message through ``engine``."""
@@ -67,15 +78,60 @@ class Listener:
     _connections: set[asyncio.Task[None]] = field(default_factory=set)
     _busy: set[asyncio.Task[None]] = field(default_factory=set)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _queue: asyncio.Queue[_Pending] | None = None
+    _writer: asyncio.Task[None] | None = None
 
-    def _store(self, text: str) -> Receipt:
-        with transaction(self.engine) as session:
-            return receive(session=session, text=text, secret_key=self.secret_key)
+    def _store_group(self, texts: list[str]) -> list[Receipt | Exception]:
+        """Store messages in one transaction, each in its own savepoint; a message that
+        fails gets its exception, the others are kept. If the commit fails, nothing is
+        stored and every message gets the error."""
+        results: list[Receipt | Exception] = []
+        try:
+            with transaction(self.engine) as session:
+                for text in texts:
+                    try:
+                        with session.begin_nested():
+                            results.append(
+                                receive(session=session, text=text, secret_key=self.secret_key)
+                            )
+                    except Exception as exc:  # this message's answer, not the group's
+                        results.append(exc)
+        except SQLAlchemyError as exc:
+            return [exc] * len(texts)
+        return results
+
+    async def _write_groups(self) -> None:
+        assert self._queue is not None
+        while True:
+            group = [await self._queue.get()]
+            while len(group) < MAX_GROUP and not self._queue.empty():
+                group.append(self._queue.get_nowait())
+            try:
+                results = await asyncio.to_thread(self._store_group, [p.text for p in group])
+            except asyncio.CancelledError:
+                for pending in group:
+                    pending.done.cancel()
+                raise
+            for pending, result in zip(group, results, strict=True):
+                if pending.done.done():
+                    continue
+                if isinstance(result, Exception):
+                    pending.done.set_exception(result)
+                else:
+                    pending.done.set_result(result)
+
+    async def _receipt(self, text: str) -> Receipt:
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+            self._writer = asyncio.create_task(self._write_groups())
+        done: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        await self._queue.put(_Pending(text, done))
+        return await done
 
     async def handle(self, text: str) -> str:
         """The ACK for one message (AR when it could not be stored)."""
         try:
-            receipt = await asyncio.to_thread(self._store, text)
+            receipt = await self._receipt(text)
         except SQLAlchemyError as exc:
             logger.error("hl7 message not stored: %s", type(exc).__name__)
             return _unavailable_ack(text)
@@ -112,7 +168,9 @@ class Listener:
                     if task is not None:
                         self._busy.discard(task)
         finally:
-            with contextlib.suppress(ConnectionError, OSError):
+            # A shutdown cancels idle connections; ending here normally (not cancelled)
+            # keeps asyncio's stream callback from logging the cancellation as an error.
+            with contextlib.suppress(ConnectionError, OSError, asyncio.CancelledError):
                 writer.close()
                 await writer.wait_closed()
             if task is not None:
@@ -142,6 +200,11 @@ class Listener:
                 task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+            self._writer, self._queue = None, None
 
     async def serve_until(self, stop: asyncio.Event) -> None:
         await self.start()

@@ -179,3 +179,52 @@ def test_graceful_shutdown_finishes_the_message_in_flight(feed_engine: Engine) -
     assert msa(ack)[1:3] == ["AA", f"S{tag}"]
     assert idle == b""  # the idle connection was closed
     assert not accepting
+
+
+def test_concurrent_senders_share_commits_and_each_message_keeps_its_own_outcome(
+    feed_engine: Engine,
+) -> None:
+    """Four connections at once: messages that wait together are stored in one
+    transaction, yet a bad message gets its own AE, a resend its first ACK, and every
+    good message its AA and its patient."""
+    tag = uuid.uuid4().hex[:8]
+    per_connection = 6
+
+    async def one_sender(port: int, c: int) -> list[list[str]]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        client = MllpClient(reader, writer)
+        acks = []
+        for n in range(per_connection):
+            control = f"G{tag}{c}{n}"
+            birth = "bad" if (c, n) == (2, 3) else "19800102"
+            acks.append(msa(await client.send(adt_a04(control, control, birth=birth)))[1:3])
+        again = adt_a04(f"G{tag}{c}0", f"G{tag}{c}0")
+        acks.append(msa(await client.send(again))[1:3])
+        await client.close()
+        return acks
+
+    async def scenario() -> list[list[list[str]]]:
+        server = Listener(engine=feed_engine, secret_key=SECRET, port=0)
+        port = await server.start()
+        try:
+            return list(await asyncio.gather(*(one_sender(port, c) for c in range(4))))
+        finally:
+            await server.stop()
+
+    results = in_thread(scenario)
+    for c, acks in enumerate(results):
+        expected = [
+            ["AE" if (c, n) == (2, 3) else "AA", f"G{tag}{c}{n}"] for n in range(per_connection)
+        ]
+        assert acks == [*expected, ["AA", f"G{tag}{c}0"]]
+    with feed_engine.connect() as conn:
+        stored = conn.execute(
+            select(func.count()).select_from(Patient).where(Patient.source_id.like(f"G{tag}%"))
+        ).scalar_one()
+        failed = conn.execute(
+            select(func.count())
+            .select_from(Hl7Message)
+            .where(Hl7Message.control_id == f"G{tag}23", Hl7Message.state == MessageState.FAILED)
+        ).scalar_one()
+    assert stored == 4 * per_connection - 1
+    assert failed == 1

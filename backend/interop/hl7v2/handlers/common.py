@@ -210,9 +210,9 @@ def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
     if created or update:
         _demographics(patient, pid)
         ctx.session.flush()
-        _sync_identifiers(ctx, patient, pid, mrn)
-        _sync_addresses(ctx, patient, pid)
-        _sync_phones(ctx, patient, pid)
+        _sync_identifiers(ctx, patient, pid, mrn, created=created)
+        _sync_addresses(ctx, patient, pid, created=created)
+        _sync_phones(ctx, patient, pid, created=created)
     on_patient_upserted(ctx.session, patient.id)
     return patient
 
@@ -259,11 +259,15 @@ def _sync(
     patient: Patient,
     prefix: str,
     wanted: list[dict[str, Any]],
+    *,
+    created: bool,
 ) -> None:
     """Make this patient's ``model`` rows from this source equal ``wanted``: update in
-    place by position, add new ones, soft-delete the ones the message no longer sends."""
+    place by position, add new ones, soft-delete the ones the message no longer sends.
+    A patient this message created has no rows yet: no look-up (the hot path of a feed
+    of registrations)."""
     system = patient.source_system
-    existing = _children(ctx.session, model, patient, system)
+    existing = {} if created else _children(ctx.session, model, patient, system)
     keep: set[str] = set()
     for n, values in enumerate(wanted, start=1):
         source_id = f"{patient.source_id}|{prefix}|{n}"[:128]
@@ -281,7 +285,9 @@ def _sync(
             row.deleted_at = row.deleted_at or utcnow()
 
 
-def _sync_identifiers(ctx: MessageContext, patient: Patient, pid: Any, mrn: Identifier) -> None:
+def _sync_identifiers(
+    ctx: MessageContext, patient: Patient, pid: Any, mrn: Identifier, *, created: bool
+) -> None:
     wanted: list[dict[str, Any]] = []
     for ident in identifiers(pid, 3) or [mrn]:
         if ident.type_code == "SS":
@@ -305,10 +311,10 @@ def _sync_identifiers(ctx: MessageContext, patient: Patient, pid: Any, mrn: Iden
              "value": ident.value[:128], "value_hash": None, "last4": None,
              "assigner": authority[:200] or None, "type_code": ident.type_code[:16] or None}
         )  # fmt: skip
-    _sync(ctx, PatientIdentifier, patient, "PID-3", wanted)
+    _sync(ctx, PatientIdentifier, patient, "PID-3", wanted, created=created)
 
 
-def _sync_addresses(ctx: MessageContext, patient: Patient, pid: Any) -> None:
+def _sync_addresses(ctx: MessageContext, patient: Patient, pid: Any, *, created: bool) -> None:
     wanted: list[dict[str, Any]] = []
     for rep in range(1, repeats(pid, 11) + 1):
         line1 = get(pid, 11, rep, 1, 1)
@@ -323,7 +329,7 @@ def _sync_addresses(ctx: MessageContext, patient: Patient, pid: Any) -> None:
              "district": get(pid, 11, rep, 9)[:100] or None,
              "use": _ADDRESS_USE.get(get(pid, 11, rep, 7).upper(), AddressUse.HOME)}
         )  # fmt: skip
-    _sync(ctx, Address, patient, "PID-11", wanted)
+    _sync(ctx, Address, patient, "PID-11", wanted, created=created)
 
 
 def e164(raw: str) -> str | None:
@@ -352,7 +358,7 @@ def _phone(pid: Any, field_no: int, rep: int) -> dict[str, Any] | None:
     return {"system": ContactSystem.PHONE, "value": number, "use": use}
 
 
-def _sync_phones(ctx: MessageContext, patient: Patient, pid: Any) -> None:
+def _sync_phones(ctx: MessageContext, patient: Patient, pid: Any, *, created: bool) -> None:
     wanted: list[dict[str, Any]] = []
     for field_no in (13, 14):  # PID-13 home, PID-14 business
         for rep in range(1, repeats(pid, field_no) + 1):
@@ -363,4 +369,4 @@ def _sync_phones(ctx: MessageContext, patient: Patient, pid: Any) -> None:
     for row in wanted:
         ranks[row["system"]] = ranks.get(row["system"], 0) + 1
         row["rank"] = ranks[row["system"]]
-    _sync(ctx, ContactPoint, patient, "PID-13", wanted)
+    _sync(ctx, ContactPoint, patient, "PID-13", wanted, created=created)
