@@ -36,6 +36,7 @@ from backend.api.errors import ErrorCode, api_error, bad_input, not_found, shoul
 from backend.api.mutations.careplans import CarePlanMutations
 from backend.api.mutations.clinical import ClinicalMutations
 from backend.api.mutations.engagement import EngagementMutations
+from backend.api.mutations.feedback import FeedbackMutations
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
 from backend.api.types.identity import IdentityMutations, IdentityQueries
@@ -126,6 +127,7 @@ class Mutation(
     ClinicalMutations,
     Hl7Mutations,
     InviteMutations,
+    FeedbackMutations,
 ):
     pass
 
