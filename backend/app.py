@@ -25,6 +25,7 @@ from backend.patients.models import Patient
 from backend.settings import Settings, get_settings
 from backend.web.headers import SecurityHeaders
 from backend.web.health import healthz, readyz
+from portal import redact
 from portal.routes import portal_routes
 
 # Templates ship inside the package (they are code); autoescape is on for .html.
@@ -60,6 +61,8 @@ async def favicon(request: Request) -> Response:
 
 
 def create_app(settings: Settings) -> Starlette:
+    redact.install()  # one-time link tokens never reach the access log
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_async_engine(settings.database_url, pool_pre_ping=True)

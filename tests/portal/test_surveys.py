@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from backend.engagement.surveys import (
 from backend.patients.models import ContactPoint, ContactSystem
 from backend.scheduling.models import Encounter
 from backend.settings import Settings
+from portal.redact import RedactOneTimeLinks, redact_path
 from tests.portal.conftest import Mailbox, csrf_of, sign_in
 from tests.portal.world import PortalWorld
 
@@ -315,3 +317,23 @@ def test_staff_create_a_survey_for_a_visit_and_mail_honours_preferences(
             .where(SurveyInvitation.patient_id == world.patients["ben"])
         )
         assert count == 0
+
+
+def test_one_time_link_tokens_never_reach_the_access_log() -> None:
+    token = "Zq3" + "x" * 40
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "POST", f"/portal/survey/{token}?a=1", "1.1", 303),
+        None,
+    )
+    assert RedactOneTimeLinks().filter(record)
+    assert token not in record.getMessage()
+    assert "/portal/survey/[redacted]?a=1" in record.getMessage()
+    assert redact_path(f"/portal/invite/{token}") == "/portal/invite/[redacted]"
+    assert redact_path(f"/portal/reset/{token}") == "/portal/reset/[redacted]"
+    assert redact_path("/portal/survey/thanks") == "/portal/survey/thanks"
+    assert redact_path("/portal/surveys/abc") == "/portal/surveys/abc"
