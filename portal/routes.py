@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from portal import account, preferences, record, surveys
+from portal import account, alumni, preferences, record, surveys
 
 
 def portal_routes() -> list[BaseRoute]:
@@ -45,4 +45,5 @@ def _engagement_pages() -> list[BaseRoute]:
         Route("/surveys", surveys.surveys_page, methods=["GET"]),
         Route("/surveys/{invitation_id}", surveys.survey_page, methods=["GET"]),
         Route("/surveys/{invitation_id}", surveys.answer_survey, methods=["POST"]),
+        *alumni.routes(),
     ]

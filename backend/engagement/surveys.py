@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session
 
 from backend.access import audit
 from backend.access.models import AuditAction
-from backend.access.policy import WRITE, CompiledPolicy
-from backend.access.principal import Principal, PrincipalKind
+from backend.access.own_writes import require_own_write
+from backend.access.policy import CompiledPolicy
+from backend.access.principal import Principal
 from backend.access.writes import audit_change, require_patient, require_write
 from backend.accounts.invites import hash_token
-from backend.common.errors import Forbidden, InvalidInput, NotFound, Problems
+from backend.common.errors import InvalidInput, NotFound, Problems
 from backend.common.inputs import choice
 from backend.common.mixins import utcnow
 from backend.engagement.enums import CommunicationChannel, MessageType, PreferenceChannel
@@ -346,16 +347,14 @@ def answer_in_portal(
     """A signed-in patient answers one of their own invitations. Another patient's (or
     no) invitation is :class:`NotFound`; a used or expired one returns False."""
     now = now or utcnow()
-    if principal.kind is not PrincipalKind.PATIENT or principal.patient_id is None:
-        raise Forbidden("only the patient answers their survey in the portal")
-    writable = policy.allowed_fields(principal.roles, "SurveyResponse", WRITE)
-    if not set(RESPONSE_FIELDS) <= set(writable):
-        raise Forbidden("answering a survey needs surveys write")
+    patient_id = require_own_write(
+        policy=policy, principal=principal, changes={"SurveyResponse": RESPONSE_FIELDS}
+    )
     row = session.scalar(
         select(SurveyInvitation)
         .where(
             SurveyInvitation.id == invitation_id,
-            SurveyInvitation.patient_id == principal.patient_id,
+            SurveyInvitation.patient_id == patient_id,
             SurveyInvitation.deleted_at.is_(None),
         )
         .with_for_update()
