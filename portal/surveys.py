@@ -5,7 +5,7 @@ The link form (``/portal/survey/{token}``) has no session, so the portal's CSRF 
 link's token, which only its holder has, and the browser's ``Origin`` must be ours on
 top (a page elsewhere cannot post it for them). Unknown, expired and used links get one
 and the same page: a guessed token learns nothing. Pages that carry a token in their URL
-send ``Referrer-Policy: no-referrer`` so it does not leak to any other site.
+send ``Referrer-Policy: same-origin`` so it does not leak to any other site.
 
 Signed in, the patient's open surveys are read through ``PortalSurveys`` and answered
 through the ``AnswerSurvey`` mutation; an invitation id that is not theirs is not found.
@@ -45,7 +45,8 @@ from portal.web import (
     text,
 )
 
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+# Not "no-referrer": Chromium then sends "Origin: null" on the form post itself.
+NO_REFERRER = {"Referrer-Policy": "same-origin"}
 CLOSED_TITLE = "This survey cannot be answered"
 CLOSED_MESSAGE = (
     "This survey has already been answered, or its link is no longer valid. Thank you: "
