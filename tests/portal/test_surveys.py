@@ -12,8 +12,11 @@ from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
 from backend.access.models import AuditEvent
+from backend.access.policy import policy_store
 from backend.accounts.models import StaffRole
+from backend.auth.portal_sessions import patient_principal
 from backend.auth.tokens import default_scopes, issue_access_token
+from backend.common.errors import Forbidden
 from backend.db import transaction
 from backend.engagement.enums import MessageType, PreferenceChannel
 from backend.engagement.feedback import SurveyInvitation, SurveyKind, SurveyResponse, SurveyVia
@@ -21,7 +24,9 @@ from backend.engagement.models import ContactPreference
 from backend.engagement.surveys import (
     MAX_COMMENT,
     SurveyLink,
+    SurveyRequest,
     answer_by_link,
+    create_survey_invitation,
     issue_survey_link,
     parse_answers,
 )
@@ -337,3 +342,46 @@ def test_one_time_link_tokens_never_reach_the_access_log() -> None:
     assert redact_path(f"/portal/reset/{token}") == "/portal/reset/[redacted]"
     assert redact_path("/portal/survey/thanks") == "/portal/survey/thanks"
     assert redact_path("/portal/surveys/abc") == "/portal/surveys/abc"
+
+
+def test_staff_read_responses_through_graphql_and_patients_cannot_send_surveys(
+    http: Http, world: PortalWorld, portal_engine: Engine, settings: Settings
+) -> None:
+    link = _link(portal_engine, world)
+    client = http()
+    script = "<script>alert(1)</script>"
+    assert _answer(client, link.path, comments=script).status_code == 303  # type: ignore[attr-defined]
+    coordinator = _token(portal_engine, settings, world, "coordinator", StaffRole.CARE_COORDINATOR)
+    front_desk = _token(portal_engine, settings, world, "front_desk", StaffRole.FRONT_DESK)
+    query = (
+        "query($id: ID!) { patient(id: $id) { surveyResponses { nps csat comments via } "
+        "surveyInvitations { id usedAt } } }"
+    )
+
+    def read(token: str) -> dict[str, object]:
+        response = client.post(
+            "/graphql",
+            json={"query": query, "variables": {"id": str(world.patients["ana"])}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        return response.json()  # type: ignore[no-any-return]
+
+    patient = read(coordinator)["data"]["patient"]  # type: ignore[index]
+    assert patient["surveyResponses"] == [  # type: ignore[index]
+        {"nps": 9, "csat": 4, "comments": script, "via": "link"}
+    ]
+    assert patient["surveyInvitations"][0]["usedAt"] is not None  # type: ignore[index]
+    # The front desk has no surveys grant: the category is withheld, not leaked.
+    hidden = read(front_desk)["data"]["patient"]  # type: ignore[index]
+    assert hidden["surveyResponses"] is None  # type: ignore[index]
+    # A signed-in patient cannot create survey links (staff only).
+    with transaction(portal_engine) as s:
+        ana = patient_principal(session=s, portal_account_id=world.accounts["ana"])
+        assert ana is not None
+        with pytest.raises(Forbidden):
+            create_survey_invitation(
+                session=s,
+                principal=ana,
+                policy=policy_store(settings.policies_dir).current(),
+                request=SurveyRequest(patient_id=world.patients["ana"], kind="nps_periodic"),
+            )
