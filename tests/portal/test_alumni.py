@@ -12,9 +12,18 @@ import pytest
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
+from backend.access.policy import policy_store
+from backend.accounts.models import StaffRole
+from backend.auth.portal_sessions import patient_principal
+from backend.common.errors import Forbidden, NotFound
 from backend.db import transaction
 from backend.engagement.consent import Consent, ConsentKind, ConsentStatus
 from backend.engagement.feedback import ModerationStatus, Review, ReviewKind
+from backend.engagement.testimonials import (
+    parse_feedback,
+    revoke_testimonial_consent,
+    submit_testimonial,
+)
 from backend.journey.models import (
     AlumniCheckIn,
     AlumniEvent,
@@ -26,6 +35,8 @@ from backend.journey.models import (
     CheckInChannel,
     MembershipStatus,
 )
+from backend.journey.participation import rsvp_alumni_event
+from backend.settings import Settings
 from tests.portal.conftest import csrf_of, sign_in
 from tests.portal.world import PortalWorld
 
@@ -314,3 +325,35 @@ def test_a_testimonial_with_consent_then_revoked_keeps_its_history(
     )
     quiet = [r for r in _reviews(portal_engine, world.patients["ana"]) if r.body == "Quiet one"]
     assert [(r.consent_to_publish, r.consent_id) for r in quiet] == [(False, None)]
+
+
+def test_alumni_writes_are_the_patients_own_and_staff_cannot_make_them(
+    world: PortalWorld, portal_engine: Engine
+) -> None:
+    made = _alumni(portal_engine, world)
+    policy = policy_store(Settings().policies_dir).current()
+    data = parse_feedback(rating="5", body="Great")
+    with transaction(portal_engine) as s:
+        staff = world.staff_principal("coordinator", StaffRole.CARE_COORDINATOR)
+        with pytest.raises(Forbidden):
+            submit_testimonial(
+                session=s, principal=staff, policy=policy, data=data, consent_to_publish=True
+            )
+        with pytest.raises(Forbidden):
+            rsvp_alumni_event(
+                session=s, principal=staff, policy=policy, event_id=made.open_event, attend=True
+            )
+        ana = patient_principal(session=s, portal_account_id=world.accounts["ana"])
+        assert ana is not None
+        with pytest.raises(NotFound):
+            revoke_testimonial_consent(
+                session=s, principal=ana, policy=policy, review_id=made.ben_review
+            )
+        with pytest.raises(NotFound):
+            rsvp_alumni_event(
+                session=s,
+                principal=ana,
+                policy=policy,
+                event_id=made.other_program_event,
+                attend=True,
+            )
