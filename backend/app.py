@@ -25,6 +25,7 @@ from backend.settings import Settings, get_settings
 from backend.web.headers import SecurityHeaders
 from backend.web.health import healthz, readyz
 from backend.web.templating import TEMPLATES
+from portal import redact
 from portal.routes import portal_routes
 
 
@@ -55,6 +56,8 @@ async def favicon(request: Request) -> Response:
 
 
 def create_app(settings: Settings) -> Starlette:
+    redact.install()  # one-time link tokens never reach the access log
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = make_async_engine(settings.database_url, pool_pre_ping=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from portal import account, preferences, record
+from portal import account, alumni, preferences, record, surveys
 
 
 def portal_routes() -> list[BaseRoute]:
@@ -32,4 +32,18 @@ def _pages() -> list[BaseRoute]:
         Route("/access", record.access, methods=["GET"]),
         Route("/preferences", preferences.preferences_page, methods=["GET"]),
         Route("/preferences", preferences.save_preferences, methods=["POST"]),
+        *_engagement_pages(),
+    ]
+
+
+def _engagement_pages() -> list[BaseRoute]:
+    """Satisfaction surveys (one-time links and signed in) and the alumni pages."""
+    return [
+        Route("/survey/thanks", surveys.thanks_page, methods=["GET"]),
+        Route("/survey/{token}", surveys.link_page, methods=["GET"]),
+        Route("/survey/{token}", surveys.answer_link, methods=["POST"]),
+        Route("/surveys", surveys.surveys_page, methods=["GET"]),
+        Route("/surveys/{invitation_id}", surveys.survey_page, methods=["GET"]),
+        Route("/surveys/{invitation_id}", surveys.answer_survey, methods=["POST"]),
+        *alumni.routes(),
     ]

@@ -37,8 +37,10 @@ from backend.api.errors import (
 from backend.api.mutations.careplans import CarePlanMutations
 from backend.api.mutations.clinical import ClinicalMutations
 from backend.api.mutations.engagement import EngagementMutations
+from backend.api.mutations.feedback import FeedbackMutations
 from backend.api.protections import QueryProtections, validation_rules
 from backend.api.refusals import Refusal, refused_writes
+from backend.api.types.alumni import AlumniMutations, AlumniQueries
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
 from backend.api.types.identity import IdentityMutations, IdentityQueries
@@ -62,7 +64,7 @@ def _patient_id(raw: str) -> uuid.UUID:
 
 
 @strawberry.type
-class Query(AuditQueries, IdentityQueries, Hl7Queries, PortalQueries):
+class Query(AuditQueries, IdentityQueries, Hl7Queries, PortalQueries, AlumniQueries):
     @strawberry.field
     async def me(self, info: Info[ApiContext, None]) -> Me:
         ctx = info.context
@@ -128,6 +130,8 @@ class Mutation(
     ClinicalMutations,
     Hl7Mutations,
     InviteMutations,
+    FeedbackMutations,
+    AlumniMutations,
 ):
     pass
 

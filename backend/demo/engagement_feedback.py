@@ -217,6 +217,12 @@ def visit_survey(w: Writer) -> None:
     if not encounters:
         return
     encounter_id, start, _provider = w.rng.choice(encounters)
+    # Every fourth patient is asked about their latest visit instead, so some links are
+    # still open today and the portal's survey pages have something to show. No extra
+    # draw: the rest of the demo stays the same.
+    latest = max(encounters, key=lambda e: e[1])
+    if w.patient.index % 4 == 0 and w.now - latest[1] < timedelta(days=10):
+        encounter_id, start, _provider = latest
     _survey(w, SurveyKind.VISIT, start + timedelta(hours=3), 0.5, encounter_id=encounter_id)
 
 

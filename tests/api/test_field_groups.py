@@ -40,6 +40,9 @@ STRUCTURAL_TYPES = {
         "read (each listed by kind in the policy through backend/record/categories.py)"
     ),
     "PortalInviteLink": "the invite the caller just made: ids, the one-time link, its expiry",
+    "SurveyInvitationLink": "the survey link the caller just made: ids, link, expiry, mailed",
+    "SurveyAnswerOutcome": "whether the caller's own answer was kept",
+    "AlumniOutcome": "the caller's own write: the record's id and its new status",
 }
 STRUCTURAL_FIELDS = {
     "id": "the id the caller asked by (never masked)",

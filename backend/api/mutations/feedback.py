@@ -1,0 +1,163 @@
+"""createSurveyInvitation (staff) and answerSurvey (the signed-in patient)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import anyio.to_thread
+import strawberry
+from sqlalchemy.orm import Session
+from strawberry.types import Info
+
+from backend.api.context import ApiContext
+from backend.api.errors import from_invalid_input
+from backend.api.mutations.common import mutation, parse_id, require_id
+from backend.common.errors import InvalidInput
+from backend.common.mail import Mail, MailError, send_mail
+from backend.engagement.surveys import (
+    DEFAULT_VALID_DAYS,
+    SurveyLink,
+    SurveyRequest,
+    answer_in_portal,
+    create_survey_invitation,
+    mark_sent,
+    parse_answers,
+    survey_email,
+)
+from backend.settings import Settings
+
+SURVEY_SUBJECT = "How did we do?"
+
+
+@strawberry.input(description="A satisfaction survey to send after a visit or a discharge.")
+class CreateSurveyInvitationInput:
+    patient_id: strawberry.ID
+    kind: str = strawberry.field(
+        default="visit", description="visit, discharge, alumni or nps_periodic"
+    )
+    encounter_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The visit (required for kind visit)."
+    )
+    discharge_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The discharge (required for kind discharge)."
+    )
+    valid_days: int = strawberry.field(
+        default=DEFAULT_VALID_DAYS, description="How long the link stays valid (1-90 days)."
+    )
+    send_email: bool = strawberry.field(
+        default=False,
+        description="E-mail the link, if the patient allows survey e-mail and has an address.",
+    )
+
+
+@strawberry.type(description="A new one-time survey link. The link is shown once, here only.")
+class SurveyInvitationLink:
+    id: strawberry.ID
+    patient_id: strawberry.ID
+    link: str
+    expires_at: datetime
+    emailed: bool = strawberry.field(
+        description="Whether the link went out by e-mail (false: not asked, not allowed by "
+        "the patient's preferences, no address, or the mail relay failed)."
+    )
+
+
+@strawberry.input(description="The patient's answers to one of their open surveys.")
+class AnswerSurveyInput:
+    invitation_id: strawberry.ID
+    nps: str = strawberry.field(description="0-10: how likely to recommend us.")
+    csat: str = strawberry.field(description="1-5: how satisfied.")
+    comments: str = ""
+
+
+@strawberry.type
+class SurveyAnswerOutcome:
+    answered: bool = strawberry.field(
+        description="False when the survey was answered already or has expired (nothing written)."
+    )
+
+
+def _mail_body(link: str, expires_at: datetime) -> str:
+    return (
+        "Thank you for visiting us. Two quick questions about how we did would help us a "
+        f"lot:\n\n{link}\n\nThe link works once and until {expires_at:%d %B %Y}. You do "
+        "not need to sign in.\n"
+    )
+
+
+@strawberry.type
+class FeedbackMutations:
+    @mutation(
+        "Create a one-time satisfaction survey link bound to the patient and their visit "
+        "or discharge (staff with surveys write); optionally e-mail it, respecting the "
+        "patient's survey contact preferences."
+    )
+    async def create_survey_invitation(
+        self, info: Info[ApiContext, None], input: CreateSurveyInvitationInput
+    ) -> SurveyInvitationLink:
+        ctx = info.context
+        principal = ctx.caller
+        request = SurveyRequest(
+            patient_id=require_id(input.patient_id, "patientId"),
+            kind=input.kind,
+            encounter_id=parse_id(input.encounter_id, "encounterId"),
+            discharge_id=parse_id(input.discharge_id, "dischargeId"),
+            valid_days=input.valid_days,
+        )
+
+        def create(s: Session) -> tuple[SurveyLink, str | None]:
+            created = create_survey_invitation(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                request=request,
+                request_id=ctx.request_id,
+                now=ctx.now,
+            )
+            address = survey_email(s, created.patient_id) if input.send_email else None
+            return created, address
+
+        link, address = await ctx.run(create)
+        settings: Settings = ctx.request.app.state.settings
+        url = settings.base_url + link.path
+        emailed = False
+        if address is not None:
+            mail = Mail(to=address, subject=SURVEY_SUBJECT, body=_mail_body(url, link.expires_at))
+            try:
+                await anyio.to_thread.run_sync(lambda: send_mail(settings=settings, mail=mail))
+                emailed = True
+            except MailError:
+                emailed = False  # the link is still returned: staff can pass it on
+        if emailed:
+            await ctx.run(lambda s: mark_sent(s, link.invitation_id, ctx.now))
+        return SurveyInvitationLink(
+            id=strawberry.ID(str(link.invitation_id)),
+            patient_id=strawberry.ID(str(link.patient_id)),
+            link=url,
+            expires_at=link.expires_at,
+            emailed=emailed,
+        )
+
+    @mutation("Answer one of the signed-in patient's own open surveys (one answer per survey).")
+    async def answer_survey(
+        self, info: Info[ApiContext, None], input: AnswerSurveyInput
+    ) -> SurveyAnswerOutcome:
+        ctx = info.context
+        principal = ctx.caller
+        invitation_id = require_id(input.invitation_id, "invitationId")
+        try:
+            answers = parse_answers(nps=input.nps, csat=input.csat, comments=input.comments)
+        except InvalidInput as exc:
+            raise from_invalid_input(exc) from None
+        answered = await ctx.run(
+            lambda s: answer_in_portal(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                invitation_id=invitation_id,
+                answers=answers,
+                request_id=ctx.request_id,
+                now=ctx.now,
+            )
+        )
+        return SurveyAnswerOutcome(answered=answered)
