@@ -39,6 +39,7 @@ from backend.api.mutations.engagement import EngagementMutations
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
 from backend.api.types.identity import IdentityMutations, IdentityQueries
+from backend.api.types.intake import IntakeMutations, IntakeQueries
 from backend.api.types.patient import Me, Patient, PatientConnection
 from backend.api.types.portal import InviteMutations, PortalQueries
 from backend.patients.service import DEFAULT_PAGE_SIZE, get_patient, search_patients
@@ -60,7 +61,7 @@ def _patient_id(raw: str) -> uuid.UUID:
 
 
 @strawberry.type
-class Query(AuditQueries, IdentityQueries, Hl7Queries, PortalQueries):
+class Query(AuditQueries, IdentityQueries, Hl7Queries, PortalQueries, IntakeQueries):
     @strawberry.field
     async def me(self, info: Info[ApiContext, None]) -> Me:
         ctx = info.context
@@ -126,6 +127,7 @@ class Mutation(
     ClinicalMutations,
     Hl7Mutations,
     InviteMutations,
+    IntakeMutations,
 ):
     pass
 

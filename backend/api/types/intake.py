@@ -1,0 +1,189 @@
+"""The patient's own intake over GraphQL: read it, start it, save a step, submit it.
+
+Only the signed-in patient (capability ``submit_own_intake``) gets an answer; another
+patient's response id is NOT_FOUND, exactly like an id that never existed. The portal
+runs these as named operations in-process (graphql/operations/PortalIntake*.graphql).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from backend.api.context import ApiContext
+from backend.api.errors import bad_input
+from backend.api.mutations.common import mutation, require_id
+from backend.forms.intake import (
+    current_intake,
+    intake_definition,
+    load_intake,
+    review_errors,
+    save_step,
+    start_intake,
+    submit_intake,
+)
+from backend.forms.models import FormDefinition, FormResponse
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _field(description: str) -> Callable[[F], F]:
+    return cast("Callable[[F], F]", strawberry.field(description=description))
+
+
+@strawberry.type(description="One answer the form refused: the question's linkId and why.")
+class FieldProblem:
+    field: str
+    message: str
+
+
+@strawberry.type(
+    description="The signed-in patient's own intake: the form (its steps as data), the "
+    "answers so far, and computed scores."
+)
+class Intake:
+    id: strawberry.ID
+    status: str
+    current_step: str | None
+    answers: JSON
+    scores: JSON | None
+    title: str
+    form_version: int
+    steps: JSON = strawberry.field(description="The form's steps and questions (schema format).")
+    problems: list[FieldProblem] = strawberry.field(
+        description="What still stops submission (every required answer, every constraint)."
+    )
+
+
+@strawberry.type(description="The outcome of saving one step: nothing is saved when any "
+                 "problem is listed.")  # fmt: skip
+class IntakeStepResult:
+    intake: Intake
+    problems: list[FieldProblem]
+
+
+@strawberry.input
+class SaveIntakeStepInput:
+    response_id: strawberry.ID
+    step: str
+    answers: JSON = strawberry.field(
+        description="linkId -> value (string, number, boolean, ISO date, code or codes)."
+    )
+
+
+def _intake(response: FormResponse, definition: FormDefinition) -> Intake:
+    answers: dict[str, Any] = dict(response.answers)
+    return Intake(
+        id=strawberry.ID(str(response.id)),
+        status=response.status.value,
+        current_step=response.current_step,
+        answers=cast("JSON", answers),
+        scores=cast("JSON | None", response.scores),
+        title=definition.title,
+        form_version=definition.form_version,
+        steps=definition.schema.get("steps", []),
+        problems=[
+            FieldProblem(field=k, message=v) for k, v in review_errors(definition, answers).items()
+        ],
+    )
+
+
+def _answers(raw: Any) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise bad_input("answers", "must be an object of linkId -> value")
+    return raw
+
+
+@strawberry.type
+class IntakeQueries:
+    @_field(
+        "The signed-in patient's intake: the one with ``responseId``, else the one in "
+        "progress (null when there is none)."
+    )
+    async def my_intake(
+        self, info: Info[ApiContext, None], response_id: strawberry.ID | None = None
+    ) -> Intake | None:
+        ctx = info.context
+        principal = ctx.caller
+        wanted = None if response_id is None else require_id(response_id, "responseId")
+
+        def read(s: Any) -> Intake | None:
+            if wanted is None:
+                found = current_intake(session=s, principal=principal, policy=ctx.policy)
+                if found is None:
+                    return None
+                return _intake(*found)
+            return _intake(
+                *load_intake(session=s, principal=principal, policy=ctx.policy, response_id=wanted)
+            )
+
+        return await ctx.run(read)
+
+
+@strawberry.type
+class IntakeMutations:
+    @mutation("Start the signed-in patient's intake, or return the one in progress.")
+    async def start_intake(self, info: Info[ApiContext, None]) -> Intake:
+        ctx = info.context
+        principal = ctx.caller
+
+        def work(s: Any) -> Intake:
+            response = start_intake(session=s, principal=principal, policy=ctx.policy, now=ctx.now)
+            return _intake(response, intake_definition(s, now=ctx.now))
+
+        return await ctx.run(work)
+
+    @mutation("Save one step of the patient's own intake (all of the step, or nothing).")
+    async def save_intake_step(
+        self, info: Info[ApiContext, None], input: SaveIntakeStepInput
+    ) -> IntakeStepResult:
+        ctx = info.context
+        principal = ctx.caller
+        response_id = require_id(input.response_id, "responseId")
+        answers = _answers(input.answers)
+
+        def work(s: Any) -> IntakeStepResult:
+            outcome = save_step(
+                session=s,
+                principal=principal,
+                policy=ctx.policy,
+                response_id=response_id,
+                step_id=input.step,
+                answers=answers,
+                now=ctx.now,
+            )
+            _, definition = load_intake(
+                session=s, principal=principal, policy=ctx.policy, response_id=response_id
+            )
+            return IntakeStepResult(
+                intake=_intake(outcome.response, definition),
+                problems=[FieldProblem(field=k, message=v) for k, v in outcome.errors.items()],
+            )
+
+        return await ctx.run(work)
+
+    @mutation(
+        "Submit the patient's own intake: completes it and updates the record "
+        "(patient-reported) in one transaction; submitting again changes nothing."
+    )
+    async def submit_intake(
+        self, info: Info[ApiContext, None], response_id: strawberry.ID
+    ) -> Intake:
+        ctx = info.context
+        principal = ctx.caller
+        wanted = require_id(response_id, "responseId")
+
+        def work(s: Any) -> Intake:
+            response = submit_intake(
+                session=s, principal=principal, policy=ctx.policy, response_id=wanted, now=ctx.now
+            )
+            _, definition = load_intake(
+                session=s, principal=principal, policy=ctx.policy, response_id=wanted
+            )
+            return _intake(response, definition)
+
+        return await ctx.run(work)
