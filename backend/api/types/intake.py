@@ -17,6 +17,8 @@ from strawberry.types import Info
 from backend.api.context import ApiContext
 from backend.api.errors import bad_input
 from backend.api.mutations.common import mutation, require_id
+from backend.clinical.scoring import score
+from backend.forms.instruments import GAD7_ITEMS, PHQ9_ITEMS, score_answers
 from backend.forms.intake import (
     current_intake,
     intake_definition,
@@ -41,6 +43,31 @@ class FieldProblem:
     message: str
 
 
+@strawberry.type(description="A standard instrument's total and severity band.")
+class InstrumentScore:
+    instrument: str
+    total: int
+    severity: str
+    suicide_risk: bool = strawberry.field(description="PHQ-9 item 9 answered above 0.")
+
+
+def scoring(answers: dict[str, Any]) -> list[InstrumentScore]:
+    """PHQ-9 and GAD-7 scores of the answers so far (an instrument once fully answered)."""
+    found = []
+    for name, total in score_answers(answers).items():
+        items = PHQ9_ITEMS if name == "phq9" else GAD7_ITEMS
+        result = score(name, [int(str(answers[link_id])) for link_id, _, _ in items])
+        found.append(
+            InstrumentScore(
+                instrument=name,
+                total=total,
+                severity=result.severity.value,
+                suicide_risk=result.suicide_risk,
+            )
+        )
+    return found
+
+
 @strawberry.type(
     description="The signed-in patient's own intake: the form (its steps as data), the "
     "answers so far, and computed scores."
@@ -54,6 +81,10 @@ class Intake:
     title: str
     form_version: int
     steps: JSON = strawberry.field(description="The form's steps and questions (schema format).")
+    scoring: list[InstrumentScore]
+    crisis: bool = strawberry.field(
+        description="PHQ-9 item 9 answered above 0: show the crisis line now."
+    )
     problems: list[FieldProblem] = strawberry.field(
         description="What still stops submission (every required answer, every constraint)."
     )
@@ -86,6 +117,8 @@ def _intake(response: FormResponse, definition: FormDefinition) -> Intake:
         title=definition.title,
         form_version=definition.form_version,
         steps=definition.schema.get("steps", []),
+        scoring=scoring(answers),
+        crisis=str(answers.get("phq9_9", "0")) in {"1", "2", "3"},
         problems=[
             FieldProblem(field=k, message=v) for k, v in review_errors(definition, answers).items()
         ],
