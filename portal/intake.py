@@ -299,8 +299,20 @@ async def submit(portal: Portal, principal: Principal) -> Response:
     try:
         await run_operation(portal.request, principal, "SubmitIntake", {"responseId": response_id})
     except OperationFailed as exc:
-        if "BAD_USER_INPUT" not in exc.codes:
+        if "NOT_FOUND" in exc.codes:
             raise
+        if "BAD_USER_INPUT" not in exc.codes:  # the transaction rolled back as a whole
+            return page(
+                portal,
+                "notice.html",
+                {
+                    "title": "Your intake was not submitted",
+                    "message": "Something went wrong and nothing was changed. Your answers "
+                    "are still saved: please try again in a moment.",
+                },
+                block="content",
+                status=503,
+            )
         data = await _read(portal, principal, response_id)
         return _render_review(
             portal,

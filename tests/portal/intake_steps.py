@@ -77,7 +77,7 @@ def start(client: TestClient) -> str:
     token = csrf_of(client.get("/portal/intake").text)
     response = client.post("/portal/intake", data={"csrf_token": token})
     assert response.status_code == 303, response.text
-    match = re.match(r"^/portal/intake/([0-9a-f-]{36})/demographics$", response.headers["location"])
+    match = re.match(r"^/portal/intake/([0-9a-f-]{36})/[a-z0-9_]+$", response.headers["location"])
     assert match, response.headers["location"]
     return match.group(1)
 
