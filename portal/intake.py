@@ -47,8 +47,18 @@ def parse_answers(step: Mapping[str, Any], form: FormData) -> dict[str, Any]:
             continue
         raw = form.get(link_id)
         value = raw.strip()[:FIELD_LIMIT] if isinstance(raw, str) else ""
+        if kind == "open_choice":  # the page offers displays; a chosen one is its code
+            value = _code_of(question, value)
         answers[link_id] = _typed(kind, value)
     return answers
+
+
+def _code_of(question: Mapping[str, Any], value: str) -> str:
+    wanted = value.casefold()
+    for option in question.get("options") or ():
+        if str(option["display"]).casefold() == wanted:
+            return str(option["code"])
+    return value
 
 
 def _typed(kind: str, value: str) -> Any:

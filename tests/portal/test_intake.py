@@ -370,3 +370,26 @@ def test_staff_see_what_the_patient_changed_as_the_policy_allows(
     front_desk = ask("front_desk")
     assert front_desk["formResponses"] is None
     assert {"field": "formResponses", "rule": "field_group:forms"} in front_desk["withheld"]
+
+
+def test_open_choice_shows_words_and_stores_codes(
+    http: Http, world: PortalWorld, portal_engine: Engine
+) -> None:
+    client = signed_in(http, world)
+    rid = start(client)
+    data = STEPS["emergency_contact"] | {"ec_relationship": "Sibling"}
+    assert post_step(client, rid, "emergency_contact", data).status_code == 303
+    free = {
+        "has_insurance": "yes",
+        "insurance_payer": "Tufts Health Plan",
+        "insurance_member_id": "M123",
+        "subscriber_relationship": "self",
+    }
+    assert post_step(client, rid, "insurance", free).status_code == 303
+    with transaction(portal_engine) as s:
+        answers = _response(s, rid).answers
+        assert answers["ec_relationship"] == "sibling"
+        assert answers["insurance_payer"] == "Tufts Health Plan"
+        assert "subscriber_name" not in answers  # disabled by the answer above: dropped
+    page = client.get(f"/portal/intake/{rid}/emergency_contact").text
+    assert 'name="ec_relationship" type="text" value="Sibling"' in page
