@@ -215,18 +215,30 @@ async def _intake_user(
     failures: dict[str, int],
 ) -> None:
     for _ in range(rounds):
-        started = time.perf_counter()
-        page = await client.get(url)
-        timings["GET intake step"].append(time.perf_counter() - started)
-        token = CSRF.search(page.text)
-        if page.status_code != 200 or token is None or "How to reach you" not in page.text:
+        try:
+            await _intake_round(client, url, timings, failures)
+        except httpx.HTTPError:  # a dropped connection counts as a refusal, not a crash
             failures["GET intake step"] += 1
-            continue
-        started = time.perf_counter()
-        saved = await client.post(url, data={**INTAKE_ANSWERS, "csrf_token": token[1]})
-        timings["POST intake step"].append(time.perf_counter() - started)
-        if saved.status_code != 303 or not saved.headers["location"].endswith("/emergency_contact"):
-            failures["POST intake step"] += 1
+
+
+async def _intake_round(
+    client: httpx.AsyncClient,
+    url: str,
+    timings: dict[str, list[float]],
+    failures: dict[str, int],
+) -> None:
+    started = time.perf_counter()
+    page = await client.get(url)
+    timings["GET intake step"].append(time.perf_counter() - started)
+    token = CSRF.search(page.text)
+    if page.status_code != 200 or token is None or "How to reach you" not in page.text:
+        failures["GET intake step"] += 1
+        return
+    started = time.perf_counter()
+    saved = await client.post(url, data={**INTAKE_ANSWERS, "csrf_token": token[1]})
+    timings["POST intake step"].append(time.perf_counter() - started)
+    if saved.status_code != 303 or not saved.headers["location"].endswith("/emergency_contact"):
+        failures["POST intake step"] += 1
 
 
 def main() -> None:

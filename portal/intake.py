@@ -30,6 +30,10 @@ from portal.web import Portal, csrf_ok, forbidden_form, page, read_form, redirec
 BASE = "/portal/intake"
 FIELD_LIMIT = 10_000  # longer than any maxLength: an over-long answer gets its own error
 FIX_BELOW = "Please correct the answers marked below."
+NOT_SAVED = (
+    "We could not save this step just now. Your answers are still on this page: please "
+    "try again in a moment."
+)
 _INTEGER = re.compile(r"^[+-]?\d{1,12}$")
 _DECIMAL = re.compile(r"^[+-]?\d{1,12}(\.\d{1,6})?$")
 _ID = re.compile(r"^[0-9a-fA-F-]{36}$")
@@ -146,6 +150,7 @@ def _render_step(
     *,
     values: Mapping[str, Any] | None = None,
     errors: Mapping[str, str] | None = None,
+    error: str | None = None,
     status: int = 200,
 ) -> Response:
     intake = data["myIntake"]
@@ -164,7 +169,7 @@ def _render_step(
         "action": f"{BASE}/{intake['id']}/{step_id}",
         "values": shown,
         "errors": errors or {},
-        "error": FIX_BELOW if errors else None,
+        "error": error or (FIX_BELOW if errors else None),
         "crisis_text": portal.settings.crisis_line_text,
         "step_title": step["title"],
     }
@@ -224,12 +229,18 @@ async def save(portal: Portal, principal: Principal) -> Response:
     if step is None:
         return _not_found(portal)
     answers = parse_answers(step, form)
-    result = await run_operation(
-        portal.request,
-        principal,
-        "SaveIntakeStep",
-        {"input": {"responseId": response_id, "step": step_id, "answers": answers}},
-    )
+    try:
+        result = await run_operation(
+            portal.request,
+            principal,
+            "SaveIntakeStep",
+            {"input": {"responseId": response_id, "step": step_id, "answers": answers}},
+        )
+    except OperationFailed as exc:
+        if "NOT_FOUND" in exc.codes:
+            raise
+        # Not saved (the database was busy, say): show the page again with what was typed.
+        return _render_step(portal, data, step_id, values=answers, error=NOT_SAVED, status=503)
     outcome = result["saveIntakeStep"]
     if outcome["problems"]:
         errors = {p["field"]: p["message"] for p in outcome["problems"]}
