@@ -116,6 +116,7 @@ def _valid_id(raw: str) -> bool:
 
 
 async def _read(portal: Portal, principal: Principal, response_id: str | None) -> dict[str, Any]:
+    """The intake and the record it is prefilled from."""
     data = await run_operation(
         portal.request,
         principal,
@@ -123,6 +124,13 @@ async def _read(portal: Portal, principal: Principal, response_id: str | None) -
         {"id": portal.patient_id, "responseId": response_id},
     )
     return data
+
+
+async def _read_form(portal: Portal, principal: Principal, response_id: str) -> dict[str, Any]:
+    """The intake alone: a POST re-renders what was typed, it needs no prefill."""
+    return await run_operation(
+        portal.request, principal, "PortalIntakeForm", {"responseId": response_id}
+    )
 
 
 def _not_found(portal: Portal) -> Response:
@@ -221,7 +229,7 @@ async def save(portal: Portal, principal: Principal) -> Response:
     form = await read_form(portal.request)
     if form is None or not csrf_ok(portal, form):
         return forbidden_form(portal)
-    data = await _read(portal, principal, response_id)
+    data = await _read_form(portal, principal, response_id)
     intake = data["myIntake"]
     if intake["status"] != "in_progress":
         return redirect(portal, f"{BASE}/{response_id}/done")
@@ -334,7 +342,7 @@ async def submit(portal: Portal, principal: Principal) -> Response:
                 block="content",
                 status=503,
             )
-        data = await _read(portal, principal, response_id)
+        data = await _read_form(portal, principal, response_id)
         return _render_review(
             portal,
             data,

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from backend.access.models import AuditAction, AuditEvent
 from backend.auth.tokens import default_scopes, issue_access_token
 from backend.clinical.models import Allergy, AllergyVerificationStatus, Assessment
 from backend.clinical.results import SocialFactor, SocialFactorSource, SocialRisk
@@ -393,3 +394,26 @@ def test_open_choice_shows_words_and_stores_codes(
         assert "subscriber_name" not in answers  # disabled by the answer above: dropped
     page = client.get(f"/portal/intake/{rid}/emergency_contact").text
     assert 'name="ec_relationship" type="text" value="Sibling"' in page
+
+
+def test_intake_reads_and_writes_are_audited_without_values(
+    http: Http, world: PortalWorld, portal_engine: Engine
+) -> None:
+    client = signed_in(http, world)
+    rid = start(client)
+    assert post_step(client, rid, "contact", STEPS["contact"]).status_code == 303
+    with transaction(portal_engine) as s:
+        events = list(
+            s.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.patient_id == world.patients["ana"],
+                    AuditEvent.actor_kind == "patient",
+                )
+            )
+        )
+    reads = [e for e in events if e.action is AuditAction.READ and "FormResponse" in e.record_types]
+    writes = [e for e in events if e.action is AuditAction.UPDATE]
+    assert reads
+    assert writes
+    assert "FormResponse.answers" in writes[0].fields
+    assert not any("555" in str(e.fields) for e in events)

@@ -37,6 +37,9 @@ def _field(description: str) -> Callable[[F], F]:
     return cast("Callable[[F], F]", strawberry.field(description=description))
 
 
+READ_FIELDS = ("answers", "status", "current_step", "scores")
+
+
 @strawberry.type(description="One answer the form refused: the question's linkId and why.")
 class FieldProblem:
     field: str
@@ -147,12 +150,17 @@ class IntakeQueries:
         def read(s: Any) -> Intake | None:
             if wanted is None:
                 found = current_intake(session=s, principal=principal, policy=ctx.policy)
-                if found is None:
-                    return None
-                return _intake(*found)
-            return _intake(
-                *load_intake(session=s, principal=principal, policy=ctx.policy, response_id=wanted)
+            else:
+                found = load_intake(
+                    session=s, principal=principal, policy=ctx.policy, response_id=wanted
+                )
+            if found is None:
+                return None
+            # Audited like every read of the record (the AuditReads extension writes it).
+            ctx.reads.note(
+                patient_id=found[0].patient_id, record_type="FormResponse", fields=READ_FIELDS
             )
+            return _intake(*found)
 
         return await ctx.run(read)
 
