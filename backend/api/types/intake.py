@@ -8,7 +8,7 @@ runs these as named operations in-process (graphql/operations/PortalIntake*.grap
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -42,12 +42,24 @@ READ_FIELDS = ("answers", "status", "current_step", "scores")
 
 @strawberry.type(description="One answer the form refused: the question's linkId and why.")
 class FieldProblem:
+    # Derived from the answers: the policy masks it as FormResponse.answers.
+    policy_record_type: ClassVar[str] = "FormResponse"
+    policy_fields: ClassVar[dict[str, str]] = {"field": "answers", "message": "answers"}
+
     field: str
     message: str
 
 
 @strawberry.type(description="A standard instrument's total and severity band.")
 class InstrumentScore:
+    policy_record_type: ClassVar[str] = "FormResponse"
+    policy_fields: ClassVar[dict[str, str]] = {
+        "instrument": "scores",
+        "total": "scores",
+        "severity": "scores",
+        "suicide_risk": "scores",
+    }
+
     instrument: str
     total: int
     severity: str
@@ -76,6 +88,18 @@ def scoring(answers: dict[str, Any]) -> list[InstrumentScore]:
     "answers so far, and computed scores."
 )
 class Intake:
+    # One FormResponse with the form it answers (the form's title, version and steps are
+    # what definition_id points at).
+    policy_record_type: ClassVar[str] = "FormResponse"
+    policy_fields: ClassVar[dict[str, str]] = {
+        "title": "definition_id",
+        "form_version": "definition_id",
+        "steps": "definition_id",
+        "scoring": "scores",
+        "crisis": "answers",
+        "problems": "answers",
+    }
+
     id: strawberry.ID
     status: str
     current_step: str | None
@@ -96,6 +120,8 @@ class Intake:
 @strawberry.type(description="The outcome of saving one step: nothing is saved when any "
                  "problem is listed.")  # fmt: skip
 class IntakeStepResult:
+    policy_record_type: ClassVar[str] = "FormResponse"
+
     intake: Intake
     problems: list[FieldProblem]
 
