@@ -143,6 +143,41 @@ def _not_found(portal: Portal) -> Response:
     )
 
 
+def with_conditions(step: Mapping[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """The step with each conditional question's condition in words (``whenText``):
+    without JavaScript every question shows, so the patient reads when one applies."""
+    questions = {q["linkId"]: q for s in steps for q in s["questions"]}
+    shown = []
+    for question in step["questions"]:
+        conditions = question.get("enableWhen") or []
+        words = [_condition_words(c, questions) for c in conditions]
+        if not conditions:
+            shown.append(question)
+            continue
+        text = "Only if it applies to you."
+        if len(words) <= 2 and all(words):
+            joiner = " or " if question.get("enableBehavior") == "any" else " and "
+            text = "Only if " + joiner.join(w for w in words if w) + "."
+        shown.append({**question, "whenText": text})
+    return {**step, "questions": shown}
+
+
+def _condition_words(condition: Mapping[str, Any], questions: Mapping[str, Any]) -> str | None:
+    other = questions.get(condition.get("question", ""))
+    if other is None:
+        return None
+    answer = condition.get("answer")
+    said = answer_words(other, answer)
+    operator = condition.get("operator", "=")
+    if operator == "=":
+        return f"you answered \u201c{said}\u201d to \u201c{other['text']}\u201d"
+    if operator == "!=":
+        return f"your answer to \u201c{other['text']}\u201d is not \u201c{said}\u201d"
+    if operator == "exists" and answer:
+        return f"you answered \u201c{other['text']}\u201d"
+    return None
+
+
 def _step_nav(steps: list[dict[str, Any]], step_id: str) -> tuple[int, str | None, str | None]:
     ids = [s["id"] for s in steps]
     index = ids.index(step_id)
@@ -163,7 +198,7 @@ def _render_step(
 ) -> Response:
     intake = data["myIntake"]
     steps: list[dict[str, Any]] = intake["steps"]
-    step = next(s for s in steps if s["id"] == step_id)
+    step = with_conditions(next(s for s in steps if s["id"] == step_id), steps)
     index, previous, _ = _step_nav(steps, step_id)
     shown = {**prefill(data.get("patient")), **intake["answers"]}
     if values is not None:

@@ -417,3 +417,13 @@ def test_intake_reads_and_writes_are_audited_without_values(
     assert writes
     assert "FormResponse.answers" in writes[0].fields
     assert not any("555" in str(e.fields) for e in events)
+
+
+def test_conditional_questions_say_when_they_apply(http: Http, world: PortalWorld) -> None:
+    client = signed_in(http, world)
+    rid = start(client)
+    page = client.get(f"/portal/intake/{rid}/insurance").text
+    assert (
+        "Only if you answered \u201cYes\u201d to \u201cDo you have health insurance?\u201d." in page
+    )
+    assert "Only if your answer to \u201cWhose plan is it?\u201d is not \u201cMy own\u201d." in page
