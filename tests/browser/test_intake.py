@@ -125,6 +125,7 @@ def test_intake_with_htmx_and_the_keyboard_alone_at_375px(
         _press_button(page, "Save and continue")
         if step != STEP_IDS[-1]:
             expect(page.locator("#progress-label")).to_contain_text(f"Step {number + 1} of 12")
+        expect(page.locator("#step-heading")).to_be_focused()  # the new step, not <body>
     expect(page.get_by_role("heading", name="Check your answers")).to_be_visible()
     assert page.evaluate("window.__same_document") is True  # every step swapped in place
     assert page.url.endswith("/review")
