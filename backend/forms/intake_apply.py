@@ -172,10 +172,17 @@ def _contact(
             ContactPoint.period_end.is_(None),
         )
         preferred = min(points, key=lambda p: p.rank, default=None)
-        if any(p.value == value for p in points) and preferred and preferred.value == value:
+        if preferred is not None and preferred.value == value:
             continue
-        for point in points:  # the patient's new number comes first from now on
+        for point in points:  # what the patient gave comes first from now on
             point.rank = max(point.rank, 2)
+        known = next((p for p in points if p.value == value), None)
+        if known is not None:  # already on file, not first: promote it, no duplicate
+            known.rank = 1
+            done.change(link_id, "ContactPoint.rank", preferred.value if preferred else None,
+                        value, True)  # fmt: skip
+            done.fields.append("ContactPoint.rank")
+            continue
         use = {"mobile": ContactUse.MOBILE, "home": ContactUse.HOME, "work": ContactUse.WORK}
         session.add(
             ContactPoint(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,9 @@ from backend.accounts.models import StaffRole
 from backend.auth.portal_sessions import patient_principal
 from backend.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from backend.forms.intake import save_step, start_intake, submit_intake
+from backend.forms.intake_apply import apply_intake
 from backend.forms.models import ResponseStatus
+from backend.patients.models import ContactPoint, ContactSystem
 from backend.settings import Settings
 from tests.portal.world import build_world
 
@@ -79,3 +82,21 @@ def test_a_completed_intake_is_not_edited(session: Session, policy: CompiledPoli
     again = submit_intake(session=session, principal=ana, policy=policy, response_id=draft.id,
                           now=NOW)  # fmt: skip
     assert again.id == draft.id
+
+
+def test_a_known_second_number_is_promoted_not_duplicated(
+    session: Session, policy: CompiledPolicy
+) -> None:
+    world = build_world(session)
+    ana = world.patients["ana"]
+    first = ContactPoint(patient_id=ana, system=ContactSystem.PHONE, value="+16175550100", rank=1)
+    second = ContactPoint(patient_id=ana, system=ContactSystem.PHONE, value="+16175550134", rank=2)
+    session.add_all([first, second])
+    session.flush()
+    done = apply_intake(session=session, patient_id=ana, response_id=uuid.uuid4(),
+                        answers={"phone": "617 555 0134"}, now=NOW)  # fmt: skip
+    assert (first.rank, second.rank) == (2, 1)
+    assert done.changes["phone"]["previous"] == "+16175550100"
+    again = apply_intake(session=session, patient_id=ana, response_id=uuid.uuid4(),
+                         answers={"phone": "(617) 555-0134"}, now=NOW)  # fmt: skip
+    assert "phone" not in again.changes
