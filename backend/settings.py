@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     mail_from: str = "patient360 <no-reply@patient360.invalid>"
     # The address patients reach the server at, for links in e-mails; default: host/port.
     public_url: str = ""
+    # Shown on every intake page once PHQ-9 item 9 (thoughts of self-harm) is above 0.
+    crisis_line_text: str = (
+        "If you are thinking about hurting yourself or ending your life, call or text 988 "
+        "(988 Suicide & Crisis Lifeline) now, any time of day or night. If you are in "
+        "immediate danger, call 911."
+    )
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:

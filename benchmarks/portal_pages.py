@@ -4,7 +4,10 @@ Starts the app in a uvicorn subprocess (one worker, no access log, P360_ENV=test
 session cookie travels over plain http; a fresh migrated SQLite database in a temporary
 folder, or ``--database-url``), opens one portal account through a real invite, signs
 ``--users`` browsers in (each its own session), then has them all fetch a page
-``--rounds`` times at once. Prints the median and p95 latency per page. Every answer is
+``--rounds`` times at once. Then each user, signed in as a patient of their own, starts
+the intake and has the "How to reach you" step fetched (GET) and saved (POST, a valid
+answer: 303 to the next step) ``--rounds`` times, all at once. Prints the median and p95
+latency per page. Every answer is
 checked (200 and the page's own heading) and refusals are counted, so a failing server
 cannot look fast.
 """
@@ -41,8 +44,30 @@ def free_port() -> int:
         return port
 
 
-def prepare(url: str) -> str:
-    """Migrate; one patient with an appointment and a portal account; its e-mail."""
+INTAKE_STEP = "contact"
+INTAKE_ANSWERS = {
+    "phone": "(617) 555-0134",
+    "phone_type": "mobile",
+    "email": "bench@example.org",
+    "address_line1": "12 Elm St",
+    "city": "Somerville",
+    "state": "MA",
+    "postal_code": "02143",
+}
+INTAKE_KEYS = ("GET intake step", "POST intake step")
+
+
+def prepare(url: str, users: int) -> tuple[str, list[str]]:
+    """Migrate; one patient with an appointment and a portal account (its e-mail), and
+    ``users`` more patients with accounts for the intake (their e-mails)."""
+    email = _patient(url, "Bench", appointment=True)
+    return email, [_patient(url, f"Intake{n}", appointment=False) for n in range(users)]
+
+
+_HASH: list[str] = []
+
+
+def _patient(url: str, given: str, *, appointment: bool) -> str:
     from datetime import UTC, datetime, timedelta
 
     from backend.accounts.invites import issue_invite, redeem_invite
@@ -52,31 +77,35 @@ def prepare(url: str) -> str:
     from backend.patients.models import Patient
     from backend.scheduling.models import Appointment, ServiceType
 
-    upgrade_to_head(url)
+    if appointment:
+        upgrade_to_head(url)
+    if not _HASH:  # argon2 is slow on purpose: one hash for every benchmark account
+        _HASH.append(hash_password(PASSWORD))
     engine = make_engine(url)
     email = f"bench-{uuid.uuid4().hex[:8]}@example.org"
     with transaction(engine) as s:
         patient = Patient(
-            id=uuid.uuid4(), given_name="Bench", family_name="Patient", birth_date=date(1980, 1, 1)
+            id=uuid.uuid4(), given_name=given, family_name="Patient", birth_date=date(1980, 1, 1)
         )
         s.add(patient)
         s.flush()
         start = datetime.now(UTC) + timedelta(days=3)
-        s.add(
-            Appointment(
-                patient_id=patient.id,
-                service_type=ServiceType.PSYCHIATRY,
-                start_at=start,
-                end_at=start + timedelta(minutes=50),
+        if appointment:
+            s.add(
+                Appointment(
+                    patient_id=patient.id,
+                    service_type=ServiceType.PSYCHIATRY,
+                    start_at=start,
+                    end_at=start + timedelta(minutes=50),
+                )
             )
-        )
         invite = issue_invite(session=s, patient_id=patient.id, created_by_id=None)
         outcome = redeem_invite(
             session=s,
             token=invite.token,
             birth_date=date(1980, 1, 1),
             email=email,
-            password_hash=hash_password(PASSWORD),
+            password_hash=_HASH[0],
             address="127.0.0.1",
         )
         assert outcome.account_id is not None
@@ -129,12 +158,12 @@ async def signed_in(base: str, email: str) -> httpx.AsyncClient:
 
 
 async def measure(
-    port: int, email: str, users: int, rounds: int
+    port: int, email: str, intake_emails: list[str], rounds: int
 ) -> tuple[dict[str, list[float]], dict[str, int]]:
     base = f"http://127.0.0.1:{port}"
-    clients = [await signed_in(base, email) for _ in range(users)]
-    timings: dict[str, list[float]] = {path: [] for path in PAGES}
-    failures = dict.fromkeys(PAGES, 0)
+    clients = [await signed_in(base, email) for _ in intake_emails]
+    timings: dict[str, list[float]] = {key: [] for key in (*PAGES, *INTAKE_KEYS)}
+    failures = dict.fromkeys(timings, 0)
     try:
         for path, heading in PAGES.items():
 
@@ -152,7 +181,64 @@ async def measure(
     finally:
         for client in clients:
             await client.aclose()
+    patients = [await signed_in(base, e) for e in intake_emails]
+    try:
+        steps = [await _start_intake(c) for c in patients]
+        await asyncio.gather(
+            *(
+                _intake_user(c, url, rounds, timings, failures)
+                for c, url in zip(patients, steps, strict=True)
+            )
+        )
+    finally:
+        for client in patients:
+            await client.aclose()
     return timings, failures
+
+
+async def _start_intake(client: httpx.AsyncClient) -> str:
+    """Start the intake; the URL of its contact step."""
+    page = await client.get("/portal/intake")
+    token = CSRF.search(page.text)
+    assert token, "no CSRF token"
+    answer = await client.post("/portal/intake", data={"csrf_token": token[1]})
+    assert answer.status_code == 303, answer.status_code
+    first = answer.headers["location"]
+    return first.rsplit("/", 1)[0] + "/" + INTAKE_STEP
+
+
+async def _intake_user(
+    client: httpx.AsyncClient,
+    url: str,
+    rounds: int,
+    timings: dict[str, list[float]],
+    failures: dict[str, int],
+) -> None:
+    for _ in range(rounds):
+        try:
+            await _intake_round(client, url, timings, failures)
+        except httpx.HTTPError:  # a dropped connection counts as a refusal, not a crash
+            failures["GET intake step"] += 1
+
+
+async def _intake_round(
+    client: httpx.AsyncClient,
+    url: str,
+    timings: dict[str, list[float]],
+    failures: dict[str, int],
+) -> None:
+    started = time.perf_counter()
+    page = await client.get(url)
+    timings["GET intake step"].append(time.perf_counter() - started)
+    token = CSRF.search(page.text)
+    if page.status_code != 200 or token is None or "How to reach you" not in page.text:
+        failures["GET intake step"] += 1
+        return
+    started = time.perf_counter()
+    saved = await client.post(url, data={**INTAKE_ANSWERS, "csrf_token": token[1]})
+    timings["POST intake step"].append(time.perf_counter() - started)
+    if saved.status_code != 303 or not saved.headers["location"].endswith("/emergency_contact"):
+        failures["POST intake step"] += 1
 
 
 def main() -> None:
@@ -168,10 +254,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{folder}/bench.db"
-        email = prepare(url)
+        email, intake_emails = prepare(url, args.users)
         process, port = start(url)
         try:
-            timings, failures = asyncio.run(measure(port, email, args.users, args.rounds))
+            timings, failures = asyncio.run(measure(port, email, intake_emails, args.rounds))
         finally:
             process.terminate()
             process.wait(timeout=10)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from portal import account, alumni, preferences, record, surveys
+from portal import account, alumni, intake, preferences, record, surveys
 
 
 def portal_routes() -> list[BaseRoute]:
@@ -32,6 +32,14 @@ def _pages() -> list[BaseRoute]:
         Route("/access", record.access, methods=["GET"]),
         Route("/preferences", preferences.preferences_page, methods=["GET"]),
         Route("/preferences", preferences.save_preferences, methods=["POST"]),
+        # Intake: review, submit and done before the generic step route.
+        Route("/intake", intake.intake_home, methods=["GET"]),
+        Route("/intake", intake.start, methods=["POST"]),
+        Route("/intake/{response_id}/review", intake.review, methods=["GET"]),
+        Route("/intake/{response_id}/submit", intake.submit, methods=["POST"]),
+        Route("/intake/{response_id}/done", intake.done, methods=["GET"]),
+        Route("/intake/{response_id}/{step}", intake.step_page, methods=["GET"]),
+        Route("/intake/{response_id}/{step}", intake.save, methods=["POST"]),
         *_engagement_pages(),
     ]
 

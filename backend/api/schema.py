@@ -44,6 +44,7 @@ from backend.api.types.alumni import AlumniMutations, AlumniQueries
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
 from backend.api.types.identity import IdentityMutations, IdentityQueries
+from backend.api.types.intake import IntakeMutations, IntakeQueries
 from backend.api.types.patient import Me, Patient, PatientConnection
 from backend.api.types.portal import InviteMutations, PortalQueries
 from backend.patients.service import DEFAULT_PAGE_SIZE, get_patient, search_patients
@@ -64,7 +65,7 @@ def _patient_id(raw: str) -> uuid.UUID:
 
 
 @strawberry.type
-class Query(AuditQueries, IdentityQueries, Hl7Queries, PortalQueries, AlumniQueries):
+class Query(AuditQueries, IdentityQueries, Hl7Queries, PortalQueries, AlumniQueries, IntakeQueries):
     @strawberry.field
     async def me(self, info: Info[ApiContext, None]) -> Me:
         ctx = info.context
@@ -132,6 +133,7 @@ class Mutation(
     InviteMutations,
     FeedbackMutations,
     AlumniMutations,
+    IntakeMutations,
 ):
     pass
 

@@ -1,7 +1,8 @@
 """Form responses handed to transports: frozen views, already masked.
 
 ``answers`` maps a question's ``linkId`` to its answer (see :mod:`backend.forms.models`);
-the change log (``changes``) stays out: it is for review screens, not the record.
+``changes`` is what a submitted intake changed in the record (before -> after), masked
+like every other field of the response.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class FormResponseView:
     proxy_name: str | None = None
     encounter_id: uuid.UUID | None = None
     scores: Any = None
+    changes: Any = None
     reviewed_at: datetime | None = None
     reviewed_by_id: uuid.UUID | None = None
     effective_at: datetime | None = None

@@ -41,6 +41,30 @@ class FormAnswer:
 
 
 @strawberry.type(
+    description="One field a submitted intake changed (or, when not applied, proposed): "
+    "before -> after, patient-reported."
+)
+class FormChange:
+    # Derived from FormResponse.changes: the policy masks it as that field.
+    policy_record_type: ClassVar[str] = "FormResponse"
+    policy_fields: ClassVar[dict[str, str]] = {
+        "field": "changes",
+        "target": "changes",
+        "previous": "changes",
+        "submitted": "changes",
+        "applied": "changes",
+    }
+
+    field: str
+    target: str = strawberry.field(description="Where it lands: RecordType or Type.field.")
+    previous: JSON | None
+    submitted: JSON | None
+    applied: bool = strawberry.field(
+        description="False: written on the response only, for staff to review and apply."
+    )
+
+
+@strawberry.type(
     description="A patient's answers to one form version (FHIR QuestionnaireResponse)."
 )
 class FormResponse:
@@ -56,6 +80,7 @@ class FormResponse:
     proxy_name: str | None
     encounter_id: strawberry.ID | None
     scores: JSON | None
+    changes: strawberry.Private[Any] = None
     reviewed_at: datetime | None
     reviewed_by_id: strawberry.ID | None
     effective_at: datetime | None
@@ -68,6 +93,25 @@ class FormResponse:
         if not isinstance(answers, dict):
             return None
         return [FormAnswer(question=str(k), answer=v) for k, v in answers.items()]
+
+    @strawberry.field(  # type: ignore[untyped-decorator]
+        description="What the patient changed with this response (before -> after); null "
+        "when withheld, empty when nothing differed."
+    )
+    def change_list(self) -> list[FormChange] | None:
+        if self.changes is None:
+            return None if any(w.field == "changes" for w in self.withheld) else []
+        changes: Any = self.changes
+        return [
+            FormChange(
+                field=str(name),
+                target=str(entry.get("target", "")),
+                previous=entry.get("previous"),
+                submitted=entry.get("submitted"),
+                applied=bool(entry.get("applied", True)),
+            )
+            for name, entry in changes.items()
+        ]
 
     @strawberry.field  # the form this responds to (its key and version)
     async def definition(self, info: Info[ApiContext, None]) -> FormDefinition | None:
