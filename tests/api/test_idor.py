@@ -38,9 +38,16 @@ from backend.api.schema import build_schema
 from backend.auth.portal_sessions import patient_principal
 from backend.careplans.models import CarePlan, Goal, Task
 from backend.common.mixins import utcnow
+from backend.common.types import LevelOfCare
 from backend.db import transaction
+from backend.engagement.enums import CommunicationChannel
+from backend.engagement.feedback import Review, ReviewKind, SurveyInvitation, SurveyKind
+from backend.forms.intake import intake_definition
+from backend.forms.models import FormResponse
 from backend.identity.models import IdentityLink, LinkKind, LinkStatus
 from backend.interop.hl7v2.models import Hl7Message
+from backend.journey.alumni import AlumniEvent, AlumniEventKind, AlumniProgram
+from backend.journey.models import Admission, Discharge, DischargeDisposition
 from backend.organization.models import CareTeamPatient
 from backend.patients.models import Patient
 from backend.scheduling.models import Encounter
@@ -98,6 +105,11 @@ class Foreign:
     own_task: uuid.UUID  # a task the caller may see: the wrong kind for a patient id
     own_patient: uuid.UUID
     portal_account: uuid.UUID  # a patient on team A, the "another patient" caller
+    discharge: uuid.UUID
+    survey: uuid.UUID  # a survey invitation
+    review: uuid.UUID  # a testimonial
+    alumni_event: uuid.UUID  # an event of a program the caller's patient is not in
+    form_response: uuid.UUID  # an intake in progress
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +160,48 @@ def foreign(api_world: ApiWorld, api_engine: Engine, crew: Crew) -> Foreign:
         )
         staff_b = StaffUser(id=uuid.uuid4(), username=f"b-staff-{tag}", display_name="B staff")
         s.add_all([goal, task, own, encounter, link, grant, message, staff_b])
+        admission = Admission(
+            id=uuid.uuid4(),
+            patient_id=other,
+            program="B residential",
+            level_of_care=LevelOfCare.RESIDENTIAL,
+            admitted_at=now - timedelta(days=30),
+        )
+        s.add(admission)
+        s.flush()
+        discharge = Discharge(
+            id=uuid.uuid4(),
+            patient_id=other,
+            admission_id=admission.id,
+            discharged_at=now - timedelta(days=1),
+            disposition=DischargeDisposition.COMPLETED_PROGRAM,
+        )
+        program = AlumniProgram(id=uuid.uuid4(), name=f"B alumni {tag}")
+        s.add_all([discharge, program])
+        s.flush()
+        event = AlumniEvent(
+            id=uuid.uuid4(),
+            program_id=program.id,
+            title="B meeting",
+            kind=AlumniEventKind.MEETING,
+            starts_at=now + timedelta(days=7),
+        )
+        survey = SurveyInvitation(
+            id=uuid.uuid4(),
+            patient_id=other,
+            survey_kind=SurveyKind.VISIT,
+            encounter_id=encounter.id,
+            token_hash=uuid.uuid4().hex * 2,
+            channel=CommunicationChannel.EMAIL,
+            expires_at=now + timedelta(days=7),
+        )
+        review = Review(id=uuid.uuid4(), patient_id=other, kind=ReviewKind.TESTIMONIAL)
+        response = FormResponse(
+            id=uuid.uuid4(),
+            patient_id=other,
+            definition_id=intake_definition(s, now=now).id,
+        )
+        s.add_all([event, survey, review, response])
         s.add(
             PortalAccount(
                 id=(account := uuid.uuid4()),
@@ -170,6 +224,11 @@ def foreign(api_world: ApiWorld, api_engine: Engine, crew: Crew) -> Foreign:
         own_task=own.id,
         own_patient=crew.patient,
         portal_account=account,
+        discharge=discharge.id,
+        survey=survey.id,
+        review=review.id,
+        alumni_event=event.id,
+        form_response=response.id,
     )
 
 
@@ -335,6 +394,64 @@ CASES: dict[str, Case] = {
     "Mutation.createPortalInvite(patientId)": Case(
         f"mutation($x: ID!) {{ createPortalInvite(patientId: $x) {{ {R} }} }}",
         lambda f, x: {"x": x}, lambda f: f.patient, "care_coordinator", patient_arg=True,
+    ),
+    # Surveys: staff send invitations for their own patients' visits and discharges; a
+    # patient answers only their own.
+    "Mutation.createSurveyInvitation(input.patientId)": Case(
+        f"mutation($i: CreateSurveyInvitationInput!) {{ createSurveyInvitation(input: $i) "
+        f"{{ {R} }} }}",
+        lambda f, x: {"i": {"patientId": x, "kind": "nps_periodic"}},
+        lambda f: f.patient, "care_coordinator", patient_arg=True,
+    ),
+    "Mutation.createSurveyInvitation(input.encounterId)": Case(
+        f"mutation($i: CreateSurveyInvitationInput!) {{ createSurveyInvitation(input: $i) "
+        f"{{ {R} }} }}",
+        lambda f, x: {"i": {"patientId": str(f.own_patient), "kind": "visit", "encounterId": x}},
+        lambda f: f.encounter, "care_coordinator",
+    ),
+    "Mutation.createSurveyInvitation(input.dischargeId)": Case(
+        f"mutation($i: CreateSurveyInvitationInput!) {{ createSurveyInvitation(input: $i) "
+        f"{{ {R} }} }}",
+        lambda f, x: {
+            "i": {"patientId": str(f.own_patient), "kind": "discharge", "dischargeId": x}
+        },
+        lambda f: f.discharge, "care_coordinator",
+    ),
+    "Mutation.answerSurvey(input.invitationId)": Case(
+        f"mutation($i: AnswerSurveyInput!) {{ answerSurvey(input: $i) {{ {R} }} }}",
+        lambda f, x: {"i": {"invitationId": x, "nps": "9", "csat": "5"}},
+        lambda f: f.survey, "care_coordinator",
+    ),
+    # Alumni: the signed-in patient's own programs, events and testimonials.
+    "Query.alumniPrograms(patientId)": Case(
+        f"query($x: ID!) {{ alumniPrograms(patientId: $x) {{ {R} }} }}",
+        lambda f, x: {"x": x}, lambda f: f.patient, "alumni_coordinator", patient_arg=True,
+    ),
+    "Query.alumniEvents(patientId)": Case(
+        f"query($x: ID!) {{ alumniEvents(patientId: $x) {{ {R} }} }}",
+        lambda f, x: {"x": x}, lambda f: f.patient, "alumni_coordinator", patient_arg=True,
+    ),
+    "Mutation.rsvpAlumniEvent(eventId)": Case(
+        f"mutation($x: ID!) {{ rsvpAlumniEvent(eventId: $x, attend: true) {{ {R} }} }}",
+        lambda f, x: {"x": x}, lambda f: f.alumni_event, "alumni_coordinator",
+    ),
+    "Mutation.revokeTestimonialConsent(reviewId)": Case(
+        f"mutation($x: ID!) {{ revokeTestimonialConsent(reviewId: $x) {{ {R} }} }}",
+        lambda f, x: {"x": x}, lambda f: f.review, "alumni_coordinator",
+    ),
+    # Intake: the signed-in patient's own form responses.
+    "Query.myIntake(responseId)": Case(
+        f"query($x: ID) {{ myIntake(responseId: $x) {{ {R} }} }}",
+        lambda f, x: {"x": x}, lambda f: f.form_response, "physician",
+    ),
+    "Mutation.saveIntakeStep(input.responseId)": Case(
+        f"mutation($i: SaveIntakeStepInput!) {{ saveIntakeStep(input: $i) {{ {R} }} }}",
+        lambda f, x: {"i": {"responseId": x, "step": "contact", "answers": {}}},
+        lambda f: f.form_response, "physician",
+    ),
+    "Mutation.submitIntake(responseId)": Case(
+        f"mutation($x: ID!) {{ submitIntake(responseId: $x) {{ {R} }} }}",
+        lambda f, x: {"x": x}, lambda f: f.form_response, "physician",
     ),
 }  # fmt: skip
 
