@@ -19,18 +19,18 @@ Running it twice writes nothing the second time.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from backend.access.policy import CompiledPolicy, policy_store
 from backend.identity.merge import apply_automatic_links
 from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStatus
 from backend.mpi import score as scoring
-from backend.mpi.keys import Key, PatientMatchKey, changed_at, drop_keys, sync_keys
+from backend.mpi.keys import CHUNK, Key, PatientMatchKey, changed_at, drop_keys, sync_keys
 from backend.mpi.model import MatchModel
 from backend.mpi.records import Loaded, from_patients
 from backend.patients.models import Patient, PatientStatus
@@ -91,26 +91,33 @@ def candidates(
     return list(rows.scalars())
 
 
-def pair_links(
-    session: Session, patient_id: uuid.UUID, others: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[IdentityLink]]:
-    """Links between the patient and each other patient that matter to the matcher."""
-    found: dict[uuid.UUID, list[IdentityLink]] = {o: [] for o in others}
-    if not others:
-        return found
-    links = session.execute(
-        select(IdentityLink).where(
-            or_(
-                (IdentityLink.patient_a_id == patient_id) & IdentityLink.patient_b_id.in_(others),
-                (IdentityLink.patient_b_id == patient_id) & IdentityLink.patient_a_id.in_(others),
-            ),
-            IdentityLink.kind.in_([LinkKind.POSSIBLE_DUPLICATE, LinkKind.NOT_DUPLICATE]),
-            IdentityLink.status.in_([LinkStatus.OPEN, LinkStatus.CONFIRMED]),
-        )
-    ).scalars()
-    for link in links:
-        other = link.patient_b_id if link.patient_a_id == patient_id else link.patient_a_id
-        found[other].append(link)
+Pair = tuple[uuid.UUID, uuid.UUID]  # ordered: the smaller id first
+
+
+def pair_of(a: uuid.UUID, b: uuid.UUID) -> Pair:
+    return (a, b) if a < b else (b, a)
+
+
+def links_for_pairs(session: Session, pairs: Iterable[Pair]) -> dict[Pair, list[IdentityLink]]:
+    """The links that matter to the matcher (open or confirmed suggestions, decisions)
+    between the two patients of each pair, in either order."""
+    wanted = {pair_of(a, b) for a, b in pairs}
+    found: dict[Pair, list[IdentityLink]] = {p: [] for p in wanted}
+    ids = sorted({i for p in wanted for i in p})
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        links = session.execute(
+            select(IdentityLink).where(
+                IdentityLink.patient_a_id.in_(part),
+                IdentityLink.patient_b_id.in_(ids),
+                IdentityLink.kind.in_([LinkKind.POSSIBLE_DUPLICATE, LinkKind.NOT_DUPLICATE]),
+                IdentityLink.status.in_([LinkStatus.OPEN, LinkStatus.CONFIRMED]),
+            )
+        ).scalars()
+        for link in links:
+            key = pair_of(link.patient_a_id, link.patient_b_id)
+            if key in found:
+                found[key].append(link)
     return found
 
 
@@ -141,8 +148,7 @@ def _refresh(
 def record_pair(
     session: Session,
     *,
-    patient_id: uuid.UUID,
-    other_id: uuid.UUID,
+    pair: Pair,
     result: scoring.MatchScore,
     links: list[IdentityLink],
     recheck_after_decision: bool,
@@ -151,22 +157,10 @@ def record_pair(
     summary: MatchSummary,
 ) -> None:
     """Write or refresh the one link this pair's score calls for."""
-    open_link = next(
-        (
-            lk
-            for lk in links
-            if lk.kind is LinkKind.POSSIBLE_DUPLICATE and lk.status is LinkStatus.OPEN
-        ),
-        None,
-    )
-    confirmed = next(
-        (
-            lk
-            for lk in links
-            if lk.kind is LinkKind.POSSIBLE_DUPLICATE and lk.status is LinkStatus.CONFIRMED
-        ),
-        None,
-    )
+    suggestions = [lk for lk in links if lk.kind is LinkKind.POSSIBLE_DUPLICATE]
+    open_link = next((lk for lk in suggestions if lk.status is LinkStatus.OPEN), None)
+    if any(lk.status is LinkStatus.CONFIRMED for lk in suggestions):
+        return  # already linked (a merge follows, or staff decided): nothing to add
     outcome = result.outcome
     if recheck_after_decision and outcome is scoring.Outcome.LINK:
         outcome = scoring.Outcome.REVIEW
@@ -180,9 +174,7 @@ def record_pair(
             open_link.reason = WITHDRAWN
             summary.withdrawn += 1
         return
-    if confirmed is not None:
-        return  # already linked (a merge follows, or staff decided): nothing to add
-    a, b = sorted((patient_id, other_id))
+    a, b = pair
     if outcome is scoring.Outcome.REVIEW:
         summary.review += 1
         if open_link is None:
@@ -203,18 +195,59 @@ def record_pair(
             _refresh(open_link, probability, evidence, version)
         return
     summary.auto_links += 1
-    summary.linked_pairs.append((a, b))
-    method = LinkMethod.RULE if result.rule else LinkMethod.AUTOMATIC
+    summary.linked_pairs.append(pair)
     link = open_link or IdentityLink(
         id=uuid.uuid4(), patient_a_id=a, patient_b_id=b, kind=LinkKind.POSSIBLE_DUPLICATE
     )
     link.status = LinkStatus.CONFIRMED
-    link.method = method
+    # LINK with a rule named is the deterministic rule (same source identifier).
+    link.method = LinkMethod.RULE if result.rule else LinkMethod.AUTOMATIC
     link.decided_at = now
     link.reason = "automatic link by the patient matcher"
     _refresh(link, probability, evidence, version)
     if open_link is None:
         session.add(link)
+
+
+def score_pairs(
+    session: Session,
+    pairs: Sequence[Pair],
+    records: Mapping[uuid.UUID, Loaded],
+    *,
+    model: MatchModel,
+    now: datetime,
+    summary: MatchSummary,
+) -> None:
+    """Score each pair of live patients and record the outcome; pairs with a
+    "not a duplicate" decision and no data change since are skipped."""
+    pairs = [pair_of(a, b) for a, b in pairs if a in records and b in records]
+    links = links_for_pairs(session, pairs)
+    decided = {
+        key: lk for key, found in links.items() for lk in found if lk.kind is LinkKind.NOT_DUPLICATE
+    }
+    changes = changed_at(session, {i for key in decided for i in key}) if decided else {}
+    for pair in pairs:
+        decision = decided.get(pair)
+        recheck = False
+        if decision is not None:
+            times = [t for t in (changes.get(pair[0]), changes.get(pair[1])) if t is not None]
+            when = decision.decided_at or decision.recorded_at
+            if not times or max(times) <= when:
+                summary.skipped_not_duplicate += 1
+                continue
+            recheck = True
+        summary.pairs_compared += 1
+        result = scoring.score_pair(records[pair[0]].record, records[pair[1]].record, model)
+        record_pair(
+            session,
+            pair=pair,
+            result=result,
+            links=links[pair],
+            recheck_after_decision=recheck,
+            model=model,
+            now=now,
+            summary=summary,
+        )
 
 
 def match_loaded(
@@ -230,41 +263,10 @@ def match_loaded(
     others = candidates(session, loaded.patient_id, loaded.keys, limit=limit)
     if not others:
         return
-    records = from_patients(session, others)
-    links = pair_links(session, loaded.patient_id, list(records))
-    decided = {
-        other: lk
-        for other, found in links.items()
-        for lk in found
-        if lk.kind is LinkKind.NOT_DUPLICATE
-    }
-    changes = changed_at(session, [loaded.patient_id, *decided]) if decided else {}
-    for other, record in records.items():
-        decision = decided.get(other)
-        recheck = False
-        if decision is not None:
-            last = max(
-                (t for t in (changes.get(loaded.patient_id), changes.get(other)) if t),
-                default=None,
-            )
-            when = decision.decided_at or decision.recorded_at
-            if last is None or last <= when:
-                summary.skipped_not_duplicate += 1
-                continue
-            recheck = True
-        summary.pairs_compared += 1
-        result = scoring.score_pair(loaded.record, record.record, model)
-        record_pair(
-            session,
-            patient_id=loaded.patient_id,
-            other_id=other,
-            result=result,
-            links=links[other],
-            recheck_after_decision=recheck,
-            model=model,
-            now=now,
-            summary=summary,
-        )
+    records = dict(from_patients(session, others))
+    records[loaded.patient_id] = loaded
+    pairs = [(loaded.patient_id, other) for other in others]
+    score_pairs(session, pairs, records, model=model, now=now, summary=summary)
 
 
 def system_policy() -> CompiledPolicy:
