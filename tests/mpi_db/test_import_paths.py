@@ -60,11 +60,11 @@ def test_fhir_import_suggests_twins_and_merges_the_same_person(session: Session)
     assert len(report.patients_upserted) == 2
     people = ids_of(session, family)
     assert open_count(session, people["Rose"], people["Lily"]) == 1
-    email = [{"system": "email", "value": f"{family}@example.org"}]
-    again = bundle(
-        "lab-b",
-        fhir_patient("b1", "Rose", family, telecom=[*email, {"system": "phone", "value": "+12175550123"}]),
-    )  # fmt: skip
+    telecom = [
+        {"system": "email", "value": f"{family}@example.org"},
+        {"system": "phone", "value": "+12175550123"},
+    ]
+    again = bundle("lab-b", fhir_patient("b1", "Rose", family, telecom=telecom))
     import_batch(session=session, batch=again, ssn_key=KEY)
     rows = session.execute(
         select(Patient.source_system, Patient.status).where(Patient.family_name == family)
