@@ -537,12 +537,14 @@ def time_scan(n: int, seed: int, keep: bool) -> None:
         env = dict(os.environ, DATABASE_URL=url, P360_ENV="development")
         started = time.perf_counter()
         done = subprocess.run(
-            [sys.executable, "-m", "backend.cli", "mpi", "scan"],
+            [sys.executable, "-c", "from backend.cli import main; main()", "mpi", "scan"],
             env=env,
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
         )
+        if done.returncode:
+            raise SystemExit(f"mpi scan failed: {done.stderr[-2000:]}")
         elapsed = time.perf_counter() - started
         print(f"patient360 mpi scan over {n:,} patients: {elapsed:.1f} s  (target 120 s)")
         print("  " + " ".join(done.stdout.split()))

@@ -94,7 +94,9 @@ def sync_keys(
                 select(PatientMatchState.patient_id, PatientMatchState.fingerprint).where(
                     PatientMatchState.patient_id.in_(part)
                 )
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
     removed = [(pid, kind, value) for pid in ids for kind, value in stored[pid] - keys[pid]]
     added = [
@@ -145,6 +147,8 @@ def changed_at(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.
                 select(PatientMatchState.patient_id, PatientMatchState.changed_at).where(
                     PatientMatchState.patient_id.in_(part)
                 )
-            ).tuples().all()
+            )
+            .tuples()
+            .all()
         )
     return found

@@ -295,12 +295,33 @@ def match_patient(
     match_loaded(session, loaded, model=model, now=now, summary=summary)
     session.flush()
     if summary.auto_links:
-        merges = apply_automatic_links(session=session, policy=policy or system_policy(), now=now)
-        summary.merges += len(merges)
-        if merges:
-            drop_keys(session, [m.merged_id for m in merges])
-            refresh_keys(session, [m.survivor_id for m in merges], now=now)
+        policy = policy or system_policy()
+        survivors = merge_linked(session, policy=policy, now=now, summary=summary)
+        # The survivor now carries the merged record's phones and names: one more look
+        # finds a third record that matched only the merged one (A-B, B-C).
+        for survivor in from_patients(session, survivors).values():
+            match_loaded(session, survivor, model=model, now=now, summary=summary)
+        session.flush()
+        merge_linked(session, policy=policy, now=now, summary=summary)
     return summary
+
+
+def merge_linked(
+    session: Session, *, policy: CompiledPolicy, now: datetime, summary: MatchSummary
+) -> list[uuid.UUID]:
+    """Merge the automatic links one at a time, returning the survivors.
+
+    One at a time because each merge can make another pending link stale (A-B merged, so
+    B-C now names a merged record): every call of :func:`apply_automatic_links` asks
+    afresh, where one call for many links would hit the stale one and fail.
+    """
+    survivors: list[uuid.UUID] = []
+    while merges := apply_automatic_links(session=session, policy=policy, now=now, limit=1):
+        summary.merges += len(merges)
+        drop_keys(session, [m.merged_id for m in merges])
+        refresh_keys(session, [m.survivor_id for m in merges], now=now)
+        survivors += [m.survivor_id for m in merges]
+    return list(dict.fromkeys(survivors))
 
 
 def refresh_keys(

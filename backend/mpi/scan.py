@@ -18,9 +18,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from backend.access.policy import CompiledPolicy
-from backend.identity.merge import apply_automatic_links
 from backend.mpi.keys import PatientMatchKey, drop_keys, sync_keys
-from backend.mpi.matcher import MatchSummary, Pair, refresh_keys, score_pairs, system_policy
+from backend.mpi.matcher import (
+    MatchSummary,
+    Pair,
+    match_loaded,
+    merge_linked,
+    score_pairs,
+    system_policy,
+)
 from backend.mpi.model import MatchModel
 from backend.mpi.records import from_patients
 from backend.patients.models import Patient, PatientStatus
@@ -144,11 +150,13 @@ def scan(
             progress("pairs", min(start + PAIR_BATCH, len(pairs)), len(pairs))
     if summary.auto_links and not dry_run:  # a dry run counts the links, merges nothing
         policy = policy or system_policy()
-        while merges := apply_automatic_links(session=session, policy=policy, now=now):
-            summary.merges += len(merges)
-            drop_keys(session, [m.merged_id for m in merges])
-            refresh_keys(session, [m.survivor_id for m in merges], now=now)
-            session.commit()
+        survivors = merge_linked(session, policy=policy, now=now, summary=summary)
+        session.commit()
+        for survivor in from_patients(session, survivors).values():
+            match_loaded(session, survivor, model=model, now=now, summary=summary)
+        session.flush()
+        merge_linked(session, policy=policy, now=now, summary=summary)
+        session.commit()
     if dry_run:
         session.rollback()
     return ScanResult(patients=patients, pairs=len(pairs), summary=summary, dry_run=dry_run)
