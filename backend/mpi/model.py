@@ -254,7 +254,7 @@ def train(
 
     cand = candidate_pairs(recs) if pairs is None else set(pairs)
     patterns: Counter[Pattern] = Counter(_pattern(recs[i], recs[j]) for i, j in cand)
-    m, prior = dict(base.m), base.prior if pairs is not None else 0.3
+    m, prior = dict(base.m), base.prior
     for _ in range(iterations):
         posterior: dict[Pattern, float] = {}
         for pattern in patterns:
