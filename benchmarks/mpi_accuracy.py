@@ -131,7 +131,7 @@ def tune_thresholds(
     candidates = [0.999, 0.9999, 0.99999, 0.999999]
     p_link = next((c for c in candidates if c > worst), candidates[-1])
     best, p_review = -1.0, 0.5
-    for c in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9):
+    for c in (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998):
         f1 = counts((pair for pair, p, _ in scored if p >= c), links).f1
         if f1 > best:
             best, p_review = f1, c
