@@ -21,6 +21,7 @@ import argparse
 import logging
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -104,7 +105,11 @@ def records_of(ds: DataSet) -> tuple[list[str], list[MatchRecord], list[int]]:
     return ids, recs, side
 
 
-def scored_pairs(ds: DataSet, model: MatchModel) -> list[tuple[Pair, float, Outcome]]:
+def scored_pairs(
+    ds: DataSet, model: MatchModel, caps: Counter[str] | None = None
+) -> list[tuple[Pair, float, Outcome]]:
+    """Every candidate pair's probability and outcome; ``caps`` counts, for true links,
+    the safety rule that kept each one from linking automatically."""
     ids, recs, side = records_of(ds)
     model = model.with_term_frequencies(recs)
     out = []
@@ -112,7 +117,11 @@ def scored_pairs(ds: DataSet, model: MatchModel) -> list[tuple[Pair, float, Outc
         if len(ds.frames) == 2 and side[i] == side[j]:
             continue  # linking two files: pairs within one file are not asked about
         result = score_pair(recs[i], recs[j], model)
-        out.append((frozenset((ids[i], ids[j])), result.probability, result.outcome))
+        pair = frozenset((ids[i], ids[j]))
+        out.append((pair, result.probability, result.outcome))
+        held = result.rule is not None and result.outcome is Outcome.REVIEW
+        if caps is not None and held and pair in ds.links:
+            caps[str(result.rule)] += 1
     return out
 
 
@@ -157,12 +166,14 @@ def our_matcher(
     results = {}
     for ds in sets:
         started = time.perf_counter()
-        pairs = scored_pairs(ds, model)
+        caps: Counter[str] = Counter()
+        pairs = scored_pairs(ds, model, caps)
         auto = counts((pair for pair, _, o in pairs if o is Outcome.LINK), ds.links)
         band = counts((pair for pair, _, o in pairs if o is not Outcome.SEPARATE), ds.links)
         results[ds.name] = (auto, band)
         print(f"  {ds.name}: {len(pairs)} candidate pairs scored in "
-              f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+              f"{time.perf_counter() - started:.1f} s; true links held for review by rule: "
+              f"{dict(caps.most_common())}")  # fmt: skip
     return results, model
 
 
@@ -234,7 +245,7 @@ def main() -> None:
     parser.add_argument("--write-params", action="store_true")
     parser.add_argument("--no-splink", action="store_true")
     args = parser.parse_args()
-    logging.getLogger("splink").setLevel(logging.WARNING)
+    logging.getLogger("splink").setLevel(logging.ERROR)
     started = time.perf_counter()
     sets = load_sets()
     ours, model = our_matcher(sets, args.write_params)
