@@ -245,11 +245,11 @@ def blocking_keys(rec: MatchRecord) -> set[tuple[str, str]]:
     """(kind, value) keys; two records are candidates when they share one.
 
     Each key is selective on its own (dozens of patients at a million, never a bare
-    birth year or surname). Together they survive one error in any single field:
-    typos in names (``dob``, ``dob_md``, ``id`` ...), a wrong birth date (``names_pc``,
-    ``phone``, ``email``), day and month swapped (``dob_md``), given and family names
-    swapped (``names_by`` and ``names_pc`` are symmetric in the two names), a wrong
-    name and birth date at the same address (``sx_pc``, ``addr_pc``: a household).
+    birth year or surname). Together they survive an error in any one field: typos in
+    names (``dob``, ``dob_md``, ``phone``, ``email``, ``id``, ``nid``), a wrong birth
+    date (``names_pc``, ``names_loc``), day and month swapped (``dob_md``), given and
+    family names swapped (the ``names_*`` keys are symmetric in the two names), a
+    wrong name and birth date in one household (``sx_pc``, ``addr_pc``).
     """
     keys: set[tuple[str, str]] = set()
     dob = rec.birth_date
@@ -269,6 +269,8 @@ def blocking_keys(rec: MatchRecord) -> set[tuple[str, str]]:
             keys.add(("names_by", f"{pair}|{dob.year}"))
         if rec.postcode:
             keys.add(("names_pc", f"{pair}|{rec.postcode}"))
+        if rec.locality:
+            keys.add(("names_loc", f"{pair}|{rec.locality}"))
     if rec.postcode:
         # A household: the same family name or the same street address in one postcode.
         for code in fam_codes:
