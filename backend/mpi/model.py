@@ -79,6 +79,20 @@ class MatchModel:
     tf_given: dict[str, float] = field(default_factory=dict)
     tf_family: dict[str, float] = field(default_factory=dict)
     matcher_version: str = MATCHER_VERSION
+    # log2(m/u) per field and level, worked out once: scoring reads it for every pair.
+    _weights: dict[str, dict[str, float]] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        for name, levels in self.m.items():
+            self._weights[name] = {
+                lv: 0.0
+                if lv == MISSING
+                else math.log2(max(m, _PROB_FLOOR) / max(self.u[name][lv], _PROB_FLOOR))
+                for lv, m in levels.items()
+            }
+            self._weights[name][MISSING] = 0.0
 
     @property
     def prior_weight(self) -> float:
@@ -86,12 +100,9 @@ class MatchModel:
 
     def weight(self, field_name: str, level: str, value: str | None = None) -> float:
         """log2(m/u) of one level; ``value`` is the shared name for the tf adjustment."""
-        if level == MISSING:
-            return 0.0
-        m = max(self.m[field_name][level], _PROB_FLOOR)
-        u = max(self.u[field_name][level], _PROB_FLOOR)
-        base = math.log2(m / u)
+        base = self._weights[field_name][level]
         if value is not None and level == "exact":
+            m = max(self.m[field_name][level], _PROB_FLOOR)
             table = self.tf_given if field_name == "given_name" else self.tf_family
             freq = table.get(value)
             if freq is not None:
@@ -254,7 +265,7 @@ def train(
 
     cand = candidate_pairs(recs) if pairs is None else set(pairs)
     patterns: Counter[Pattern] = Counter(_pattern(recs[i], recs[j]) for i, j in cand)
-    m, prior = dict(base.m), base.prior if pairs is not None else 0.3
+    m, prior = dict(base.m), base.prior
     for _ in range(iterations):
         posterior: dict[Pattern, float] = {}
         for pattern in patterns:

@@ -231,14 +231,25 @@ def phonetic(token: str) -> str:
     return jellyfish.soundex(token) if token else ""
 
 
+def _street_key(address: tuple[str, ...]) -> str | None:
+    """House number and the street name's Soundex ("18 Aspinall St" -> "18|A215")."""
+    number = next((t for t in address if t.isdigit()), None)
+    if number is None:
+        return None
+    after = address[address.index(number) + 1 :]
+    name = next((t for t in after if len(t) > 2 and t.isalpha()), None)
+    return f"{number}|{phonetic(name)}" if name else None
+
+
 def blocking_keys(rec: MatchRecord) -> set[tuple[str, str]]:
     """(kind, value) keys; two records are candidates when they share one.
 
     Each key is selective on its own (dozens of patients at a million, never a bare
-    birth year or surname). Together they survive one error in any single field:
-    typos in names (``dob``, ``dob_md``, ``id`` ...), a wrong birth date (``names_pc``,
-    ``phone``, ``email``), day and month swapped (``dob_md``), given and family names
-    swapped (``names_by`` and ``names_pc`` are symmetric in the two names).
+    birth year or surname). Together they survive an error in any one field: typos in
+    names (``dob``, ``dob_md``, ``phone``, ``email``, ``id``, ``nid``), a wrong birth
+    date (``names_pc``, ``names_loc``), day and month swapped (``dob_md``), given and
+    family names swapped (the ``names_*`` keys are symmetric in the two names), a
+    wrong name and birth date in one household (``sx_pc``, ``addr_pc``).
     """
     keys: set[tuple[str, str]] = set()
     dob = rec.birth_date
@@ -258,6 +269,15 @@ def blocking_keys(rec: MatchRecord) -> set[tuple[str, str]]:
             keys.add(("names_by", f"{pair}|{dob.year}"))
         if rec.postcode:
             keys.add(("names_pc", f"{pair}|{rec.postcode}"))
+        if rec.locality:
+            keys.add(("names_loc", f"{pair}|{rec.locality}"))
+    if rec.postcode:
+        # A household: the same family name or the same street address in one postcode.
+        for code in fam_codes:
+            keys.add(("sx_pc", f"{code}|{rec.postcode}"))
+        street = _street_key(rec.address)
+        if street:
+            keys.add(("addr_pc", f"{street}|{rec.postcode}"))
     for phone in rec.phones:
         keys.add(("phone", phone))
     for email in rec.emails:

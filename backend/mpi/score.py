@@ -5,9 +5,12 @@ The outcome comes from the model's thresholds, then two kinds of rule:
 - deterministic: the same identifier from the same source system (the same MRN) is the
   same person, unless the birth dates flatly contradict each other (then: review);
 - safety caps, because a wrong merge mixes two people's records: a pair never links
-  automatically on names alone, on names plus a shared address or locality (family
-  members, twins), when Jr/Sr differ, when birth dates contradict, or on thin evidence
-  (a birth date missing, a name empty or one letter). Capped pairs go to review at most.
+  automatically on names alone or names plus a shared address (family members); on
+  thin evidence (a birth date missing or absurd, a name empty or one letter); when
+  Jr/Sr, sex or birth dates contradict; when one name differs and fewer than two
+  identifiers (birth date, phone, e-mail, national id) agree; or when the given names
+  agree only inexactly without a personal identifier (twins share everything else).
+  Capped pairs go to review at most; ``rule`` names the cap.
 """
 
 from __future__ import annotations
@@ -62,10 +65,20 @@ def _cap_reason(a: MatchRecord, b: MatchRecord, levels: dict[str, str]) -> str |
         return "birth_date_contradicts"
     if levels["sex"] == DISAGREE:
         return "sex_differs"
-    if levels["given_name"] not in _NAME_AGREES or levels["family_name"] not in _NAME_AGREES:
-        return "names_differ"
-    if not any(levels[f] in ok for f, ok in _IDENTIFYING.items()):
+    identifying = sum(levels[f] in ok for f, ok in _IDENTIFYING.items())
+    if identifying == 0:
         return "name_and_address_only"
+    names_agree = sum(levels[f] in _NAME_AGREES for f in ("given_name", "family_name"))
+    # One name wrong is a typo or a marriage only when two identifiers vouch for it.
+    if names_agree == 0 or (names_agree == 1 and identifying < 2):
+        return "names_differ"
+    # Twins share a birth date, a family name, an address and often a phone; only their
+    # given names tell them apart, so an inexact given name needs a personal identifier.
+    if levels["given_name"] not in {"exact", "swapped"} and levels["national_id"] not in {
+        "exact",
+        "typo",
+    }:
+        return "possible_twin"
     return None
 
 

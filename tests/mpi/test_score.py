@@ -33,13 +33,26 @@ def person(**overrides: Any) -> MatchRecord:
 
 
 def test_same_person_with_small_differences_links(model: MatchModel) -> None:
-    a = person()
-    b = person(given="Peggy", birth_date="1971-02-06", phones="(617) 555-0101", emails=None)
+    a = person(national_id="012-34-5678")
+    b = person(
+        given="Peggy",
+        birth_date="1971-02-06",
+        phones="(617) 555-0101",
+        emails=None,
+        national_id="012345687",
+    )
     result = score_pair(a, b, model)
     assert result.outcome is Outcome.LINK
     assert result.rule is None
     assert result.evidence["given_name"]["level"] == "nickname"
     assert result.evidence["birth_date"]["level"] == "transposed"
+    assert result.evidence["national_id"]["level"] == "typo"
+
+
+def test_married_name_links_on_two_identifiers(model: MatchModel) -> None:
+    result = score_pair(person(), person(family="Adeyemi"), model)
+    assert result.evidence["family_name"]["agreement"] == "disagree"
+    assert result.outcome is Outcome.LINK
 
 
 def test_evidence_has_the_review_format(model: MatchModel) -> None:
@@ -99,7 +112,11 @@ def test_name_plus_shared_address_never_links(model: MatchModel) -> None:
 def test_twins_at_the_same_address_do_not_link(model: MatchModel) -> None:
     a = person(given="Margaret")
     b = person(given="Marguerite", emails=None)
-    assert score_pair(a, b, model).outcome is not Outcome.LINK
+    result = score_pair(a, b, model)
+    assert result.outcome is Outcome.REVIEW
+    assert result.rule == "possible_twin"
+    c = person(given="Tunde", sex="m", emails=None)
+    assert score_pair(a, c, model).outcome is not Outcome.LINK
 
 
 def test_junior_and_senior_do_not_link(model: MatchModel) -> None:
