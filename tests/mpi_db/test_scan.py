@@ -23,7 +23,7 @@ def _world(session: Session) -> dict[str, object]:
         "ada": patient(session, given="Ada", **twins),
         "ife": patient(session, given="Ife", **twins),
         "william": patient(session, given="William", recorded_at=NOW - timedelta(days=9), **same),
-        "bill": patient(session, given="Bill", **same),
+        "bill": patient(session, given="William", **same),
         "loner": patient(session, given="Zed", family=surname(), birth=date(1950, 1, 1)),
     }
     session.commit()
