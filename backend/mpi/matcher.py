@@ -317,21 +317,6 @@ def merge_linked(
     """
     survivors: list[uuid.UUID] = []
     while merges := apply_automatic_links(session=session, policy=policy, now=now, limit=1):
-        summary.merges += len(merges)
-        drop_keys(session, [m.merged_id for m in merges])
-        refresh_keys(session, [m.survivor_id for m in merges], now=now)
+        summary.merges += len(merges)  # merge_patients re-indexed both records
         survivors += [m.survivor_id for m in merges]
     return list(dict.fromkeys(survivors))
-
-
-def refresh_keys(
-    session: Session, patient_ids: Iterable[uuid.UUID], *, now: datetime
-) -> set[uuid.UUID]:
-    """Rebuild the keys of these patients (a merge moved rows onto a survivor)."""
-    loaded = from_patients(session, patient_ids)
-    return sync_keys(
-        session,
-        {pid: item.keys for pid, item in loaded.items()},
-        {pid: item.fingerprint for pid, item in loaded.items()},
-        now=now,
-    )

@@ -15,13 +15,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.mpi import normalize
-from backend.mpi.keys import CHUNK, Key, hashed_keys
+from backend.mpi.keys import CHUNK, Key, drop_keys, hashed_keys, sync_keys
 from backend.patients.models import (
     Address,
     AddressUse,
@@ -159,3 +160,20 @@ def from_patients(
             raw = raw_fields(p, contacts[p.id], addresses[p.id], identifiers[p.id])
             found[p.id] = load(raw, p.id)
     return found
+
+
+def refresh_keys(
+    session: Session, patient_ids: Iterable[uuid.UUID], *, now: datetime
+) -> set[uuid.UUID]:
+    """Bring these patients' blocking keys up to date after rows moved between them (a
+    merge or unmerge): live ones are re-indexed, merged or deleted ones lose their keys.
+    Returns the ids whose matching data changed."""
+    ids = set(patient_ids)
+    loaded = from_patients(session, ids)
+    drop_keys(session, ids - set(loaded))
+    return sync_keys(
+        session,
+        {pid: item.keys for pid, item in loaded.items()},
+        {pid: item.fingerprint for pid, item in loaded.items()},
+        now=now,
+    )
