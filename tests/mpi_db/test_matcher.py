@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStatus
 from backend.identity.review import mark_not_duplicate
+from backend.identity.unmerge import unmerge_patients
 from backend.mpi.keys import PatientMatchKey
 from backend.mpi.matcher import candidates
 from backend.mpi.records import from_patients
@@ -186,3 +187,32 @@ def test_match_records_load_in_a_fixed_number_of_queries(session: Session) -> No
         assert set(loaded) == set(ids)
         counts.append(len(seen))
     assert counts[0] == counts[1] == 4
+
+
+def test_an_unmerge_reindexes_both_records_and_the_pair_stays_quiet(session: Session) -> None:
+    family = surname()
+    same = dict(family=family, phone="+13125550177", email=f"{family}@example.org")
+    first = patient(session, given="Nora", recorded_at=NOW - timedelta(days=3), **same)
+    second = patient(session, given="Nora", **same)
+    match(session, first)
+    assert match(session, second).merges == 1
+    merged_into = session.execute(
+        select(IdentityLink).where(
+            IdentityLink.kind == LinkKind.MERGED_INTO, IdentityLink.patient_a_id == second
+        )
+    ).scalar_one()
+    later = NOW + timedelta(minutes=2)
+    unmerge_patients(
+        session=session,
+        principal=None,
+        policy=policy(),
+        link_id=merged_into.id,
+        reason="two people after all",
+        now=later,
+    )
+    indexed = session.execute(
+        select(PatientMatchKey.patient_id).where(PatientMatchKey.patient_id == second)
+    ).first()
+    assert indexed is not None
+    quiet = match(session, second, later + timedelta(minutes=1))
+    assert (quiet.skipped_not_duplicate, quiet.auto_links, quiet.merges) == (1, 0, 0)
