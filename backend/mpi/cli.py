@@ -65,7 +65,8 @@ def scan_command(
             f"{'dry run: ' if dry_run else ''}patients {result.patients:,}, "
             f"pairs compared {s.pairs_compared:,}, auto links {s.auto_links:,} "
             f"(merged {s.merges:,}), review {s.review:,}, "
-            f"skipped not-duplicate {s.skipped_not_duplicate:,}"
+            f"skipped not-duplicate {s.skipped_not_duplicate:,} "
+            f"({result.seconds_scoring:.1f} s scoring, {result.seconds_merging:.1f} s merging)"
         )
 
     run()

@@ -9,6 +9,7 @@ Writes are committed per batch unless it is a dry run, which rolls everything ba
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class ScanResult:
     pairs: int
     summary: MatchSummary
     dry_run: bool
+    seconds_scoring: float  # keys, candidate pairs and scores
+    seconds_merging: float  # the merges the automatic links called for
 
 
 def _live_ids(session: Session) -> Iterator[list[uuid.UUID]]:
@@ -135,6 +138,7 @@ def scan(
 ) -> ScanResult:
     """Rebuild the keys, score every candidate pair, merge the automatic links."""
     commit = not dry_run
+    started = time.perf_counter()
     patients = rebuild_keys(session, now=now, commit=commit, progress=progress)
     session.flush()
     pairs = list(candidate_pairs(session))  # read fully: batches below write and commit
@@ -148,6 +152,7 @@ def scan(
             session.commit()
         if progress:
             progress("pairs", min(start + PAIR_BATCH, len(pairs)), len(pairs))
+    scored = time.perf_counter()
     if summary.auto_links and not dry_run:  # a dry run counts the links, merges nothing
         policy = policy or system_policy()
         survivors = merge_linked(session, policy=policy, now=now, summary=summary)
@@ -159,4 +164,11 @@ def scan(
         session.commit()
     if dry_run:
         session.rollback()
-    return ScanResult(patients=patients, pairs=len(pairs), summary=summary, dry_run=dry_run)
+    return ScanResult(
+        patients=patients,
+        pairs=len(pairs),
+        summary=summary,
+        dry_run=dry_run,
+        seconds_scoring=scored - started,
+        seconds_merging=time.perf_counter() - scored,
+    )
