@@ -19,6 +19,9 @@ import phonenumbers
 from backend.mpi.nicknames import canonical_forms
 
 DEFAULT_REGION = "US"
+# A blocking key shared by more patients than this says too little to look it up: a
+# lookup skips it (the other keys still find the real duplicates).
+MAX_BLOCK = 50
 # Birth dates outside this window are data-entry errors, not people.
 EARLIEST_BIRTH_YEAR = 1880
 
