@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.mpi.model import PARAMS_PATH, MatchModel, candidate_pairs, default_model, train
+from backend.mpi.model import PARAMS_PATH, MatchModel, candidate_pairs, starting_model, train
 from backend.mpi.normalize import MatchRecord, from_fields
 from backend.mpi.score import Outcome, score_pair
 
@@ -153,7 +153,7 @@ def our_matcher(
     tuning = [ds for ds in sets if ds.name in {"FEBRL1", "FEBRL2"}]
     started = time.perf_counter()
     training = [rec for ds in tuning for rec in records_of(ds)[1]]
-    model = train(training, base=default_model())
+    model = train(training, base=starting_model())
     scored = [s for ds in tuning for s in scored_pairs(ds, model)]
     links = set().union(*(ds.links for ds in tuning))
     p_link, p_review = tune_thresholds(scored, links)

@@ -76,7 +76,7 @@ def _given_level(a: MatchRecord, b: MatchRecord) -> str:
     if _jw(fa, fb) >= NAME_SIMILAR:
         return "similar"
     # A second given name written first ("Mary Ann" / "Ann") still agrees, partly.
-    if set(a.given) & set(b.given) - {fa, fb} or fa in b.given or fb in a.given:
+    if fa in b.given or fb in a.given or (set(a.given[1:]) & set(b.given[1:])):
         return "similar"
     return DISAGREE
 

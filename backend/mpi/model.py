@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from backend.mpi.compare import DISAGREE, LEVELS, MISSING, compare
-from backend.mpi.normalize import MatchRecord, blocking_keys
+from backend.mpi.normalize import MAX_BLOCK, MatchRecord, blocking_keys
 
 MATCHER_VERSION = "fs-1"
 PARAMS_PATH = Path(__file__).with_name("params.json")
@@ -194,9 +194,11 @@ def default_model() -> MatchModel:
     return MatchModel.from_json(json.loads(PARAMS_PATH.read_text()))
 
 
-def candidate_pairs(records: Sequence[MatchRecord], *, max_block: int = 50) -> set[tuple[int, int]]:
+def candidate_pairs(
+    records: Sequence[MatchRecord], *, max_block: int = MAX_BLOCK
+) -> set[tuple[int, int]]:
     """Index pairs sharing a blocking key; keys held by more than ``max_block`` records
-    are skipped, as a database lookup would cap them."""
+    are skipped, as a database lookup skips them."""
     blocks: dict[tuple[str, str], list[int]] = {}
     for i, rec in enumerate(records):
         for key in blocking_keys(rec):

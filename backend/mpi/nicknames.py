@@ -2,8 +2,7 @@
 
 A name's *canonical set* is the name itself plus every formal name it is a nickname of
 and, for a formal name, nothing more: "bill" -> {bill, william, will, ...},
-"william" -> {william}. Two given names are nickname-equal when one's canonical set
-holds the other, or both are nicknames of a shared formal name.
+"william" -> {william}.
 """
 
 from __future__ import annotations
@@ -26,8 +25,20 @@ def canonical_forms(name: str) -> frozenset[str]:
     return frozenset({name, *_namer().canonicals_of(name)})
 
 
+@lru_cache(maxsize=65536)
+def _has_nicknames(name: str) -> bool:
+    return bool(_namer().nicknames_of(name))
+
+
 def nickname_equal(a: str, b: str) -> bool:
+    """One is a nickname of the other (bill/william, billy/bill), or both stand for one
+    formal name and at least one is only ever a nickname (jimmy/jim, liz/beth). Two
+    names that are formal names in their own right do not meet through a third: the
+    list makes mary and rose both short for rosemary, and bill and bob for robert."""
     if not a or not b or a == b:
         return False
     fa, fb = canonical_forms(a), canonical_forms(b)
-    return b in fa or a in fb or bool(fa & fb - {a, b})
+    if b in fa or a in fb:
+        return True
+    shared = (fa & fb) - {a, b}
+    return bool(shared) and not (_has_nicknames(a) and _has_nicknames(b))

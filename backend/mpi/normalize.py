@@ -19,6 +19,9 @@ import phonenumbers
 from backend.mpi.nicknames import canonical_forms
 
 DEFAULT_REGION = "US"
+# A blocking key shared by more patients than this says too little to look it up: a
+# lookup skips it (the other keys still find the real duplicates).
+MAX_BLOCK = 50
 # Birth dates outside this window are data-entry errors, not people.
 EARLIEST_BIRTH_YEAR = 1880
 
@@ -205,10 +208,13 @@ def from_fields(
     phone_set = {p for p in (_phone(v, region) for v in _as_list(phones)) if p}
     email_set = {e for e in (_email(v) for v in _as_list(emails)) if e}
     id_set = {i for i in (_identifier(v) for v in _as_list(identifiers)) if i}
+    # Spreadsheets and CSV readers hand over numeric postcodes and ids as numbers.
+    if isinstance(postcode, int) and not isinstance(postcode, bool):
+        postcode = str(postcode)
+    if isinstance(national_id, int) and not isinstance(national_id, bool):
+        national_id = str(national_id)
     post = fold(postcode).replace(" ", "") or None
     nid = "".join(_DIGITS.findall(fold(national_id))) if isinstance(national_id, str) else ""
-    if isinstance(national_id, int):
-        nid = str(national_id)
     return MatchRecord(
         given=all_given,
         given_canonical=canonical_forms(all_given[0]) if all_given else frozenset(),

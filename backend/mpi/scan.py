@@ -29,12 +29,12 @@ from backend.mpi.matcher import (
     system_policy,
 )
 from backend.mpi.model import MatchModel
+from backend.mpi.normalize import MAX_BLOCK
 from backend.mpi.records import from_patients
 from backend.patients.models import Patient, PatientStatus
 
 PATIENT_BATCH = 2000
 PAIR_BATCH = 2000
-MAX_BLOCK = 200  # a key shared by more patients than this says little about any pair
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 

@@ -86,3 +86,9 @@ def test_no_blocking_key_on_a_frequent_value_alone() -> None:
     rec = from_fields(given="Ann", family="Lee", birth_date="1980-03-04", postcode="02139")
     for kind, value in blocking_keys(rec):
         assert value not in {"1980", "02139", "L000"}, kind
+
+
+def test_numbers_for_postcode_and_national_id_are_read_as_text() -> None:
+    rec = from_fields(postcode=2139, national_id=123456789)
+    assert (rec.postcode, rec.national_id) == ("2139", "123456789")
+    assert from_fields(postcode=True, national_id=False) == MatchRecord()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -154,3 +155,27 @@ def test_given_and_family_swapped_is_detected(model: MatchModel) -> None:
     assert result.evidence["given_name"]["level"] == "swapped"
     assert result.evidence["family_name"]["level"] == "swapped"
     assert result.outcome is not Outcome.SEPARATE
+
+
+def test_garbage_in_never_raises_and_never_links(model: MatchModel) -> None:
+    rng = random.Random(4)
+    alphabet = "aZ09 -'.,@+#\x00\u00e9\u4e2d\u0301\U0001f600/\\\t"
+
+    def junk() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+
+    for _ in range(300):
+        a = from_fields(
+            given=junk(),
+            family=junk(),
+            birth_date=junk(),
+            sex=junk(),
+            phones=[junk()],
+            emails=[junk()],
+            address_lines=[junk()],
+            postcode=junk(),
+            national_id=junk(),
+        )
+        result = score_pair(a, person(given=junk(), birth_date=junk()), model)
+        assert result.outcome is not Outcome.LINK
+        assert 0.0 <= result.probability <= 1.0
