@@ -276,6 +276,7 @@ def _register_subcommands() -> None:
     from backend.auth.cli import auth_app, client_app, token
     from backend.interop.cli import export_app, import_app
     from backend.interop.hl7v2.cli import hl7_app
+    from backend.mpi.cli import mpi_app
 
     app.command("token")(token)
     app.add_typer(client_app, name="client")
@@ -285,6 +286,7 @@ def _register_subcommands() -> None:
     app.add_typer(import_app, name="import")
     app.add_typer(export_app, name="export")
     app.add_typer(portal_app, name="portal")
+    app.add_typer(mpi_app, name="mpi")
 
 
 _register_subcommands()

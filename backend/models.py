@@ -19,6 +19,7 @@ from backend.identity import models as identity
 from backend.interop import models as interop
 from backend.interop.hl7v2 import models as hl7v2
 from backend.journey import models as journey
+from backend.mpi import keys as mpi
 from backend.organization import models as organization
 from backend.patients import models as patients
 from backend.scheduling import models as scheduling
@@ -30,6 +31,7 @@ DOMAINS = (
     organization,
     patients,
     identity,
+    mpi,
     journey,
     scheduling,
     clinical,

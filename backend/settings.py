@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         "(988 Suicide & Crisis Lifeline) now, any time of day or night. If you are in "
         "immediate danger, call 911."
     )
+    # Patient matcher parameters trained on this database (`patient360 mpi train`);
+    # default var/mpi-model.json, and the shipped parameters while that file is absent.
+    mpi_model_path: Path | None = None
 
     @model_validator(mode="after")
     def _defaults_and_safety(self) -> Settings:
@@ -90,6 +93,10 @@ class Settings(BaseSettings):
     def var(self) -> Path:
         assert self.var_dir is not None  # set by the validator
         return self.var_dir
+
+    @property
+    def mpi_model_file(self) -> Path:
+        return self.mpi_model_path or self.var / "mpi-model.json"
 
     @property
     def policies_dir(self) -> Path:

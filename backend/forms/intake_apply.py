@@ -35,6 +35,7 @@ from backend.clinical.scoring import DEFINITIONS, Instrument, response_items, sc
 from backend.common.types import Code, CodeSystem
 from backend.forms.definitions import FORM_URL, GAD7_ITEMS, PHQ9_ITEMS, form_by_key
 from backend.journey.models import Inquiry, InquiryChannel, ReferralSource, ReferralSourceKind
+from backend.mpi.hooks import patients_changed
 from backend.patients.models import (
     Address,
     AddressUse,
@@ -128,6 +129,9 @@ def apply_intake(
     _assessments(session, answers, done, base, tag)
     _referral(session, patient_id, answers, done, base, tag, now)
     session.flush()
+    # New phones, e-mail and address can reveal a duplicate record: suggest it to staff,
+    # in this same transaction. Never merged automatically on patient-typed data.
+    patients_changed(session, [patient_id], now=now, review_only=True)
     return done
 
 

@@ -493,6 +493,10 @@ def merge_patients(
         now=now,
     )
     expire_rows(session, touched)
+    # Rows moved between the two records: the matcher's index must follow them.
+    from backend.mpi.records import refresh_keys  # the matcher imports this module
+
+    refresh_keys(session, (survivor_id, merged_id), now=now)
     return record
 
 

@@ -19,6 +19,10 @@ NOT_MOVED: Mapping[str, str] = {
     # An emergency grant names the record it was given for; moving it to the survivor
     # would open a record the grant never covered.
     "break_glass_grant": "an access grant for one record, not part of the patient's story",
+    # The matcher's index is derived from the patient's rows: the matcher drops the merged
+    # record's keys and rebuilds the survivor's after a merge.
+    "patient_match_key": "blocking keys derived from the record, rebuilt after a merge",
+    "patient_match_state": "a fingerprint of the record's own matching data",
 }
 
 

@@ -28,8 +28,9 @@ import backend.models  # noqa: F401  (every table: the records written link to o
 from backend.common.types import LevelOfCare
 from backend.engagement.models import Communication
 from backend.interop.csv.mapping import TARGETS, Mapping
-from backend.interop.hl7v2.handlers.common import e164, on_patient_upserted
+from backend.interop.hl7v2.handlers.common import UPSERTED_KEY, e164, on_patient_upserted
 from backend.journey.models import Admission, AdmissionStatus, Inquiry
+from backend.mpi.hooks import patients_changed
 from backend.patients.models import (
     ContactPoint,
     ContactSystem,
@@ -294,6 +295,7 @@ def load_csv(*, session: Session, path: Path, mapping: Mapping, dry_run: bool = 
     report = Report(rows=len(rows))
     errors: list[RowError] = []
     nested = session.begin_nested()
+    session.info[UPSERTED_KEY] = []
     try:
         for line, values in rows:
             patient, problems = _patient(session, mapping, line, values, report)
@@ -304,9 +306,13 @@ def load_csv(*, session: Session, path: Path, mapping: Mapping, dry_run: bool = 
             errors += handler(session, mapping, line, values, patient, report)
         if not errors:
             session.flush()
+            if not dry_run:
+                patients_changed(session, session.info.get(UPSERTED_KEY, []))
     except BaseException:
         nested.rollback()
         raise
+    finally:
+        session.info.pop(UPSERTED_KEY, None)
     if errors or dry_run:
         nested.rollback()
     else:

@@ -43,6 +43,7 @@ from backend.interop.fhir.report import BatchReport, EntryResult, Problem
 from backend.interop.fhir.validation import Validated, is_known_type, validate_batch
 from backend.interop.fhir_map import FHIR_MODELS, KEPT_RAW
 from backend.interop.models import RawReason, RawResource
+from backend.mpi.hooks import patients_changed
 from backend.patients.models import IdentifierKind, Patient, PatientIdentifier
 
 UPSERTED_PATIENTS = "p360.fhir.upserted_patients"
@@ -82,11 +83,8 @@ WRITE_ORDER: tuple[str, ...] = (
 
 
 def on_patient_upserted(session: Session, patient_id: uuid.UUID) -> None:
-    """The one place a created or changed patient is announced.
-
-    The patient matcher (``backend/mpi``) is to be called from here; until then the id
-    is recorded so the import report lists every patient the matcher must look at.
-    """
+    """The one place a created or changed patient is announced: the id is collected and
+    :func:`import_batch` hands them all to the patient matcher before it commits."""
     found: list[uuid.UUID] = session.info.setdefault(UPSERTED_PATIENTS, [])
     if patient_id not in found:
         found.append(patient_id)
@@ -146,6 +144,7 @@ def import_batch(
             EntryResult(plan.entry.index, plan.resource_type, plan.source_id, outcome)
         )
     report.patients_upserted = list(session.info.pop(UPSERTED_PATIENTS, []))
+    patients_changed(session, report.patients_upserted, now=now)
     _audit(session, report, principal, actor, now)
     savepoint.commit()
     return report

@@ -27,6 +27,7 @@ from backend.interop.hl7v2.handlers import HANDLERS, MESSAGE_CODES
 from backend.interop.hl7v2.handlers.common import UPSERTED_KEY, MessageContext
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import Hl7ContentError, Parsed, digest, normalize, parse
+from backend.mpi.hooks import patients_changed
 
 logger = logging.getLogger(__name__)
 MAX_RAW = 16 * 1024 * 1024  # the listener refuses bigger frames before they get here
@@ -181,6 +182,8 @@ def _process(
         with session.begin_nested():
             touched = handler(ctx)
             session.flush()
+            # In the message's savepoint: a matcher failure keeps the message for a retry.
+            patients_changed(session, session.info.get(UPSERTED_KEY, []), now=now)
     except Hl7ContentError as exc:
         return _finish(row, parsed, "AE", MessageState.FAILED, "content_error", exc, now)
     except OperationalError:

@@ -3,8 +3,8 @@
 Patients are found by (source system, MRN): the source system is the MRN's assigning
 authority (PID-3.4), so two senders that share an MPI share patients, and MRG-1 in a
 merge names the same system as PID-3. A patient not found is created. Every created or
-updated patient goes through :func:`on_patient_upserted`, the one place the patient
-matcher will be called from.
+updated patient goes through :func:`on_patient_upserted`, which collects the ids
+the message's transaction hands to the patient matcher.
 """
 
 from __future__ import annotations
@@ -184,12 +184,9 @@ def find_patient(session: Session, mrn: Identifier) -> Patient | None:
 
 
 def on_patient_upserted(session: Session, patient_id: uuid.UUID) -> None:
-    """A patient was created or changed by an HL7 message: the patient matcher's hook.
-
-    The matcher (backend.mpi) is built in parallel; the integrator calls it here. Until
-    then the ids are recorded on the message (``hl7_message.patient_ids``) so they can be
-    matched in one pass later.
-    """
+    """A patient was created or changed by an HL7 message (or a CSV row): the id is
+    collected, and the message's (or file's) transaction hands them all to the patient
+    matcher (:func:`backend.mpi.hooks.patients_changed`) before it commits."""
     session.info.setdefault(UPSERTED_KEY, []).append(patient_id)
 
 

@@ -1,0 +1,43 @@
+"""The one call every writer of patient demographics makes at the end of its transaction.
+
+FHIR import, HL7 v2 ADT messages and the CRM CSV import collect the ids of patients they
+created or changed and hand them here before committing, so matching is part of the
+same all-or-nothing write: a failed import leaves neither patients nor suggestions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from backend.access.policy import CompiledPolicy
+from backend.common.mixins import utcnow
+from backend.mpi.matcher import MatchSummary, match_patient
+from backend.mpi.model import MatchModel
+from backend.mpi.model_file import current_model
+
+
+def patients_changed(
+    session: Session,
+    patient_ids: Iterable[uuid.UUID],
+    *,
+    now: datetime | None = None,
+    model: MatchModel | None = None,
+    policy: CompiledPolicy | None = None,
+    review_only: bool = False,
+) -> MatchSummary:
+    """Match each created or changed patient (each once, in the order given);
+    ``review_only`` for data the patient reported (see :func:`match_patient`)."""
+    now = now or utcnow()
+    model = model or current_model()
+    summary = MatchSummary()
+    for patient_id in dict.fromkeys(patient_ids):
+        summary.add(
+            match_patient(
+                session, patient_id, model=model, now=now, policy=policy, review_only=review_only
+            )
+        )
+    return summary

@@ -1,0 +1,154 @@
+"""Blocking keys as indexed rows, so candidates are found by an index lookup, not a scan.
+
+Each live patient has one ``patient_match_key`` row per blocking key of its
+:class:`~backend.mpi.normalize.MatchRecord` (phonetic surname + birth year, birth date,
+phone, e-mail, identifier ...). The value stored is a hash of ``kind`` and the
+normalized value: fixed width for the ``(kind, value)`` index, and not readable at a
+glance (it is no secret: a phone number can be guessed and hashed).
+
+``patient_match_state`` holds a fingerprint of the patient's matching data and when it
+last changed. A "not a duplicate" decision is compared with ``changed_at``: the pair comes
+back only if either record's matching data changed after the decision. Timestamps of the
+patient row itself would not do: any edit (a language, a pronoun) bumps ``updated_at``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, delete, insert, select, tuple_, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from backend.db import Base
+
+CHUNK = 500  # ids per IN list, well under both databases' parameter limits
+
+
+class PatientMatchKey(Base):
+    """One blocking key of one patient."""
+
+    __tablename__ = "patient_match_key"
+    __table_args__ = (Index("ix_patient_match_key_kind_value", "kind", "value"),)
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(24), primary_key=True)
+    value: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class PatientMatchState(Base):
+    """What the patient's matching data looked like when its keys were last built."""
+
+    __tablename__ = "patient_match_state"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime]
+
+
+Key = tuple[str, str]
+
+
+def hashed(kind: str, value: str) -> Key:
+    digest = hashlib.blake2b(f"{kind}\x1f{value}".encode(), digest_size=16).hexdigest()
+    return kind[:24], digest
+
+
+def hashed_keys(keys: Iterable[tuple[str, str]]) -> frozenset[Key]:
+    return frozenset(hashed(kind, value) for kind, value in keys)
+
+
+def _chunks(ids: list[uuid.UUID]) -> Iterable[list[uuid.UUID]]:
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+def sync_keys(
+    session: Session,
+    keys: Mapping[uuid.UUID, frozenset[Key]],
+    fingerprints: Mapping[uuid.UUID, str],
+    *,
+    now: datetime,
+) -> set[uuid.UUID]:
+    """Make the stored keys and fingerprints of these patients equal to ``keys`` and
+    ``fingerprints``, writing only differences; returns the ids whose matching data
+    changed (or were seen for the first time)."""
+    ids = sorted(keys)
+    stored: dict[uuid.UUID, set[Key]] = {i: set() for i in ids}
+    states: dict[uuid.UUID, str] = {}
+    for part in _chunks(ids):
+        for pid, kind, value in session.execute(
+            select(PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value).where(
+                PatientMatchKey.patient_id.in_(part)
+            )
+        ):
+            stored[pid].add((kind, value))
+        states.update(
+            session.execute(
+                select(PatientMatchState.patient_id, PatientMatchState.fingerprint).where(
+                    PatientMatchState.patient_id.in_(part)
+                )
+            )
+            .tuples()
+            .all()
+        )
+    removed = [(pid, kind, value) for pid in ids for kind, value in stored[pid] - keys[pid]]
+    added = [
+        {"patient_id": pid, "kind": kind, "value": value}
+        for pid in ids
+        for kind, value in keys[pid] - stored[pid]
+    ]
+    for start in range(0, len(removed), CHUNK):
+        session.execute(
+            delete(PatientMatchKey).where(
+                tuple_(PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value).in_(
+                    removed[start : start + CHUNK]
+                )
+            )
+        )
+    if added:
+        session.execute(insert(PatientMatchKey), added)
+    changed = {pid for pid in ids if states.get(pid) != fingerprints[pid]}
+    fresh = sorted(pid for pid in changed if pid not in states)
+    if fresh:
+        session.execute(
+            insert(PatientMatchState),
+            [{"patient_id": p, "fingerprint": fingerprints[p], "changed_at": now} for p in fresh],
+        )
+    for pid in sorted(changed - set(fresh)):
+        session.execute(
+            update(PatientMatchState)
+            .where(PatientMatchState.patient_id == pid)
+            .values(fingerprint=fingerprints[pid], changed_at=now)
+        )
+    return changed
+
+
+def drop_keys(session: Session, patient_ids: Iterable[uuid.UUID]) -> None:
+    """A merged or deleted patient is nobody's candidate any more."""
+    ids = sorted(set(patient_ids))
+    for part in _chunks(ids):
+        session.execute(delete(PatientMatchKey).where(PatientMatchKey.patient_id.in_(part)))
+
+
+def changed_at(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+    """When each patient's matching data last changed (absent: never indexed)."""
+    ids = sorted(set(patient_ids))
+    found: dict[uuid.UUID, datetime] = {}
+    for part in _chunks(ids):
+        found.update(
+            session.execute(
+                select(PatientMatchState.patient_id, PatientMatchState.changed_at).where(
+                    PatientMatchState.patient_id.in_(part)
+                )
+            )
+            .tuples()
+            .all()
+        )
+    return found

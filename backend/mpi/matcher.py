@@ -1,0 +1,332 @@
+"""Match one new or changed patient against the index and record what was found.
+
+For the patient: rebuild its blocking keys, find the few patients sharing a key (an
+index lookup on ``patient_match_key``), score each pair and keep one link per pair:
+
+* review band: one open ``possible_duplicate`` link, its score and evidence refreshed;
+* link band: a ``possible_duplicate`` link confirmed with method ``automatic`` (or
+  ``rule`` when a deterministic rule decided), which :func:`apply_automatic_links`
+  turns into a merge;
+* separate: nothing, and an open suggestion the matcher made earlier is withdrawn.
+
+A pair staff marked "not a duplicate" stays quiet until either record's matching data
+changes after the decision (:mod:`.keys` keeps when that was); even then it comes back
+for review only, never as an automatic link: people already judged it once.
+
+Running it twice writes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from backend.access.policy import CompiledPolicy, policy_store
+from backend.identity.merge import apply_automatic_links
+from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStatus
+from backend.mpi import score as scoring
+from backend.mpi.keys import CHUNK, Key, PatientMatchKey, changed_at, drop_keys, sync_keys
+from backend.mpi.model import MatchModel
+from backend.mpi.records import Loaded, from_patients
+from backend.patients.models import Patient, PatientStatus
+from backend.settings import get_settings
+
+MAX_CANDIDATES = 50  # most shared keys first: the rest are weaker than these
+WITHDRAWN = "no longer similar after a change to either record"
+
+
+@dataclass(slots=True)
+class MatchSummary:
+    """What matching did, summed over patients."""
+
+    patients: int = 0
+    pairs_compared: int = 0
+    auto_links: int = 0
+    review: int = 0
+    skipped_not_duplicate: int = 0
+    withdrawn: int = 0
+    merges: int = 0
+    linked_pairs: list[tuple[uuid.UUID, uuid.UUID]] = field(default_factory=list)
+
+    def add(self, other: MatchSummary) -> None:
+        self.patients += other.patients
+        self.pairs_compared += other.pairs_compared
+        self.auto_links += other.auto_links
+        self.review += other.review
+        self.skipped_not_duplicate += other.skipped_not_duplicate
+        self.withdrawn += other.withdrawn
+        self.merges += other.merges
+        self.linked_pairs += other.linked_pairs
+
+
+def candidates(
+    session: Session, patient_id: uuid.UUID, keys: Iterable[Key], *, limit: int = MAX_CANDIDATES
+) -> list[uuid.UUID]:
+    """Live patients sharing at least one blocking key, most shared keys first."""
+    wanted = sorted(keys)
+    if not wanted:
+        return []
+    shared = func.count().label("shared")
+    hits = (
+        select(PatientMatchKey.patient_id, shared)
+        .where(
+            tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(wanted),
+            PatientMatchKey.patient_id != patient_id,
+        )
+        .group_by(PatientMatchKey.patient_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(hits.c.patient_id)
+        .join(Patient, Patient.id == hits.c.patient_id)
+        .where(Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED)
+        .order_by(hits.c.shared.desc(), hits.c.patient_id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+Pair = tuple[uuid.UUID, uuid.UUID]  # ordered: the smaller id first
+
+
+def pair_of(a: uuid.UUID, b: uuid.UUID) -> Pair:
+    return (a, b) if a < b else (b, a)
+
+
+def links_for_pairs(session: Session, pairs: Iterable[Pair]) -> dict[Pair, list[IdentityLink]]:
+    """The links that matter to the matcher (open or confirmed suggestions, decisions)
+    between the two patients of each pair, in either order."""
+    wanted = {pair_of(a, b) for a, b in pairs}
+    found: dict[Pair, list[IdentityLink]] = {p: [] for p in wanted}
+    ids = sorted({i for p in wanted for i in p})
+    for start in range(0, len(ids), CHUNK):
+        part = ids[start : start + CHUNK]
+        links = session.execute(
+            select(IdentityLink).where(
+                IdentityLink.patient_a_id.in_(part),
+                IdentityLink.patient_b_id.in_(ids),
+                IdentityLink.kind.in_([LinkKind.POSSIBLE_DUPLICATE, LinkKind.NOT_DUPLICATE]),
+                IdentityLink.status.in_([LinkStatus.OPEN, LinkStatus.CONFIRMED]),
+            )
+        ).scalars()
+        for link in links:
+            key = pair_of(link.patient_a_id, link.patient_b_id)
+            if key in found:
+                found[key].append(link)
+    return found
+
+
+def evidence_of(result: scoring.MatchScore) -> dict[str, object]:
+    """``match_evidence`` as the review queue reads it: per field, plus the total."""
+    evidence: dict[str, object] = {
+        name: dict(item) if isinstance(item, dict) else item
+        for name, item in result.evidence.items()
+    }
+    evidence["_total"] = round(float(result.total), 4)
+    if result.rule:
+        evidence["_rule"] = result.rule
+    return evidence
+
+
+def _refresh(
+    link: IdentityLink, probability: float, evidence: dict[str, object], version: str
+) -> None:
+    # Assign only what differs: an unchanged link keeps its version (idempotence).
+    if link.score != probability:
+        link.score = probability
+    if link.match_evidence != evidence:
+        link.match_evidence = evidence
+    if link.matcher_version != version:
+        link.matcher_version = version
+
+
+def record_pair(
+    session: Session,
+    *,
+    pair: Pair,
+    result: scoring.MatchScore,
+    links: list[IdentityLink],
+    recheck_after_decision: bool,
+    model: MatchModel,
+    now: datetime,
+    summary: MatchSummary,
+) -> None:
+    """Write or refresh the one link this pair's score calls for."""
+    suggestions = [lk for lk in links if lk.kind is LinkKind.POSSIBLE_DUPLICATE]
+    open_link = next((lk for lk in suggestions if lk.status is LinkStatus.OPEN), None)
+    if any(lk.status is LinkStatus.CONFIRMED for lk in suggestions):
+        return  # already linked (a merge follows, or staff decided): nothing to add
+    outcome = result.outcome
+    if recheck_after_decision and outcome is scoring.Outcome.LINK:
+        outcome = scoring.Outcome.REVIEW
+    probability = min(1.0, max(0.0, float(result.probability)))
+    evidence = evidence_of(result)
+    version = model.matcher_version
+    if outcome is scoring.Outcome.SEPARATE:
+        if open_link is not None and open_link.method is LinkMethod.AUTOMATIC:
+            open_link.status = LinkStatus.REJECTED
+            open_link.decided_at = now
+            open_link.reason = WITHDRAWN
+            summary.withdrawn += 1
+        return
+    a, b = pair
+    if outcome is scoring.Outcome.REVIEW:
+        summary.review += 1
+        if open_link is None:
+            session.add(
+                IdentityLink(
+                    id=uuid.uuid4(),
+                    patient_a_id=a,
+                    patient_b_id=b,
+                    kind=LinkKind.POSSIBLE_DUPLICATE,
+                    status=LinkStatus.OPEN,
+                    method=LinkMethod.AUTOMATIC,
+                    score=probability,
+                    match_evidence=evidence,
+                    matcher_version=version,
+                )
+            )
+        else:
+            _refresh(open_link, probability, evidence, version)
+        return
+    summary.auto_links += 1
+    summary.linked_pairs.append(pair)
+    link = open_link or IdentityLink(
+        id=uuid.uuid4(), patient_a_id=a, patient_b_id=b, kind=LinkKind.POSSIBLE_DUPLICATE
+    )
+    link.status = LinkStatus.CONFIRMED
+    # LINK with a rule named is the deterministic rule (same source identifier).
+    link.method = LinkMethod.RULE if result.rule else LinkMethod.AUTOMATIC
+    link.decided_at = now
+    link.reason = "automatic link by the patient matcher"
+    _refresh(link, probability, evidence, version)
+    if open_link is None:
+        session.add(link)
+
+
+def score_pairs(
+    session: Session,
+    pairs: Sequence[Pair],
+    records: Mapping[uuid.UUID, Loaded],
+    *,
+    model: MatchModel,
+    now: datetime,
+    summary: MatchSummary,
+    review_only: bool = False,
+) -> None:
+    """Score each pair of live patients and record the outcome; pairs with a
+    "not a duplicate" decision and no data change since are skipped. ``review_only``
+    holds every would-be link for review instead."""
+    pairs = [pair_of(a, b) for a, b in pairs if a in records and b in records]
+    links = links_for_pairs(session, pairs)
+    decided = {
+        key: lk for key, found in links.items() for lk in found if lk.kind is LinkKind.NOT_DUPLICATE
+    }
+    changes = changed_at(session, {i for key in decided for i in key}) if decided else {}
+    for pair in pairs:
+        decision = decided.get(pair)
+        recheck = review_only
+        if decision is not None:
+            times = [t for t in (changes.get(pair[0]), changes.get(pair[1])) if t is not None]
+            when = decision.decided_at or decision.recorded_at
+            if not times or max(times) <= when:
+                summary.skipped_not_duplicate += 1
+                continue
+            recheck = True
+        summary.pairs_compared += 1
+        result = scoring.score_pair(records[pair[0]].record, records[pair[1]].record, model)
+        record_pair(
+            session,
+            pair=pair,
+            result=result,
+            links=links[pair],
+            recheck_after_decision=recheck,
+            model=model,
+            now=now,
+            summary=summary,
+        )
+
+
+def match_loaded(
+    session: Session,
+    loaded: Loaded,
+    *,
+    model: MatchModel,
+    now: datetime,
+    summary: MatchSummary,
+    limit: int = MAX_CANDIDATES,
+    review_only: bool = False,
+) -> None:
+    """Score one patient (keys already in sync) against its candidates."""
+    others = candidates(session, loaded.patient_id, loaded.keys, limit=limit)
+    if not others:
+        return
+    records = dict(from_patients(session, others))
+    records[loaded.patient_id] = loaded
+    pairs = [(loaded.patient_id, other) for other in others]
+    score_pairs(
+        session, pairs, records, model=model, now=now, summary=summary, review_only=review_only
+    )
+
+
+def system_policy() -> CompiledPolicy:
+    """The policy in force, for the audit rows of automatic merges."""
+    return policy_store(get_settings().policies_dir).current()
+
+
+def match_patient(
+    session: Session,
+    patient_id: uuid.UUID,
+    *,
+    model: MatchModel,
+    now: datetime,
+    policy: CompiledPolicy | None = None,
+    review_only: bool = False,
+) -> MatchSummary:
+    """Refresh the patient's keys, score it against its candidates, write the links and
+    merge what links automatically (see the module docstring).
+
+    ``review_only``: what the patient typed themselves (portal intake) never merges on
+    its own: whoever knows another person's name, birth date and phone could otherwise
+    have their account folded into that person's record. Staff review every match."""
+    summary = MatchSummary()
+    session.flush()
+    loaded = from_patients(session, [patient_id]).get(patient_id)
+    if loaded is None:  # merged, deleted or unknown: nobody's candidate any more
+        drop_keys(session, [patient_id])
+        return summary
+    sync_keys(session, {patient_id: loaded.keys}, {patient_id: loaded.fingerprint}, now=now)
+    summary.patients = 1
+    match_loaded(session, loaded, model=model, now=now, summary=summary, review_only=review_only)
+    session.flush()
+    if summary.auto_links:
+        policy = policy or system_policy()
+        survivors = merge_linked(session, policy=policy, now=now, summary=summary)
+        # The survivor now carries the merged record's phones and names: one more look
+        # finds a third record that matched only the merged one (A-B, B-C).
+        for survivor in from_patients(session, survivors).values():
+            match_loaded(session, survivor, model=model, now=now, summary=summary)
+        session.flush()
+        merge_linked(session, policy=policy, now=now, summary=summary)
+    return summary
+
+
+def merge_linked(
+    session: Session, *, policy: CompiledPolicy, now: datetime, summary: MatchSummary
+) -> list[uuid.UUID]:
+    """Merge the automatic links one at a time, returning the survivors.
+
+    One at a time because each merge can make another pending link stale (A-B merged, so
+    B-C now names a merged record): every call of :func:`apply_automatic_links` asks
+    afresh, where one call for many links would hit the stale one and fail.
+    """
+    survivors: list[uuid.UUID] = []
+    while merges := apply_automatic_links(session=session, policy=policy, now=now, limit=1):
+        summary.merges += len(merges)  # merge_patients re-indexed both records
+        survivors += [m.survivor_id for m in merges]
+    return list(dict.fromkeys(survivors))

@@ -1,0 +1,238 @@
+"""match_patient on both databases: suggestions, automatic links, twins, decisions, reruns."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStatus
+from backend.identity.review import mark_not_duplicate
+from backend.identity.unmerge import unmerge_patients
+from backend.mpi.hooks import patients_changed
+from backend.mpi.keys import PatientMatchKey
+from backend.mpi.matcher import candidates
+from backend.mpi.model import default_model
+from backend.mpi.records import from_patients
+from backend.organization.models import CareTeamPatient
+from backend.patients.models import ContactPoint, ContactSystem, Patient, PatientStatus
+from tests.identity.factory import clinic
+from tests.mpi_db.factory import (
+    NOW,
+    links,
+    match,
+    open_count,
+    patient,
+    policy,
+    statements,
+    surname,
+)
+
+
+def _twins(session: Session) -> tuple:
+    family = surname()
+    shared = dict(
+        family=family,
+        birth=date(2001, 5, 9),
+        phone="+12175550100",
+        line1="1 Main St",
+        postcode="62701",
+    )
+    return patient(session, given="Ada", **shared), patient(session, given="Ife", **shared)
+
+
+def test_twins_are_suggested_for_review_with_evidence_never_linked(session: Session) -> None:
+    ada, ife = _twins(session)
+    match(session, ada)
+    summary = match(session, ife)
+    assert (summary.review, summary.auto_links, summary.merges) == (1, 0, 0)
+    (link,) = links(session, ada, ife)
+    assert link.status is LinkStatus.OPEN
+    assert link.method is LinkMethod.AUTOMATIC
+    assert link.match_evidence["given_name"]["agreement"] == "disagree"
+    assert link.match_evidence["birth_date"]["agreement"] == "exact"
+    assert isinstance(link.match_evidence["_total"], float)
+    assert 0 <= (link.score or 0) <= 1
+    assert link.matcher_version
+    statuses = session.execute(select(Patient.status).where(Patient.id.in_([ada, ife])))
+    assert set(statuses.scalars()) == {PatientStatus.ACTIVE}
+
+
+def test_name_alone_or_name_and_address_never_links(session: Session) -> None:
+    family = surname()
+    a = patient(session, given="Margaret", family=family, birth=None, line1="9 Elm Rd")
+    b = patient(session, given="Margaret", family=family, birth=None, line1="9 Elm Rd")
+    c = patient(session, given="Margaret", family=family, birth=None)
+    for pid in (a, b, c):
+        match(session, pid)
+    assert all(lk.status is not LinkStatus.CONFIRMED for lk in links(session, a, b, c))
+    assert all(
+        s is PatientStatus.ACTIVE
+        for s in session.execute(select(Patient.status).where(Patient.id.in_([a, b, c]))).scalars()
+    )
+
+
+def test_the_same_person_links_automatically_and_merges_into_the_older_record(
+    session: Session,
+) -> None:
+    family = surname()
+    same = dict(family=family, phone="+13125550142", email=f"{family}@example.org")
+    first = patient(session, given="William", recorded_at=NOW - timedelta(days=30), **same)
+    second = patient(session, given="William", **same)
+    assert match(session, first).pairs_compared == 0  # not indexed yet: no candidate
+    summary = match(session, second)
+    assert (summary.auto_links, summary.merges) == (1, 1)
+    session.expire_all()
+    assert session.get(Patient, second).status is PatientStatus.MERGED  # type: ignore[union-attr]
+    assert session.get(Patient, first).status is PatientStatus.ACTIVE  # type: ignore[union-attr]
+    (link,) = links(session, first, second)
+    assert (link.status, link.method) == (LinkStatus.CONFIRMED, LinkMethod.AUTOMATIC)
+    # The merged record is nobody's candidate any more; the survivor has both phones' keys.
+    assert not session.execute(
+        select(PatientMatchKey).where(PatientMatchKey.patient_id == second)
+    ).first()
+    assert match(session, second).pairs_compared == 0
+    assert match(session, first).pairs_compared == 0
+
+
+def test_patient_reported_data_is_held_for_review_never_merged(session: Session) -> None:
+    """The portal intake matches with ``review_only``: typing someone else's name, phone
+    and e-mail must not fold one's own account into that person's record."""
+    family = surname()
+    same = dict(family=family, phone="+13125550199", email=f"{family}.r@example.org")
+    first = patient(session, given="William", recorded_at=NOW - timedelta(days=30), **same)
+    second = patient(session, given="William", **same)
+    match(session, first)
+    summary = patients_changed(
+        session, [second], now=NOW, model=default_model(), policy=policy(), review_only=True
+    )
+    assert (summary.auto_links, summary.merges, summary.review) == (0, 0, 1)
+    session.expire_all()
+    assert session.get(Patient, second).status is PatientStatus.ACTIVE  # type: ignore[union-attr]
+    (link,) = links(session, first, second)
+    assert (link.status, link.method) == (LinkStatus.OPEN, LinkMethod.AUTOMATIC)
+
+
+def test_same_source_identifier_is_a_rule_link(session: Session) -> None:
+    family = surname()
+    a = patient(session, given="Jo", family=family, mrn=("lab-a", f"M{family}"))
+    b = patient(session, given="Joanna", family=family, mrn=("lab-a", f"M{family}"))
+    match(session, a)
+    summary = match(session, b)
+    assert summary.merges == 1
+    assert links(session, a, b)[0].method is LinkMethod.RULE
+
+
+def test_matching_twice_changes_nothing(session: Session) -> None:
+    ada, ife = _twins(session)
+    match(session, ada)
+    match(session, ife)
+    before = [(lk.id, lk.version, lk.score, lk.match_evidence) for lk in links(session, ada, ife)]
+    keys_before = set(session.execute(select(PatientMatchKey.__table__)).all())
+    with statements(session) as seen:
+        match(session, ife)
+        match(session, ada)
+    written = [s for s in seen if not s.lstrip().upper().startswith(("SELECT", "SAVEPOINT"))]
+    assert written == []
+    session.expire_all()
+    after = [(lk.id, lk.version, lk.score, lk.match_evidence) for lk in links(session, ada, ife)]
+    assert after == before
+    assert set(session.execute(select(PatientMatchKey.__table__)).all()) == keys_before
+
+
+def test_not_duplicate_stays_quiet_until_matching_data_change(session: Session) -> None:
+    world = clinic(session)
+    ada, ife = _twins(session)
+    session.add_all([CareTeamPatient(care_team_id=world.team, patient_id=p) for p in (ada, ife)])
+    session.flush()
+    match(session, ada)
+    match(session, ife)
+    assert open_count(session, ada, ife) == 1
+    mark_not_duplicate(
+        session=session,
+        principal=world.principal("care_coordinator"),
+        policy=policy(),
+        patient_a_id=ada,
+        patient_b_id=ife,
+        reason="twin sisters, checked at the desk",
+        now=NOW + timedelta(minutes=1),
+    )
+    later = NOW + timedelta(minutes=5)
+    quiet = match(session, ife, later)
+    assert (quiet.skipped_not_duplicate, quiet.review, quiet.pairs_compared) == (1, 0, 0)
+    assert open_count(session, ada, ife) == 0
+    # A change that is not matching data (the language) keeps it quiet.
+    session.get(Patient, ife).language = "fr"  # type: ignore[union-attr]
+    assert match(session, ife, later).skipped_not_duplicate == 1
+    # A new e-mail is: the pair is scored again, and at most for review.
+    session.add(ContactPoint(patient_id=ife, system=ContactSystem.EMAIL, value="ife@example.org"))
+    session.flush()
+    again = match(session, ife, later + timedelta(minutes=1))
+    assert (again.skipped_not_duplicate, again.review, again.auto_links) == (0, 1, 0)
+    assert open_count(session, ada, ife) == 1
+    decision = session.execute(
+        select(IdentityLink).where(IdentityLink.kind == LinkKind.NOT_DUPLICATE,
+                                   IdentityLink.patient_a_id.in_([ada, ife]))
+    ).scalar_one()  # fmt: skip
+    assert decision.status is LinkStatus.CONFIRMED
+
+
+def test_candidates_leave_out_merged_and_deleted_patients(session: Session) -> None:
+    family = surname()
+    ids = [patient(session, given=g, family=family, line1="2 Oak Av") for g in ("Al", "Bo", "Cy")]
+    for pid in ids:
+        match(session, pid)
+    merged, deleted = (session.get(Patient, i) for i in ids[1:])
+    assert merged is not None
+    assert deleted is not None
+    merged.status = PatientStatus.MERGED
+    deleted.deleted_at = NOW
+    session.flush()
+    keys = from_patients(session, [ids[0]])[ids[0]].keys
+    assert candidates(session, ids[0], keys) == []
+
+
+def test_match_records_load_in_a_fixed_number_of_queries(session: Session) -> None:
+    family = surname()
+    few = [patient(session, given="Al", family=family, phone="+13125550100") for _ in range(3)]
+    many = [
+        patient(session, given="Bo", family=family, email=f"b{n}@example.org", line1="1 Main St")
+        for n in range(40)
+    ]
+    counts = []
+    for ids in (few, many):
+        with statements(session) as seen:
+            loaded = from_patients(session, ids)
+        assert set(loaded) == set(ids)
+        counts.append(len(seen))
+    assert counts[0] == counts[1] == 4
+
+
+def test_an_unmerge_reindexes_both_records_and_the_pair_stays_quiet(session: Session) -> None:
+    family = surname()
+    same = dict(family=family, phone="+13125550177", email=f"{family}@example.org")
+    first = patient(session, given="Nora", recorded_at=NOW - timedelta(days=3), **same)
+    second = patient(session, given="Nora", **same)
+    match(session, first)
+    assert match(session, second).merges == 1
+    merged_into = session.execute(
+        select(IdentityLink).where(
+            IdentityLink.kind == LinkKind.MERGED_INTO, IdentityLink.patient_a_id == second
+        )
+    ).scalar_one()
+    later = NOW + timedelta(minutes=2)
+    unmerge_patients(
+        session=session,
+        principal=None,
+        policy=policy(),
+        link_id=merged_into.id,
+        reason="two people after all",
+        now=later,
+    )
+    indexed = session.execute(
+        select(PatientMatchKey.patient_id).where(PatientMatchKey.patient_id == second)
+    ).first()
+    assert indexed is not None
+    quiet = match(session, second, later + timedelta(minutes=1))
+    assert (quiet.skipped_not_duplicate, quiet.auto_links, quiet.merges) == (1, 0, 0)
