@@ -162,6 +162,32 @@ def audit_change(
     )
 
 
+def add_audited(
+    *,
+    session: Session,
+    principal: Principal,
+    policy: CompiledPolicy,
+    row: Any,
+    changes: Mapping[str, Iterable[str]],
+    request_id: str | None,
+    now: datetime,
+) -> None:
+    """Add a checked new patient record, flush (a lost race is a Conflict) and audit its
+    creation with the record types and fields in ``changes``."""
+    session.add(row)
+    flush_changes(session)
+    audit_change(
+        session=session,
+        principal=principal,
+        policy=policy,
+        action=AuditAction.CREATE,
+        patient_id=row.patient_id,
+        changes=changes,
+        request_id=request_id,
+        now=now,
+    )
+
+
 def insert_record(
     *,
     session: Session,
@@ -175,14 +201,11 @@ def insert_record(
 ) -> V:
     """Add a checked new record, audit its creation and return it as the caller may
     read it: the last three steps every create mutation shares, in this order."""
-    session.add(row)
-    flush_changes(session)
-    audit_change(
+    add_audited(
         session=session,
         principal=principal,
         policy=policy,
-        action=AuditAction.CREATE,
-        patient_id=row.patient_id,
+        row=row,
         changes=changes,
         request_id=request_id,
         now=now,

@@ -22,7 +22,7 @@ from backend.access.models import AuditAction
 from backend.access.own_writes import require_own_write
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
-from backend.access.writes import audit_change
+from backend.access.writes import add_audited, audit_change
 from backend.common.errors import Forbidden, NotFound, Problems
 from backend.common.inputs import text
 from backend.common.mixins import utcnow
@@ -96,14 +96,11 @@ def submit_feedback(
         body=data.body,
         effective_at=now,
     )
-    session.add(row)
-    session.flush()
-    audit_change(
+    add_audited(
         session=session,
         principal=principal,
         policy=policy,
-        action=AuditAction.CREATE,
-        patient_id=patient_id,
+        row=row,
         changes=changes,
         request_id=request_id,
         now=now,
@@ -155,14 +152,11 @@ def submit_testimonial(
         moderation_status=ModerationStatus.PENDING,
         effective_at=now,
     )
-    session.add(row)
-    session.flush()
-    audit_change(
+    add_audited(
         session=session,
         principal=principal,
         policy=policy,
-        action=AuditAction.CREATE,
-        patient_id=patient_id,
+        row=row,
         changes=changes,
         request_id=request_id,
         now=now,
