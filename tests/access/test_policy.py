@@ -38,8 +38,11 @@ def policy(loaded: tuple[casbin.Enforcer, CompiledPolicy]) -> CompiledPolicy:
 
 def record_mappers() -> list[Mapper[object]]:
     # The auth domain (sessions, tokens, OAuth clients, login attempts) is the credential
-    # store of the authentication layer: never served as records, so not in the policy.
-    return [m for m in Base.registry.mappers if not m.class_.__module__.startswith("backend.auth.")]
+    # store of the authentication layer, and the matcher's tables (backend/mpi: hashed
+    # blocking keys and change fingerprints) are its index: neither is ever served as
+    # records, so neither is in the policy.
+    internal = ("backend.auth.", "backend.mpi.")
+    return [m for m in Base.registry.mappers if not m.class_.__module__.startswith(internal)]
 
 
 def patient_facing(mapper: Mapper[object]) -> bool:
