@@ -39,9 +39,10 @@ $(HTMX): package.json package-lock.json
 
 assets: $(HTMX) ## fetch pinned front-end assets into static/vendor/
 
-run: install assets ## migrate, seed demo data on first run, serve on http://127.0.0.1:8000
+run: install assets ## migrate, seed demo data on first run, match duplicates, serve on http://127.0.0.1:8000
 	$(BIN)/patient360 db upgrade
 	$(BIN)/patient360 demo --if-empty --no-show-logins --patients $(DEMO_PATIENTS)
+	$(BIN)/patient360 mpi scan
 	$(BIN)/patient360 serve
 
 postgres: ## make sure PostgreSQL answers on 127.0.0.1:5432 (starts or installs it)

@@ -37,6 +37,8 @@ EMPTY_BY_DESIGN = {
     "hl7_message": "written by HL7 v2 feeds (MLLP listener, `patient360 import hl7`)",
     "portal_session": "written by portal sign-ins",
     "password_reset_token": "written by portal password-reset requests",
+    "patient_match_key": "the matcher's index: `patient360 mpi scan` (make run) fills it",
+    "patient_match_state": "the matcher's index: `patient360 mpi scan` (make run) fills it",
 }
 # Records a typical treated patient has only sometimes (real charts are like that); the
 # fullest demo patient may lack these and no others.
