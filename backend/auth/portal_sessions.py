@@ -8,11 +8,10 @@ table is separate so a portal cookie can only ever yield a ``patient`` principal
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.access.principal import Principal, PrincipalKind
@@ -21,9 +20,11 @@ from backend.auth.models import PortalSession
 from backend.auth.sessions import (
     ABSOLUTE_TIMEOUT,
     IDLE_TIMEOUT,
-    TOUCH_INTERVAL,
     NewSession,
     hash_session_token,
+    live_session,
+    open_session,
+    revoke_where,
 )
 from backend.common.mixins import utcnow
 from backend.patients.models import Patient
@@ -44,50 +45,37 @@ def create_portal_session(
     now: datetime | None = None,
 ) -> NewSession:
     """Open a session for a signed-in patient and return the cookie value to set."""
-    now = now or utcnow()
-    value = secrets.token_urlsafe(32)
-    row = PortalSession(
-        id=uuid.uuid4(),
-        token_hash=hash_session_token(value),
-        portal_account_id=portal_account_id,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + ABSOLUTE_TIMEOUT,
-        address=address[:64] if address else None,
+    return open_session(
+        session,
+        PortalSession,
+        owner={"portal_account_id": portal_account_id},
+        address=address,
+        now=now or utcnow(),
     )
-    session.add(row)
-    session.flush()
-    return NewSession(session_id=row.id, cookie_value=value, expires_at=row.expires_at)
 
 
 def revoke_portal_session(
     *, session: Session, cookie_value: str, now: datetime | None = None
 ) -> bool:
     """Revoke the session behind a cookie value; True when one was live."""
-    result = session.execute(
-        update(PortalSession)
-        .where(
-            PortalSession.token_hash == hash_session_token(cookie_value),
-            PortalSession.revoked_at.is_(None),
+    token_hash = hash_session_token(cookie_value)
+    return bool(
+        revoke_where(
+            session, PortalSession, PortalSession.token_hash == token_hash, now=now or utcnow()
         )
-        .values(revoked_at=now or utcnow())
     )
-    return bool(getattr(result, "rowcount", 0))
 
 
 def revoke_account_sessions(
     *, session: Session, portal_account_id: uuid.UUID, now: datetime | None = None
 ) -> int:
     """Revoke every live session of an account (password reset, account disabled)."""
-    result = session.execute(
-        update(PortalSession)
-        .where(
-            PortalSession.portal_account_id == portal_account_id,
-            PortalSession.revoked_at.is_(None),
-        )
-        .values(revoked_at=now or utcnow())
+    return revoke_where(
+        session,
+        PortalSession,
+        PortalSession.portal_account_id == portal_account_id,
+        now=now or utcnow(),
     )
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def rotate_portal_session(
@@ -111,20 +99,7 @@ def resolve_portal_session(
     *, session: Session, cookie_value: str, now: datetime | None = None
 ) -> PortalSession | None:
     """The live session behind a cookie value, touched as seen; None when there is none."""
-    if not cookie_value or len(cookie_value) > 128:
-        return None
-    now = now or utcnow()
-    row = session.scalars(
-        select(PortalSession).where(PortalSession.token_hash == hash_session_token(cookie_value))
-    ).one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
-    if now >= row.expires_at or now - row.last_seen_at >= IDLE_TIMEOUT:
-        return None
-    if now - row.last_seen_at >= TOUCH_INTERVAL:
-        row.last_seen_at = now
-        session.flush()
-    return row
+    return live_session(session, PortalSession, cookie_value, now or utcnow())
 
 
 def patient_principal(

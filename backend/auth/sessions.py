@@ -11,12 +11,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.orm import Session
 
 from backend.access.principal_cache import forget_after_commit
-from backend.auth.models import StaffSession
+from backend.auth.models import PortalSession, StaffSession
 from backend.common.mixins import utcnow
 
 IDLE_TIMEOUT = timedelta(minutes=30)
@@ -39,6 +40,66 @@ def hash_session_token(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+# Staff and portal sessions are separate tables with the same columns and the same
+# rules; these helpers take the table and serve both (backend/auth/portal_sessions.py).
+SessionRow = TypeVar("SessionRow", StaffSession, PortalSession)
+
+
+def open_session(
+    session: Session,
+    model: type[SessionRow],
+    *,
+    owner: dict[str, uuid.UUID],
+    address: str | None,
+    now: datetime,
+) -> NewSession:
+    """Insert a session row of ``model`` for ``owner`` (its owner column and id) and
+    return the cookie value to set: it exists only here and in the browser."""
+    value = secrets.token_urlsafe(32)
+    row = model(
+        id=uuid.uuid4(),
+        token_hash=hash_session_token(value),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + ABSOLUTE_TIMEOUT,
+        address=address[:64] if address else None,
+        **owner,
+    )
+    session.add(row)
+    session.flush()
+    return NewSession(session_id=row.id, cookie_value=value, expires_at=row.expires_at)
+
+
+def revoke_where(
+    session: Session, model: type[SessionRow], *where: ColumnElement[bool], now: datetime
+) -> int:
+    """Revoke the live sessions of ``model`` matching ``where``; how many were live."""
+    result = session.execute(
+        update(model).where(*where, model.revoked_at.is_(None)).values(revoked_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def live_session(
+    session: Session, model: type[SessionRow], cookie_value: str, now: datetime
+) -> SessionRow | None:
+    """The live session of ``model`` behind a cookie value, touched as seen (at most
+    once a TOUCH_INTERVAL); None when revoked, idle too long or past its absolute end."""
+    if not cookie_value or len(cookie_value) > 128:
+        return None
+    row = session.scalars(
+        select(model).where(model.token_hash == hash_session_token(cookie_value))
+    ).one_or_none()
+    if row is None or row.revoked_at is not None:
+        return None
+    if now >= row.expires_at or now - row.last_seen_at >= IDLE_TIMEOUT:
+        return None
+    if now - row.last_seen_at >= TOUCH_INTERVAL:
+        row.last_seen_at = now
+        session.flush()
+    return row
+
+
 def create_session(
     *,
     session: Session,
@@ -47,47 +108,36 @@ def create_session(
     now: datetime | None = None,
 ) -> NewSession:
     """Open a session for a signed-in staff user and return the cookie value to set."""
-    now = now or utcnow()
-    value = secrets.token_urlsafe(32)
-    row = StaffSession(
-        id=uuid.uuid4(),
-        token_hash=hash_session_token(value),
-        staff_user_id=staff_user_id,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + ABSOLUTE_TIMEOUT,
-        address=address[:64] if address else None,
+    return open_session(
+        session,
+        StaffSession,
+        owner={"staff_user_id": staff_user_id},
+        address=address,
+        now=now or utcnow(),
     )
-    session.add(row)
-    session.flush()
-    return NewSession(session_id=row.id, cookie_value=value, expires_at=row.expires_at)
 
 
 def revoke_session(*, session: Session, cookie_value: str, now: datetime | None = None) -> bool:
     """Revoke the session behind a cookie value; True when one was live."""
-    result = session.execute(
-        update(StaffSession)
-        .where(
-            StaffSession.token_hash == hash_session_token(cookie_value),
-            StaffSession.revoked_at.is_(None),
-        )
-        .values(revoked_at=now or utcnow())
+    found = revoke_where(
+        session,
+        StaffSession,
+        StaffSession.token_hash == hash_session_token(cookie_value),
+        now=now or utcnow(),
     )
     forget_after_commit(session)
-    return bool(getattr(result, "rowcount", 0))
+    return bool(found)
 
 
 def revoke_user_sessions(
     *, session: Session, staff_user_id: uuid.UUID, now: datetime | None = None
 ) -> int:
     """Revoke every live session of a user (password change, deactivation)."""
-    result = session.execute(
-        update(StaffSession)
-        .where(StaffSession.staff_user_id == staff_user_id, StaffSession.revoked_at.is_(None))
-        .values(revoked_at=now or utcnow())
+    found = revoke_where(
+        session, StaffSession, StaffSession.staff_user_id == staff_user_id, now=now or utcnow()
     )
     forget_after_commit(session)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return found
 
 
 def rotate_session(
@@ -109,17 +159,4 @@ def resolve_session(
     *, session: Session, cookie_value: str, now: datetime | None = None
 ) -> StaffSession | None:
     """The live session behind a cookie value, touched as seen; None when there is none."""
-    if not cookie_value or len(cookie_value) > 128:
-        return None
-    now = now or utcnow()
-    row = session.scalars(
-        select(StaffSession).where(StaffSession.token_hash == hash_session_token(cookie_value))
-    ).one_or_none()
-    if row is None or row.revoked_at is not None:
-        return None
-    if now >= row.expires_at or now - row.last_seen_at >= IDLE_TIMEOUT:
-        return None
-    if now - row.last_seen_at >= TOUCH_INTERVAL:
-        row.last_seen_at = now
-        session.flush()
-    return row
+    return live_session(session, StaffSession, cookie_value, now or utcnow())
