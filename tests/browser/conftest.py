@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from backend.app import create_app
 from backend.db import make_engine
@@ -46,9 +46,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def running_server(settings: Settings) -> Iterator[str]:
-    """The app on uvicorn in a thread on a free port of 127.0.0.1; yields its base URL."""
-    port = _free_port()
+def running_server(settings: Settings, port: int | None = None) -> Iterator[str]:
+    """The app on uvicorn in a thread on 127.0.0.1 (``port``, or a free one); yields its
+    base URL."""
+    port = port or _free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
@@ -93,3 +94,22 @@ def browser() -> Iterator[Browser]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def page_errors(page: Page) -> list[str]:
+    """Collect the page's script errors and CSP violations as they happen.
+
+    Chromium logs every 4xx answer as "Failed to load resource"; refusals (401, 404,
+    422) are deliberate in these tests, so those lines do not count.
+    """
+    found: list[str] = []
+    page.on(
+        "console",
+        lambda m: (
+            found.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
+    )
+    page.on("pageerror", lambda e: found.append(str(e)))
+    return found

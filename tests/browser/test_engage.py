@@ -19,6 +19,7 @@ from backend.db import make_engine, transaction
 from backend.engagement.feedback import SurveyKind
 from backend.engagement.surveys import SurveyLink, issue_survey_link
 from tests.browser import test_portal as base
+from tests.browser.conftest import page_errors
 from tests.browser.test_portal import Portal
 from tests.portal.test_alumni import Alumni, _alumni
 
@@ -63,7 +64,7 @@ def test_answer_a_survey_from_a_link_with_javascript(
 ) -> None:
     link = _link(portal)
     page = context.new_page()
-    errors = base._errors(page)
+    errors = page_errors(page)
     page.goto(portal.url + link.path)
     page.evaluate("window.__same_document = true")
     # Nothing chosen: inline errors swapped in place.
@@ -100,7 +101,7 @@ def test_submit_and_revoke_a_testimonial(
     portal: Portal, context: BrowserContext, alumni: Alumni, artifacts: Path
 ) -> None:
     page = context.new_page()
-    errors = base._errors(page)
+    errors = page_errors(page)
     base.sign_in(page, portal, portal.world.emails["ana"])
     page.get_by_role("navigation").get_by_role("link", name="Alumni").click()
     expect(page.get_by_role("heading", name="Upcoming events")).to_be_visible()

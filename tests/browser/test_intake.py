@@ -15,10 +15,10 @@ from sqlalchemy import select
 from backend.clinical.models import Assessment
 from backend.db import make_engine, transaction
 from backend.forms.models import FormResponse, ResponseStatus
+from tests.browser.conftest import page_errors
 from tests.browser.test_portal import (  # noqa: F401  (the module's server fixture)
     Portal,
     _check_page,
-    _errors,
     portal,
     sign_in,
 )
@@ -105,7 +105,7 @@ def test_intake_with_htmx_and_the_keyboard_alone_at_375px(
 ) -> None:
     ctx = browser.new_context(viewport={"width": PHONE, "height": 800})
     page = ctx.new_page()
-    errors = _errors(page)
+    errors = page_errors(page)
     problems: list[str] = []
     sign_in(page, portal, portal.world.emails["ana"])
     expect(page.get_by_role("heading", name="Hello, Ana")).to_be_visible()

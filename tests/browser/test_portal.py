@@ -9,15 +9,12 @@ Screenshots land in test-artifacts/ (looked at by people, not asserted on).
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -25,9 +22,9 @@ from sqlalchemy import delete
 
 from backend.accounts.invites import issue_invite
 from backend.accounts.models import PortalAccount
-from backend.app import create_app
 from backend.db import make_engine, transaction
 from backend.migrations import upgrade_to_head
+from tests.browser.conftest import page_errors, running_server
 from tests.conftest import BACKENDS
 from tests.portal.conftest import Mailbox, free_port, portal_settings
 from tests.portal.world import PASSWORD, PortalWorld, add_account, build_world
@@ -60,21 +57,8 @@ def portal(request: pytest.FixtureRequest, fresh_database_url: Any) -> Iterator[
     settings = portal_settings(db_url, smtp_port).model_copy(
         update={"public_url": f"http://127.0.0.1:{port}"}
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start within 20 s", pytrace=False)
-        time.sleep(0.05)
-    yield Portal(f"http://127.0.0.1:{port}", world, box, db_url)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with running_server(settings, port) as url:
+        yield Portal(url, world, box, db_url)
     controller.stop()
 
 
@@ -83,22 +67,6 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
     ctx = browser.new_context(viewport={"width": 1280, "height": 900})
     yield ctx
     ctx.close()
-
-
-def _errors(page: Page) -> list[str]:
-    found: list[str] = []
-    # Chromium logs every 4xx answer as "Failed to load resource"; refusals (422, 404)
-    # are deliberate here, so only script errors and CSP violations count.
-    page.on(
-        "console",
-        lambda m: (
-            found.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: found.append(str(e)))
-    return found
 
 
 def sign_in(page: Page, portal: Portal, email: str, password: str = PASSWORD) -> None:
@@ -119,7 +87,7 @@ def test_accept_an_invite_then_sign_out_and_in(portal: Portal, context: BrowserC
         ).path
     engine.dispose()
     page = context.new_page()
-    errors = _errors(page)
+    errors = page_errors(page)
     page.goto(portal.url + path)
     page.get_by_label("Your birth date").fill("1979-11-03")
     page.get_by_label("E-mail address").fill("ben.browser@example.org")
@@ -196,7 +164,7 @@ def test_change_consent_with_htmx_without_reload(
     portal: Portal, context: BrowserContext, artifacts: Path
 ) -> None:
     page = context.new_page()
-    errors = _errors(page)
+    errors = page_errors(page)
     sign_in(page, portal, portal.world.emails["ana"])
     page.get_by_role("link", name="Contact preferences").click()
     page.evaluate("window.__same_document = true")

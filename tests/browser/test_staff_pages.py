@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 from pydantic import SecretStr
 
 from backend.db import make_engine
 from backend.migrations import upgrade_to_head
 from backend.settings import Settings
 from tests.auth.conftest import PASSWORD, SECRET, committed_staff
-from tests.browser.conftest import running_server
+from tests.browser.conftest import page_errors, running_server
 from tests.conftest import BACKENDS
 
 SERIOUS = {"serious", "critical"}
@@ -44,28 +44,12 @@ def site(
         yield url, username
 
 
-def _errors(page: Page) -> list[str]:
-    found: list[str] = []
-    # A refused sign-in answers 401 and Chromium logs it; only script errors and CSP
-    # violations count here.
-    page.on(
-        "console",
-        lambda m: (
-            found.append(m.text)
-            if m.type == "error" and not m.text.startswith("Failed to load resource")
-            else None
-        ),
-    )
-    page.on("pageerror", lambda e: found.append(str(e)))
-    return found
-
-
 def test_sign_in_then_query_in_graphiql_then_sign_out(
     site: tuple[str, str], browser: Browser, artifacts: Path
 ) -> None:
     url, username = site
     page = browser.new_page(viewport={"width": 1280, "height": 800})
-    errors = _errors(page)
+    errors = page_errors(page)
     page.goto(url + "/")
     page.get_by_role("link", name="Staff sign-in").click()
     page.get_by_label("Username").fill(username)
