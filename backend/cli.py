@@ -274,6 +274,7 @@ def _register_subcommands() -> None:
     from backend.access.cli import audit_app
     from backend.accounts.cli import portal_app
     from backend.auth.cli import auth_app, client_app, token
+    from backend.engagement.cli import survey_app
     from backend.interop.cli import export_app, import_app
     from backend.interop.hl7v2.cli import hl7_app
     from backend.mpi.cli import mpi_app
@@ -287,6 +288,7 @@ def _register_subcommands() -> None:
     app.add_typer(export_app, name="export")
     app.add_typer(portal_app, name="portal")
     app.add_typer(mpi_app, name="mpi")
+    app.add_typer(survey_app, name="survey")
 
 
 _register_subcommands()

@@ -13,7 +13,7 @@ from backend.api.context import ApiContext
 from backend.api.errors import from_invalid_input
 from backend.api.mutations.common import mutation, parse_id, require_id
 from backend.common.errors import InvalidInput
-from backend.common.mail import Mail, MailError, send_mail
+from backend.engagement.survey_mail import email_survey_link
 from backend.engagement.surveys import (
     DEFAULT_VALID_DAYS,
     SurveyLink,
@@ -25,8 +25,6 @@ from backend.engagement.surveys import (
     survey_email,
 )
 from backend.settings import Settings
-
-SURVEY_SUBJECT = "How did we do?"
 
 
 @strawberry.input(description="A satisfaction survey to send after a visit or a discharge.")
@@ -77,14 +75,6 @@ class SurveyAnswerOutcome:
     )
 
 
-def _mail_body(link: str, expires_at: datetime) -> str:
-    return (
-        "Thank you for visiting us. Two quick questions about how we did would help us a "
-        f"lot:\n\n{link}\n\nThe link works once and until {expires_at:%d %B %Y}. You do "
-        "not need to sign in.\n"
-    )
-
-
 @strawberry.type
 class FeedbackMutations:
     @mutation(
@@ -122,12 +112,12 @@ class FeedbackMutations:
         url = settings.base_url + link.path
         emailed = False
         if address is not None:
-            mail = Mail(to=address, subject=SURVEY_SUBJECT, body=_mail_body(url, link.expires_at))
-            try:
-                await anyio.to_thread.run_sync(lambda: send_mail(settings=settings, mail=mail))
-                emailed = True
-            except MailError:
-                emailed = False  # the link is still returned: staff can pass it on
+            to = address
+            emailed = await anyio.to_thread.run_sync(
+                lambda: email_survey_link(
+                    settings=settings, to=to, link=url, expires_at=link.expires_at
+                )
+            )
         if emailed:
             await ctx.run(lambda s: mark_sent(s, link.invitation_id, ctx.now))
         return SurveyInvitationLink(
