@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from backend.settings import Settings, UnsafeSettingsError, get_settings
+from backend.common.commands import first_line, settings_or_exit
+from backend.settings import Settings, get_settings
 
 app = typer.Typer(
     name="patient360",
@@ -37,21 +37,6 @@ err = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except (ValidationError, UnsafeSettingsError, ValueError) as exc:
-        err.print(f"[red]configuration error:[/red] {_first_line(exc)}")
-        raise typer.Exit(2) from None
-
-
-def _first_line(exc: BaseException) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return str(first.get("msg", exc)).removeprefix("Value error, ")
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
 def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
@@ -65,7 +50,7 @@ def database_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except OperationalError as exc:
             settings = get_settings()
-            reason = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+            reason = first_line(exc.orig) if exc.orig is not None else first_line(exc)
             where = _safe_url(settings.database_url)
             err.print(f"[red]cannot use the database at {where}:[/red] {reason}")
             raise typer.Exit(1) from None
@@ -79,7 +64,7 @@ def db_upgrade() -> None:
     """Create the schema or bring it up to date (Alembic upgrade to head)."""
     from backend.migrations import upgrade_to_head
 
-    settings = _settings()
+    settings = settings_or_exit()
     _ensure_sqlite_dir(settings)
     upgrade_to_head(settings.database_url)
     console.print(f"database at {_safe_url(settings.database_url)} is up to date")
@@ -92,7 +77,7 @@ def db_current() -> None:
     from backend.db import make_engine
     from backend.migrations import current_revision, head_revision, pending_message
 
-    settings = _settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     with engine.connect() as connection:
         current = current_revision(connection)
@@ -149,7 +134,7 @@ def demo(
     from backend.db import make_engine
     from backend.demo.seed import DemoRefusedError, has_data, seed_demo
 
-    settings = _settings()
+    settings = settings_or_exit()
     if settings.is_production:
         err.print("[red]refusing to write demo data in production[/red]")
         raise typer.Exit(2)
@@ -247,7 +232,7 @@ def serve(
     """Serve the web app with uvicorn."""
     import uvicorn
 
-    settings = _settings()
+    settings = settings_or_exit()
     _require_current_schema(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"\npatient360 is at [bold]http://{bind_host}:{bind_port}/[/bold]")

@@ -11,27 +11,11 @@ import uuid
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from backend.settings import Settings, UnsafeSettingsError, get_settings
+from backend.common.commands import fail, settings_or_exit, stderr
 
 portal_app = typer.Typer(help="Patient portal accounts.", no_args_is_help=True)
-_err = Console(stderr=True, highlight=False)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except (ValidationError, UnsafeSettingsError, ValueError):
-        _err.print("[red]configuration error:[/red] check the P360_ settings")
-        raise typer.Exit(2) from None
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    _err.print(f"[red]{message}[/red]")
-    return typer.Exit(code)
 
 
 @portal_app.command("invite")
@@ -48,18 +32,18 @@ def invite(
     try:
         patient = uuid.UUID(patient_id)
     except ValueError:
-        raise _fail("PATIENT_ID is not a patient id (a UUID)", 2) from None
-    settings = _settings()
+        raise fail("PATIENT_ID is not a patient id (a UUID)", 2) from None
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     try:
         with transaction(engine) as session:
             row = session.get(Patient, patient)
             if row is None or row.deleted_at is not None:
-                raise _fail("no such patient")
+                raise fail("no such patient")
             try:
                 made = issue_invite(session=session, patient_id=patient, created_by_id=None)
             except InviteError as exc:
-                raise _fail(str(exc)) from None
+                raise fail(str(exc)) from None
             audit.record(
                 session=session,
                 principal=None,
@@ -71,8 +55,8 @@ def invite(
                 client="cli",
             )
     except (OperationalError, ProgrammingError):
-        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+        raise fail("cannot use the database: is it reachable and upgraded?") from None
     finally:
         engine.dispose()
     print(settings.base_url + made.path)
-    _err.print(f"expires {made.expires_at.isoformat()}; the link works once")
+    stderr.print(f"expires {made.expires_at.isoformat()}; the link works once")

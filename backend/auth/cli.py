@@ -11,30 +11,15 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from backend.settings import Settings, UnsafeSettingsError, get_settings
+from backend.common.commands import fail, settings_or_exit, stderr
 
 client_app = typer.Typer(help="Manage OAuth2 API clients.", no_args_is_help=True)
 auth_app = typer.Typer(help="Revoke credentials and prune expired ones.", no_args_is_help=True)
 _out = Console(highlight=False, soft_wrap=True)
-_err = Console(stderr=True, highlight=False)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except (ValidationError, UnsafeSettingsError, ValueError):
-        _err.print("[red]configuration error:[/red] check the P360_ settings")
-        raise typer.Exit(2) from None
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    _err.print(f"[red]{message}[/red]")
-    return typer.Exit(code)
 
 
 def token(
@@ -59,11 +44,11 @@ def token(
     )
     from backend.db import make_engine, transaction
 
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         asked = normalise_scopes(scope) if scope else None
     except ValueError as exc:
-        raise _fail(f"{exc}; known: {', '.join(sorted(KNOWN_SCOPES))}", 2) from None
+        raise fail(f"{exc}; known: {', '.join(sorted(KNOWN_SCOPES))}", 2) from None
     engine = make_engine(settings.database_url)
     try:
         with transaction(engine) as session:
@@ -71,7 +56,7 @@ def token(
                 select(StaffUser).where(StaffUser.username == user, StaffUser.deleted_at.is_(None))
             ).one_or_none()
             if staff is None or not staff.active:
-                raise _fail(f"no active staff user named {user!r}")
+                raise fail(f"no active staff user named {user!r}")
             roles = frozenset(
                 str(role)
                 for role in session.scalars(
@@ -89,12 +74,12 @@ def token(
                 lifetime=timedelta(minutes=minutes),
             )
     except (OperationalError, ProgrammingError):
-        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+        raise fail("cannot use the database: is it reachable and upgraded?") from None
     finally:
         engine.dispose()
     # stdout carries the token alone, so `TOKEN=$(patient360 token --user nurse)` works.
     print(issued.access_token)
-    _err.print(f"expires {issued.expires_at.isoformat()}; scopes: {' '.join(issued.scopes)}")
+    stderr.print(f"expires {issued.expires_at.isoformat()}; scopes: {' '.join(issued.scopes)}")
 
 
 @client_app.command("create")
@@ -109,9 +94,9 @@ def client_create(
     from backend.auth.tokens import KNOWN_SCOPES
     from backend.db import make_engine, transaction
 
-    settings = _settings()
+    settings = settings_or_exit()
     if not name.strip():
-        raise _fail("--name must not be empty", 2)
+        raise fail("--name must not be empty", 2)
     engine = make_engine(settings.database_url)
     try:
         with transaction(engine) as session:
@@ -119,21 +104,21 @@ def client_create(
                 select(StaffUser).where(StaffUser.username == user, StaffUser.deleted_at.is_(None))
             ).one_or_none()
             if staff is None or not staff.active:
-                raise _fail(f"no active staff user named {user!r}")
+                raise fail(f"no active staff user named {user!r}")
             try:
                 new = create_client(
                     session=session, name=name, staff_user_id=staff.id, scopes=tuple(scope)
                 )
             except ValueError as exc:
-                raise _fail(f"{exc}; known: {', '.join(sorted(KNOWN_SCOPES))}", 2) from None
+                raise fail(f"{exc}; known: {', '.join(sorted(KNOWN_SCOPES))}", 2) from None
     except (OperationalError, ProgrammingError):
-        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+        raise fail("cannot use the database: is it reachable and upgraded?") from None
     finally:
         engine.dispose()
     _out.print(f"client_id     {new.client_id}")
     _out.print(f"client_secret {new.client_secret}")
     _out.print(f"scopes        {' '.join(new.scopes)}")
-    _err.print("The secret is not stored and cannot be shown again.")
+    stderr.print("The secret is not stored and cannot be shown again.")
 
 
 @client_app.command("revoke")
@@ -144,15 +129,15 @@ def client_revoke(
     from backend.auth.maintenance import UnknownClientError, revoke_client
     from backend.db import make_engine, transaction
 
-    settings = _settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     try:
         with transaction(engine) as session:
             revoked = revoke_client(session=session, client_id=client_id)
     except UnknownClientError:
-        raise _fail(f"no client with client_id {client_id!r}") from None
+        raise fail(f"no client with client_id {client_id!r}") from None
     except (OperationalError, ProgrammingError):
-        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+        raise fail("cannot use the database: is it reachable and upgraded?") from None
     finally:
         engine.dispose()
     _out.print(f"client {client_id} deactivated; {revoked} live token(s) revoked")
@@ -172,25 +157,25 @@ def auth_revoke(
     from backend.db import make_engine, transaction
 
     if (user is None) == (jti is None):
-        raise _fail("give exactly one of --user or --jti", 2)
-    settings = _settings()
+        raise fail("give exactly one of --user or --jti", 2)
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     try:
         with transaction(engine) as session:
             if jti is not None:
                 if not revoke_token(session=session, jti=jti):
-                    raise _fail("no live token with that id")
+                    raise fail("no live token with that id")
                 message = "token revoked"
             else:
                 staff = session.scalars(
                     select(StaffUser).where(StaffUser.username == user)
                 ).one_or_none()
                 if staff is None:
-                    raise _fail(f"no staff user named {user!r}")
+                    raise fail(f"no staff user named {user!r}")
                 done = revoke_user_access(session=session, staff_user_id=staff.id)
                 message = f"{done.tokens} token(s) and {done.sessions} session(s) revoked"
     except (OperationalError, ProgrammingError):
-        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+        raise fail("cannot use the database: is it reachable and upgraded?") from None
     finally:
         engine.dispose()
     _out.print(message)
@@ -204,13 +189,13 @@ def auth_prune(
     from backend.auth.maintenance import prune_expired
     from backend.db import make_engine, transaction
 
-    settings = _settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     try:
         with transaction(engine) as session:
             pruned = prune_expired(session=session, keep=timedelta(days=days))
     except (OperationalError, ProgrammingError):
-        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+        raise fail("cannot use the database: is it reachable and upgraded?") from None
     finally:
         engine.dispose()
     _out.print(

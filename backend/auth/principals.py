@@ -6,6 +6,7 @@ a request carries, not the request, so nothing here depends on Starlette.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 
@@ -16,7 +17,12 @@ from backend.access.breakglass import active_grants
 from backend.access.principal import Principal, PrincipalKind
 from backend.accounts.models import StaffRoleAssignment, StaffUser
 from backend.auth.sessions import IDLE_TIMEOUT, resolve_session
-from backend.auth.tokens import InvalidTokenError, decode_and_check, expires_at_from_claims
+from backend.auth.tokens import (
+    InvalidTokenError,
+    decode_and_check,
+    default_scopes,
+    expires_at_from_claims,
+)
 from backend.common.mixins import utcnow
 from backend.organization.models import CareTeam, CareTeamMember
 from backend.settings import Settings
@@ -89,6 +95,28 @@ def staff_principal(
         client_address=client_address,
         credential_expires_at=credential_expires_at,
     )
+
+
+def named_staff_principal(
+    *, session: Session, username: str, token_id: str, scopes: frozenset[str] | None = None
+) -> Principal | None:
+    """The principal an operator command acts as: the active staff user ``username``,
+    token-scoped to ``scopes`` (by default what their roles can exercise, as for
+    ``patient360 token --user``). None for an unknown or inactive user."""
+    staff_id = session.scalar(
+        select(StaffUser.id).where(
+            StaffUser.username == username,
+            StaffUser.deleted_at.is_(None),
+            StaffUser.active.is_(True),
+        )
+    )
+    if staff_id is None:
+        return None
+    principal = staff_principal(session=session, staff_user_id=staff_id, token_id=token_id)
+    if principal is None:
+        return None
+    granted = scopes if scopes is not None else frozenset(default_scopes(principal.roles))
+    return dataclasses.replace(principal, scopes=granted)
 
 
 def resolve_principal(

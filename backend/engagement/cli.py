@@ -10,21 +10,22 @@ only the link's hash is stored.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from backend.common.commands import fail, settings_or_exit, stderr
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.orm import Session
 
     from backend.engagement.surveys import SurveyLink, SurveyRequest
 
 survey_app = typer.Typer(help="Satisfaction surveys.", no_args_is_help=True)
-_err = Console(stderr=True, highlight=False)
 
 
 def _uuid(value: str | None, option: str) -> uuid.UUID | None:
@@ -34,11 +35,6 @@ def _uuid(value: str | None, option: str) -> uuid.UUID | None:
         return uuid.UUID(value)
     except ValueError:
         raise typer.BadParameter(f"{option} takes an id (a UUID)") from None
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    _err.print(f"[red]{message}[/red]")
-    return typer.Exit(code)
 
 
 @survey_app.command("invite")
@@ -71,7 +67,6 @@ def invite(
     from backend.db import make_engine, transaction
     from backend.engagement.survey_mail import email_survey_link
     from backend.engagement.surveys import SurveyRequest, mark_sent, survey_email
-    from backend.settings import get_settings
 
     patient = _uuid(patient_id, "PATIENT_ID")
     assert patient is not None
@@ -82,12 +77,14 @@ def invite(
         discharge_id=_uuid(discharge, "--discharge"),
         valid_days=valid_days,
     )
-    settings = get_settings()
+    settings = settings_or_exit()
     engine = make_engine(settings.database_url)
     run = f"cli-survey-{uuid.uuid4().hex}"
     try:
         with transaction(engine) as session:
-            link = _create(session, user=user, request=request, run=run)
+            link = _create(
+                session, user=user, request=request, run=run, policies_dir=settings.policies_dir
+            )
             address = survey_email(session, patient) if email else None
         url = settings.base_url + link.path
         emailed = address is not None and email_survey_link(
@@ -97,13 +94,13 @@ def invite(
             with transaction(engine) as session:
                 mark_sent(session, link.invitation_id, utcnow())
     except (OperationalError, ProgrammingError):
-        raise _fail("cannot use the database: is it reachable and upgraded?") from None
+        raise fail("cannot use the database: is it reachable and upgraded?") from None
     finally:
         engine.dispose()
     print(url)
-    _err.print(f"expires {link.expires_at.isoformat()}; the link works once")
+    stderr.print(f"expires {link.expires_at.isoformat()}; the link works once")
     if email:
-        _err.print(
+        stderr.print(
             "e-mailed to the patient"
             if emailed
             else "not e-mailed: the patient has no address, does not allow survey e-mail, "
@@ -111,46 +108,30 @@ def invite(
         )
 
 
-def _create(session: Session, *, user: str, request: SurveyRequest, run: str) -> SurveyLink:
+def _create(
+    session: Session, *, user: str, request: SurveyRequest, run: str, policies_dir: Path
+) -> SurveyLink:
     """The invitation, made as ``user`` with the checks and audit the API applies."""
-    from sqlalchemy import select
-
     from backend.access.policy import policy_store
-    from backend.accounts.models import StaffUser
-    from backend.auth.principals import staff_principal
-    from backend.auth.tokens import default_scopes
+    from backend.auth.principals import named_staff_principal
     from backend.common.errors import Forbidden, InvalidInput, NotFound
     from backend.engagement.surveys import create_survey_invitation
-    from backend.settings import get_settings
 
-    staff_id = session.scalar(
-        select(StaffUser.id).where(
-            StaffUser.username == user,
-            StaffUser.deleted_at.is_(None),
-            StaffUser.active.is_(True),
-        )
-    )
-    principal = (
-        staff_principal(session=session, staff_user_id=staff_id, token_id=run)
-        if staff_id is not None
-        else None
-    )
+    principal = named_staff_principal(session=session, username=user, token_id=run)
     if principal is None:
-        raise _fail(f"no active staff user named {user!r}", 2)
-    # Scoped like `patient360 token --user`: what this user's roles can exercise.
-    principal = dataclasses.replace(principal, scopes=frozenset(default_scopes(principal.roles)))
+        raise fail(f"no active staff user named {user!r}", 2)
     try:
         return create_survey_invitation(
             session=session,
             principal=principal,
-            policy=policy_store(get_settings().policies_dir).current(),
+            policy=policy_store(policies_dir).current(),
             request=request,
             request_id=run,
         )
     except InvalidInput as exc:
         problems = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
-        raise _fail(f"invalid invitation: {problems}", 2) from None
+        raise fail(f"invalid invitation: {problems}", 2) from None
     except Forbidden as exc:
-        raise _fail(f"{user} may not do this: {exc}") from None
+        raise fail(f"{user} may not do this: {exc}") from None
     except NotFound:
-        raise _fail("no such patient, visit or discharge in this user's scope") from None
+        raise fail("no such patient, visit or discharge in this user's scope") from None

@@ -34,7 +34,8 @@ def scan_command(
     ] = False,
 ) -> None:
     """Match every patient against every other: keys, candidate pairs, scores, merges."""
-    from backend.cli import _require_current_schema, _settings, database_errors
+    from backend.cli import _require_current_schema, database_errors
+    from backend.common.commands import settings_or_exit
     from backend.common.mixins import utcnow
     from backend.db import make_engine
     from backend.mpi.model_file import current_model
@@ -42,7 +43,7 @@ def scan_command(
 
     @database_errors
     def run() -> None:
-        settings = _settings()
+        settings = settings_or_exit()
         _require_current_schema(settings)
         engine = make_engine(settings.database_url)
         tasks: dict[str, object] = {}
@@ -83,7 +84,8 @@ def train_command(
     ] = 200_000,
 ) -> None:
     """Estimate the matcher's m and u probabilities (EM) and term frequencies here."""
-    from backend.cli import _require_current_schema, _settings, database_errors
+    from backend.cli import _require_current_schema, database_errors
+    from backend.common.commands import settings_or_exit
     from backend.db import make_engine
     from backend.mpi.model import train
     from backend.mpi.model_file import current_model
@@ -92,7 +94,7 @@ def train_command(
 
     @database_errors
     def run() -> None:
-        settings = _settings()
+        settings = settings_or_exit()
         _require_current_schema(settings)
         target = out or settings.mpi_model_file
         engine = make_engine(settings.database_url)

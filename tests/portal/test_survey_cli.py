@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -15,11 +14,9 @@ from backend.access.models import AuditEvent
 from backend.cli import app
 from backend.db import transaction
 from backend.engagement.feedback import SurveyInvitation
-from backend.patients.models import ContactPoint, ContactSystem
-from backend.scheduling.models import Encounter
 from backend.settings import get_settings
 from tests.portal.conftest import SECRET, Mailbox
-from tests.portal.world import PortalWorld, build_world
+from tests.portal.world import add_visits, build_world
 
 
 @pytest.fixture
@@ -34,24 +31,6 @@ def cli_env(
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()
-
-
-def _visits(engine: Engine, world: PortalWorld, address: str) -> dict[str, uuid.UUID]:
-    now = datetime.now(UTC)
-    visits = {}
-    with transaction(engine) as s:
-        for key in ("ana", "ben"):
-            visit = Encounter(
-                id=uuid.uuid4(), patient_id=world.patients[key], period_start=now, effective_at=now
-            )
-            s.add(visit)
-            visits[key] = visit.id
-        s.add(
-            ContactPoint(
-                patient_id=world.patients["ana"], system=ContactSystem.EMAIL, value=address
-            )
-        )
-    return visits
 
 
 def _invitations(engine: Engine, patient_id: uuid.UUID) -> list[SurveyInvitation]:
@@ -70,7 +49,7 @@ def test_invite_prints_a_link_mails_it_and_audits(
     with transaction(portal_engine) as s:
         world = build_world(s, accounts=False)
     address = f"ana.cli.{world.tag}@example.org"
-    visits = _visits(portal_engine, world, address)
+    visits = add_visits(portal_engine, world, address)
     ana = world.patients["ana"]
     result = CliRunner().invoke(
         app,
@@ -105,7 +84,7 @@ def test_invite_prints_a_link_mails_it_and_audits(
 def test_refusals_and_bad_input_write_nothing(portal_engine: Engine) -> None:
     with transaction(portal_engine) as s:
         world = build_world(s, accounts=False)
-    visits = _visits(portal_engine, world, f"ana.cli2.{world.tag}@example.org")
+    visits = add_visits(portal_engine, world, f"ana.cli2.{world.tag}@example.org")
     ana, ben = str(world.patients["ana"]), str(world.patients["ben"])
     coordinator = f"coordinator-{world.tag}"
     runner = CliRunner()

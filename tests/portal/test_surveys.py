@@ -30,12 +30,10 @@ from backend.engagement.surveys import (
     issue_survey_link,
     parse_answers,
 )
-from backend.patients.models import ContactPoint, ContactSystem
-from backend.scheduling.models import Encounter
 from backend.settings import Settings
 from portal.redact import RedactOneTimeLinks, redact_path
 from tests.portal.conftest import Mailbox, csrf_of, sign_in
-from tests.portal.world import PortalWorld
+from tests.portal.world import PortalWorld, add_visits
 
 Http = Callable[..., TestClient]
 CLOSED = "This survey cannot be answered"
@@ -248,19 +246,7 @@ def test_staff_create_a_survey_for_a_visit_and_mail_honours_preferences(
 ) -> None:
     now = datetime.now(UTC)
     address = f"ana.survey.{world.tag}@example.org"
-    with transaction(portal_engine) as s:
-        visits = {}
-        for key in ("ana", "ben"):
-            visit = Encounter(
-                id=uuid.uuid4(), patient_id=world.patients[key], period_start=now, effective_at=now
-            )
-            s.add(visit)
-            visits[key] = visit.id
-        s.add(
-            ContactPoint(
-                patient_id=world.patients["ana"], system=ContactSystem.EMAIL, value=address
-            )
-        )
+    visits = add_visits(portal_engine, world, address)
     coordinator = _token(portal_engine, settings, world, "coordinator", StaffRole.CARE_COORDINATOR)
     nurse = _token(portal_engine, settings, world, "nurse", StaffRole.NURSE)
     document = (

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from backend.access import audit
@@ -20,6 +21,7 @@ from backend.accounts.invites import issue_invite, redeem_invite
 from backend.accounts.models import StaffRole, StaffRoleAssignment, StaffUser
 from backend.accounts.passwords import hash_password
 from backend.careplans.models import CarePlan, Goal
+from backend.db import transaction
 from backend.engagement.enums import CommunicationChannel, Direction
 from backend.engagement.models import Communication
 from backend.organization.models import (
@@ -31,8 +33,8 @@ from backend.organization.models import (
     Organization,
     OrganizationKind,
 )
-from backend.patients.models import Patient
-from backend.scheduling.models import Appointment, ServiceType
+from backend.patients.models import ContactPoint, ContactSystem, Patient
+from backend.scheduling.models import Appointment, Encounter, ServiceType
 
 PASSWORD = "violet lantern harbour 42"
 PASSWORD_HASH = hash_password(PASSWORD)  # once: argon2 is slow on purpose
@@ -194,3 +196,22 @@ def add_account(s: Session, *, patient_id: uuid.UUID, email: str, born: date) ->
     )
     assert outcome.account_id is not None, outcome
     return outcome.account_id
+
+
+def add_visits(engine: Engine, world: PortalWorld, address: str) -> dict[str, uuid.UUID]:
+    """A visit today for Ana and Ben (committed); ``address`` becomes Ana's e-mail."""
+    now = datetime.now(UTC)
+    visits = {}
+    with transaction(engine) as s:
+        for key in ("ana", "ben"):
+            visit = Encounter(
+                id=uuid.uuid4(), patient_id=world.patients[key], period_start=now, effective_at=now
+            )
+            s.add(visit)
+            visits[key] = visit.id
+        s.add(
+            ContactPoint(
+                patient_id=world.patients["ana"], system=ContactSystem.EMAIL, value=address
+            )
+        )
+    return visits

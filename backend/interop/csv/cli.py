@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from backend.cli import _require_current_schema, _settings, console, database_errors, err
+from backend.cli import _require_current_schema, console, database_errors, err
+from backend.common.commands import settings_or_exit
 from backend.db import make_engine, transaction
 from backend.interop.csv.load import CsvImportError, load_csv
 from backend.interop.csv.mapping import MappingError, load_mapping
@@ -30,7 +31,7 @@ def import_csv(
     except MappingError as exc:
         err.print(f"[red]{mapping_path}: {exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
-    settings = _settings()
+    settings = settings_or_exit()
     _require_current_schema(settings)
     engine = make_engine(settings.database_url)
     try:

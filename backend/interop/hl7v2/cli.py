@@ -13,7 +13,8 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from backend.cli import _require_current_schema, _settings, console, database_errors, err
+from backend.cli import _require_current_schema, console, database_errors, err
+from backend.common.commands import settings_or_exit
 from backend.db import make_engine, transaction
 from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
@@ -30,7 +31,7 @@ def listen(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
 ) -> None:
     """Receive HL7 v2 over MLLP until interrupted (Ctrl-C or SIGTERM)."""
-    settings = _settings()
+    settings = settings_or_exit()
     _require_current_schema(settings)
     engine = make_engine(settings.database_url)
     listener = Listener(engine=engine, secret_key=settings.secret(), host=host, port=port)
@@ -70,7 +71,7 @@ def errors(
     except ValueError:
         err.print(f"[red]--state must be one of {', '.join(s.value for s in MessageState)}[/red]")
         raise typer.Exit(2) from None
-    settings = _settings()
+    settings = settings_or_exit()
     _require_current_schema(settings)
     engine = make_engine(settings.database_url)
     with transaction(engine) as session:
@@ -114,7 +115,7 @@ def retry_command(
         except ValueError:
             err.print("[red]ID must be a message id (a UUID)[/red]")
             raise typer.Exit(2) from None
-    settings = _settings()
+    settings = settings_or_exit()
     _require_current_schema(settings)
     engine = make_engine(settings.database_url)
     if all_:
@@ -163,7 +164,7 @@ def import_hl7(
 ) -> None:
     """Import HL7 v2 messages from files (CR or LF separated; several per file)."""
     files = _files(paths)
-    settings = _settings()
+    settings = settings_or_exit()
     _require_current_schema(settings)
     engine = make_engine(settings.database_url)
     counts: Counter[str] = Counter()
