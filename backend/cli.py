@@ -5,23 +5,26 @@ Later subcommands (token, import, export, mpi, audit, hl7, portal) register here
 
 from __future__ import annotations
 
-import functools
 import os
 import stat
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
-from backend.common.commands import first_line, settings_or_exit
-from backend.settings import Settings, get_settings
+from backend.common.commands import (
+    console,
+    database_errors,
+    err,
+    require_current_schema,
+    safe_url,
+    settings_or_exit,
+)
+from backend.settings import Settings
 
 app = typer.Typer(
     name="patient360",
@@ -32,30 +35,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Create and migrate the database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console()
-err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
-def database_errors(fn: F) -> F:
-    """Turn 'cannot reach the database' into one clear line and exit code 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except OperationalError as exc:
-            settings = get_settings()
-            reason = first_line(exc.orig) if exc.orig is not None else first_line(exc)
-            where = _safe_url(settings.database_url)
-            err.print(f"[red]cannot use the database at {where}:[/red] {reason}")
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 @db_app.command("upgrade")
@@ -67,7 +46,7 @@ def db_upgrade() -> None:
     settings = settings_or_exit()
     _ensure_sqlite_dir(settings)
     upgrade_to_head(settings.database_url)
-    console.print(f"database at {_safe_url(settings.database_url)} is up to date")
+    console.print(f"database at {safe_url(settings.database_url)} is up to date")
 
 
 @db_app.command("current")
@@ -93,25 +72,6 @@ def _ensure_sqlite_dir(settings: Settings) -> None:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-
-
-def _require_current_schema(settings: Settings) -> None:
-    from backend.db import make_engine
-    from backend.migrations import pending_message
-
-    url = make_url(settings.database_url)
-    on_disk = url.database not in (None, "", ":memory:")
-    if url.get_backend_name() == "sqlite" and on_disk and not Path(str(url.database)).exists():
-        # Connecting would create an empty file (or fail on a missing folder): say instead.
-        err.print("[red]the database has no schema yet: run `patient360 db upgrade`[/red]")
-        raise typer.Exit(1)
-    engine = make_engine(settings.database_url)
-    with engine.connect() as connection:
-        pending = pending_message(connection)
-    engine.dispose()
-    if pending:
-        err.print(f"[red]{pending}[/red]")
-        raise typer.Exit(1)
 
 
 @app.command()
@@ -143,7 +103,7 @@ def demo(
     except ValueError:
         err.print(f"[red]--today must be a date as YYYY-MM-DD, not {today!r}[/red]")
         raise typer.Exit(2) from None
-    _require_current_schema(settings)
+    require_current_schema(settings)
     engine = make_engine(settings.database_url)
     if if_empty:
         with engine.connect() as connection:
@@ -233,7 +193,7 @@ def serve(
     import uvicorn
 
     settings = settings_or_exit()
-    _require_current_schema(settings)
+    require_current_schema(settings)
     bind_host, bind_port = host or settings.host, port or settings.port
     console.print(f"\npatient360 is at [bold]http://{bind_host}:{bind_port}/[/bold]")
     console.print(

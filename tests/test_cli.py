@@ -13,13 +13,16 @@ BIN = Path(sys.executable).parent / "patient360"
 
 
 def run(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    command: tuple[str, ...] = (str(BIN),),
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("P360_", "DATABASE_URL"))}
     full_env.update(env or {})
     full_env["COLUMNS"] = "200"
     return subprocess.run(
-        [str(BIN), *args],
+        [*command, *args],
         capture_output=True,
         text=True,
         env=full_env,
@@ -38,6 +41,15 @@ def test_help_lists_the_commands() -> None:
     result = run("--help")
     assert result.returncode == 0
     for command in ("db", "demo", "serve"):
+        assert command in result.stdout
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    # Domain commands import their helpers from backend.common.commands, never from
+    # backend.cli: run as __main__, that module would load twice and import itself back.
+    result = run("--help", command=(sys.executable, "-m", "backend.cli"))
+    assert result.returncode == 0, result.stderr
+    for command in ("db", "demo", "serve", "import", "hl7", "mpi", "survey"):
         assert command in result.stdout
 
 

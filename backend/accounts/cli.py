@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from backend.common.commands import fail, settings_or_exit, stderr
+from backend.common.commands import err, fail, settings_or_exit
 
 portal_app = typer.Typer(help="Patient portal accounts.", no_args_is_help=True)
 
@@ -59,4 +59,4 @@ def invite(
     finally:
         engine.dispose()
     print(settings.base_url + made.path)
-    stderr.print(f"expires {made.expires_at.isoformat()}; the link works once")
+    err.print(f"expires {made.expires_at.isoformat()}; the link works once")

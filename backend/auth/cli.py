@@ -1,8 +1,8 @@
 """``patient360 token``, ``client create|revoke`` and ``auth revoke|prune``: credentials
 for operators.
 
-Registered by ``backend/cli.py``; this module does not import it (that would be a cycle),
-so it reads settings and reports database trouble itself.
+Registered by ``backend/cli.py``; like every domain's commands it takes its shared steps
+from :mod:`backend.common.commands`, never from ``backend.cli`` (a cycle).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from backend.common.commands import fail, settings_or_exit, stderr
+from backend.common.commands import err, fail, settings_or_exit
 
 client_app = typer.Typer(help="Manage OAuth2 API clients.", no_args_is_help=True)
 auth_app = typer.Typer(help="Revoke credentials and prune expired ones.", no_args_is_help=True)
@@ -79,7 +79,7 @@ def token(
         engine.dispose()
     # stdout carries the token alone, so `TOKEN=$(patient360 token --user nurse)` works.
     print(issued.access_token)
-    stderr.print(f"expires {issued.expires_at.isoformat()}; scopes: {' '.join(issued.scopes)}")
+    err.print(f"expires {issued.expires_at.isoformat()}; scopes: {' '.join(issued.scopes)}")
 
 
 @client_app.command("create")
@@ -118,7 +118,7 @@ def client_create(
     _out.print(f"client_id     {new.client_id}")
     _out.print(f"client_secret {new.client_secret}")
     _out.print(f"scopes        {' '.join(new.scopes)}")
-    stderr.print("The secret is not stored and cannot be shown again.")
+    err.print("The secret is not stored and cannot be shown again.")
 
 
 @client_app.command("revoke")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from backend.common.commands import fail, settings_or_exit, stderr
+from backend.common.commands import err, fail, settings_or_exit
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -98,9 +98,9 @@ def invite(
     finally:
         engine.dispose()
     print(url)
-    stderr.print(f"expires {link.expires_at.isoformat()}; the link works once")
+    err.print(f"expires {link.expires_at.isoformat()}; the link works once")
     if email:
-        stderr.print(
+        err.print(
             "e-mailed to the patient"
             if emailed
             else "not e-mailed: the patient has no address, does not allow survey e-mail, "

@@ -34,8 +34,7 @@ def scan_command(
     ] = False,
 ) -> None:
     """Match every patient against every other: keys, candidate pairs, scores, merges."""
-    from backend.cli import _require_current_schema, database_errors
-    from backend.common.commands import settings_or_exit
+    from backend.common.commands import database_errors, require_current_schema, settings_or_exit
     from backend.common.mixins import utcnow
     from backend.db import make_engine
     from backend.mpi.model_file import current_model
@@ -44,7 +43,7 @@ def scan_command(
     @database_errors
     def run() -> None:
         settings = settings_or_exit()
-        _require_current_schema(settings)
+        require_current_schema(settings)
         engine = make_engine(settings.database_url)
         tasks: dict[str, object] = {}
         with _bar() as bar, Session(engine) as session:
@@ -84,8 +83,7 @@ def train_command(
     ] = 200_000,
 ) -> None:
     """Estimate the matcher's m and u probabilities (EM) and term frequencies here."""
-    from backend.cli import _require_current_schema, database_errors
-    from backend.common.commands import settings_or_exit
+    from backend.common.commands import database_errors, require_current_schema, settings_or_exit
     from backend.db import make_engine
     from backend.mpi.model import train
     from backend.mpi.model_file import current_model
@@ -95,7 +93,7 @@ def train_command(
     @database_errors
     def run() -> None:
         settings = settings_or_exit()
-        _require_current_schema(settings)
+        require_current_schema(settings)
         target = out or settings.mpi_model_file
         engine = make_engine(settings.database_url)
         with Session(engine) as session:

@@ -8,8 +8,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from backend.cli import _require_current_schema, console, database_errors, err
-from backend.common.commands import settings_or_exit
+from backend.common.commands import (
+    console,
+    database_errors,
+    err,
+    require_current_schema,
+    settings_or_exit,
+)
 from backend.db import make_engine, transaction
 from backend.interop.csv.load import CsvImportError, load_csv
 from backend.interop.csv.mapping import MappingError, load_mapping
@@ -32,7 +37,7 @@ def import_csv(
         err.print(f"[red]{mapping_path}: {exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
     settings = settings_or_exit()
-    _require_current_schema(settings)
+    require_current_schema(settings)
     engine = make_engine(settings.database_url)
     try:
         with transaction(engine) as session:

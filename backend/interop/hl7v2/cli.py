@@ -13,8 +13,13 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from backend.cli import _require_current_schema, console, database_errors, err
-from backend.common.commands import settings_or_exit
+from backend.common.commands import (
+    console,
+    database_errors,
+    err,
+    require_current_schema,
+    settings_or_exit,
+)
 from backend.db import make_engine, transaction
 from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
@@ -32,7 +37,7 @@ def listen(
 ) -> None:
     """Receive HL7 v2 over MLLP until interrupted (Ctrl-C or SIGTERM)."""
     settings = settings_or_exit()
-    _require_current_schema(settings)
+    require_current_schema(settings)
     engine = make_engine(settings.database_url)
     listener = Listener(engine=engine, secret_key=settings.secret(), host=host, port=port)
 
@@ -72,7 +77,7 @@ def errors(
         err.print(f"[red]--state must be one of {', '.join(s.value for s in MessageState)}[/red]")
         raise typer.Exit(2) from None
     settings = settings_or_exit()
-    _require_current_schema(settings)
+    require_current_schema(settings)
     engine = make_engine(settings.database_url)
     with transaction(engine) as session:
         rows = session.scalars(
@@ -116,7 +121,7 @@ def retry_command(
             err.print("[red]ID must be a message id (a UUID)[/red]")
             raise typer.Exit(2) from None
     settings = settings_or_exit()
-    _require_current_schema(settings)
+    require_current_schema(settings)
     engine = make_engine(settings.database_url)
     if all_:
         with transaction(engine) as session:
@@ -165,7 +170,7 @@ def import_hl7(
     """Import HL7 v2 messages from files (CR or LF separated; several per file)."""
     files = _files(paths)
     settings = settings_or_exit()
-    _require_current_schema(settings)
+    require_current_schema(settings)
     engine = make_engine(settings.database_url)
     counts: Counter[str] = Counter()
     problems: list[tuple[str, Receipt]] = []
