@@ -211,6 +211,19 @@ def test_ndjson_and_unmapped_types_kept_raw(session: Session) -> None:
     assert len(raw) == 3
     assert all(r.patient_id is not None for r in raw)
     assert {r.reason for r in raw} == {RawReason.UNMAPPED_TYPE}
+    # A type FHIR R4 does not have is kept raw too (it once stopped the import).
+    odd = {"resourceType": "NoSuchThing", "id": "odd-1", "subject": teams[0]["subject"]}
+    report = import_batch(
+        session=session,
+        batch=ndjson_from_bytes(json.dumps(odd).encode(), label="NoSuchThing.ndjson"),
+        ssn_key=KEY,
+        source_system="synthea-5-2019",
+    )
+    assert report.ok, report.problems
+    assert report.counts["NoSuchThing"].raw == 1
+    kept = session.scalar(select(RawResource).where(RawResource.resource_type == "NoSuchThing"))
+    assert kept is not None
+    assert kept.reason == RawReason.UNKNOWN_TYPE
     with pytest.raises(ValueError, match="one resource type"):
         ndjson_from_bytes(body + b"\n" + json.dumps({"resourceType": "Device"}).encode(), label="x")
 
