@@ -7,7 +7,7 @@ must be a field (by its JSON name) of the model, a list where the model has a li
 required elements and the choice-type rule (``value[x]``: at most one, or exactly one)
 as the models check them, and each primitive value validated by a pydantic
 ``TypeAdapter`` of the field's own annotated type (the core schema the model uses, so
-the same regexes and date checks), remembered per value.
+the same regexes and date checks); valid codes and URIs are remembered.
 
 It answers only "certainly valid" or "not sure". What it does not model (a null, an
 empty list, a ``_field`` primitive extension, a contained resource, a model with
@@ -28,19 +28,23 @@ from typing import Any
 
 from fhir_core.constraints import FHIR_TYPES_MAPS
 from fhir_core.fhirabstractmodel import FHIRAbstractModel
-from fhir_core.types import FhirBase, FhirElementOrResourceBase
+from fhir_core.types import Code, FhirBase, FhirElementOrResourceBase, Oid, Uri, Url
 from pydantic import TypeAdapter, ValidationError
 
 # The model validators every FHIRAbstractModel has, which this module reproduces; a
 # model with any other validator is not modelled here (its resources go to the model).
 _BASE_VALIDATORS = frozenset({"reject_null_complex_elements", "validate_after_model_construction"})
-_REMEMBERED = 100_000  # valid primitive values kept per type: codes and systems repeat
+_REMEMBERED = 20_000  # valid values kept per coded type: codes and systems repeat
+# Only values of these types are remembered: never a string, date or number, which may be
+# a name or a birth date that has no business staying in memory after its import.
+_CODED = (Code, Uri, Url, Oid)
 _SCALARS = (str, int, float, bool)
 
 
 @dataclass(slots=True)
 class _Primitive:
     adapter: TypeAdapter[Any]
+    remember: bool
     valid: set[tuple[type, Any]] = field(default_factory=set)
 
     def accepts(self, value: Any) -> bool:
@@ -54,7 +58,7 @@ class _Primitive:
             self.adapter.validate_python(value)
         except ValidationError:
             return False
-        if len(self.valid) < _REMEMBERED:
+        if self.remember and len(self.valid) < _REMEMBERED:
             self.valid.add(key)
         return True
 
@@ -83,7 +87,8 @@ def _primitive(annotation: Any) -> _Primitive:
     key = repr(annotation)
     found = _primitives.get(key)
     if found is None:
-        found = _primitives[key] = _Primitive(TypeAdapter(annotation))
+        coded = any(isinstance(m, _CODED) for m in typing.get_args(annotation)[1:])
+        found = _primitives[key] = _Primitive(TypeAdapter(annotation), coded)
     return found
 
 
