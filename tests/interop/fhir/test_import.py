@@ -41,7 +41,8 @@ KEY = b"k" * 32
 
 
 def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    bundle: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return bundle
 
 
 def _import(session: Session, bundle: dict[str, Any], label: str = "test") -> Any:

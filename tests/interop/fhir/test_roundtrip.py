@@ -45,7 +45,8 @@ def _when(value: str | None) -> datetime | None:
 
 
 def _code(concept: dict[str, Any] | None) -> str | None:
-    return ((concept or {}).get("coding") or [{}])[0].get("code")
+    code: str | None = ((concept or {}).get("coding") or [{}])[0].get("code")
+    return code
 
 
 def facts(resources: Iterable[dict[str, Any]]) -> dict[tuple[Any, ...], Facts]:
