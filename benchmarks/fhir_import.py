@@ -1,12 +1,20 @@
 """FHIR import throughput on SQLite: resources per second, next to a raw bulk insert.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/fhir_import.py --copies 40 [--validate-ahead]
+    PYTHONPATH=. .venv/bin/python benchmarks/fhir_import.py --copies 40 [--distinct]
+        [--validate-ahead]
 
 Imports ``--copies`` re-identified copies of every Synthea bundle in
 /work/shared/fixtures/fhir/synthea (fresh UUIDs, so every copy creates new rows) into a
 fresh SQLite database, one transaction per bundle as the CLI does, with validation,
-mapping, upsert checks and auditing. The floor is the same rows, read back afterwards,
-inserted into a second fresh database with one executemany per table and no checks.
+mapping, upsert checks, the patient matcher and auditing. The floor is the same rows,
+read back afterwards, inserted into a second fresh database with one executemany per
+table and no checks.
+
+By default every copy is the same person again (same name, birth date, phone, address):
+the matcher links each new copy to the first and merges it, so this measures the worst
+case, a load made only of duplicates. ``--distinct`` gives each copy a person of its own
+(other name, birth date, phone, street number, identifiers), as a bulk load of new
+patients is: the matcher still indexes, blocks and scores every patient.
 """
 
 from __future__ import annotations
@@ -21,12 +29,15 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from backend.db import make_engine
+from backend.identity.models import IdentityLink, LinkKind, LinkStatus
 from backend.interop.fhir.ahead import AHEAD
 from backend.interop.fhir.importer import WRITE_ORDER, import_batch
 from backend.interop.fhir.reader import bundle_from_json
@@ -44,12 +55,38 @@ def _renamer() -> Callable[[re.Match[str]], str]:
     return lambda m: mapping.setdefault(m[0], str(uuid.uuid4()))
 
 
-def copies(n: int) -> list[dict[str, object]]:
+_SYLLABLES = ("bar", "cel", "dov", "fen", "gil", "hur", "jas", "kor", "lim", "mun", "nev", "pol")
+
+
+def _person(resource: dict[str, Any], number: int) -> None:
+    """Make a Patient resource someone else: copy ``number`` gets its own name (other
+    sounds, so other phonetic keys), birth date, phone, street number and identifiers."""
+    sounds = [_SYLLABLES[(number // 12**i) % 12] for i in range(3)]
+    for name in resource.get("name", []):
+        name["family"] = "".join(sounds).capitalize()
+        name["given"] = [(sounds[1] + sounds[0] + "a").capitalize()]
+    born = date.fromisoformat(resource["birthDate"]) - timedelta(days=37 * number + 1)
+    resource["birthDate"] = born.isoformat()
+    for point in resource.get("telecom", []):
+        point["value"] = f"555-{number // 10000 % 1000:03d}-{number % 10000:04d}"
+    for address in resource.get("address", []):
+        address["line"] = [f"{number + 1} {line}" for line in address.get("line", [])]
+    for ident in resource.get("identifier", []):
+        if ident.get("value") and not _UUID.fullmatch(ident["value"]):
+            ident["value"] = f"{ident['value']}{number}"
+
+
+def copies(n: int, *, distinct: bool = False) -> list[dict[str, Any]]:
     texts = [p.read_text(encoding="utf-8") for p in sorted(FIXTURES.glob("*.json"))]
     out = []
-    for _ in range(n):
-        for text in texts:
-            out.append(json.loads(_UUID.sub(_renamer(), text)))
+    for copy in range(n):
+        for i, text in enumerate(texts):
+            bundle = json.loads(_UUID.sub(_renamer(), text))
+            if distinct:
+                for entry in bundle["entry"]:
+                    if entry["resource"]["resourceType"] == "Patient":
+                        _person(entry["resource"], copy * len(texts) + i)
+            out.append(bundle)
     return out
 
 
@@ -61,9 +98,14 @@ def main() -> None:
         action="store_true",
         help="validate in a worker process ahead of the writes (what the CLI does)",
     )
+    parser.add_argument(
+        "--distinct",
+        action="store_true",
+        help="each copy a person of its own (default: the same people again, all merged)",
+    )
     args = parser.parse_args()
-    bundles = copies(args.copies)
-    resources = sum(len(b["entry"]) for b in bundles)  # type: ignore[arg-type]
+    bundles = copies(args.copies, distinct=args.distinct)
+    resources = sum(len(b["entry"]) for b in bundles)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/import.db"
         upgrade_to_head(url)
@@ -93,6 +135,14 @@ def main() -> None:
         if pool is not None:
             pool.shutdown()
         with engine.connect() as conn:
+            links: dict[LinkKind, int] = {
+                kind: count
+                for kind, count in conn.execute(
+                    select(IdentityLink.kind, func.count())
+                    .where(IdentityLink.status != LinkStatus.REJECTED)
+                    .group_by(IdentityLink.kind)
+                )
+            }
             rows = {
                 name: [dict(r) for r in conn.execute(select(metadata.tables[name])).mappings()]
                 for name in WRITE_ORDER
@@ -110,6 +160,11 @@ def main() -> None:
         floor = time.perf_counter() - start
         floor_engine.dispose()
     print(f"bundles {len(bundles)}, resources {resources}, rows written {total_rows}")
+    print(
+        f"matcher: {links.get(LinkKind.MERGED_INTO, 0)} patients merged, "
+        f"{links.get(LinkKind.POSSIBLE_DUPLICATE, 0)} duplicate links "
+        f"({'distinct people' if args.distinct else 'the same people again'})"
+    )
     print(f"import : {elapsed:7.2f} s  {resources / elapsed:9,.0f} resources/s")
     # The machine is shared: CPU seconds of this process say what it costs, wall seconds
     # what it took; both are printed with the load average.

@@ -252,12 +252,14 @@ def audit_refusal(
     refused: Iterable[str] = (),
     request_id: str | None,
     now: datetime,
+    client: str | None = None,
 ) -> None:
     """One audit event for a change that was refused: by the policy (``denied``: the
     capability or ``Type.field``s the caller lacks, in ``fields``) or by scope
     (``not_found``: the record is missing or not the caller's to see, which the trail,
     like the caller, does not tell apart). ``operation`` is what was asked
-    (``Mutation.createTask``); no id, no input value goes in."""
+    (``Mutation.createTask``); no id, no input value goes in. ``client`` names the
+    channel when it is not the API (``fhir-bulk`` for the export command)."""
     audit.record(
         session=session,
         principal=principal,
@@ -267,5 +269,6 @@ def audit_refusal(
         fields=[operation, *refused],
         policy_version=policy.version,
         request_id=request_id,
+        client=client,
         now=now,
     )

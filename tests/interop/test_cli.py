@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_export_fhir_writes_ndjson_audits_and_reimports(
 ) -> None:
     from sqlalchemy import select
 
-    from backend.access.models import AuditAction, AuditEvent
+    from backend.access.models import AuditAction, AuditEvent, AuditOutcome
     from backend.db import make_engine, transaction
 
     assert run("import", "fhir", str(SYNTHEA), env=home).returncode == 0
@@ -121,6 +122,33 @@ def test_export_fhir_writes_ndjson_audits_and_reimports(
     finally:
         engine.dispose()
     assert run("export", "fhir", "--out", str(out), "--user", user, env=home).returncode == 2
+    # An unknown (or out-of-scope: the same answer) id: a clear error, exit 1, audited.
+    missing = str(uuid.uuid4())
+    refused = run(
+        "export",
+        "fhir",
+        "--out",
+        str(tmp_path / "none"),
+        "--user",
+        user,
+        "--patient",
+        missing,
+        env=home,
+    )
+    assert refused.returncode == 1
+    assert "1 of the 1 patient id(s) asked for were not found" in " ".join(refused.stderr.split())
+    assert missing not in refused.stdout + refused.stderr
+    engine = make_engine(home["DATABASE_URL"])
+    try:
+        with transaction(engine) as session:
+            rows = session.scalars(
+                select(AuditEvent).where(AuditEvent.outcome == AuditOutcome.NOT_FOUND)
+            ).all()
+            assert [(e.action, e.client, e.patient_id) for e in rows] == [
+                (AuditAction.EXPORT, "fhir-bulk", None)
+            ]
+    finally:
+        engine.dispose()
     assert (
         run("export", "fhir", "--out", str(tmp_path / "x"), "--user", "nobody", env=home).returncode
         == 2

@@ -1,9 +1,11 @@
 """Read and validate the next files in a worker process while the current one is written.
 
-R4B validation is about half the CPU of an import and needs nothing from the database,
-so ``patient360 import fhir`` hands it to one worker process, a file or two ahead of the
-importer: on two cores the two run side by side. The importer still decides (all or
-nothing per file) with the problems the worker found; nothing is written by the worker.
+Reading, parsing and validating a file needs nothing from the database, so ``patient360
+import fhir`` hands them to one worker process, a file or two ahead of the importer: on
+two cores the two run side by side. (Validation used to be half the CPU of an import;
+since :mod:`.quick_check` it is a few per cent, so the worker mostly saves the parsing.)
+The importer still decides (all or nothing per file) with the problems the worker found;
+nothing is written by the worker.
 """
 
 from __future__ import annotations

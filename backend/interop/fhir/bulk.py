@@ -23,10 +23,12 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.access.models import AuditAction, AuditOutcome
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
 from backend.access.reads import ReadLog
 from backend.access.scoping import visible_patients
+from backend.access.writes import audit_refusal
 from backend.common.mixins import utcnow
 from backend.interop.fhir.exporter import export_events, patient_resource, record_resources
 from backend.patients.models import Patient
@@ -34,12 +36,16 @@ from backend.patients.service import get_patients
 
 PAGE = 100
 """Patients read per page: large enough to batch the queries, small enough for memory."""
+REFUSED_OPERATION = "Patient.export"
+"""What a refused id asked for, as the audit trail names it (the API's refusals name
+their mutation the same way, ``Mutation.createTask``)."""
 
 
 @dataclass(slots=True)
 class BulkSummary:
     counts: Counter[str] = field(default_factory=Counter)  # resourceType -> lines written
     patients: int = 0
+    not_found: int = 0  # ids asked for that are unknown or not the caller's to see
     labelled: int = 0  # resources with a field withheld from the caller (meta.security)
     files: dict[str, Path] = field(default_factory=dict)
 
@@ -87,10 +93,14 @@ def export_ndjson(
     each page so what has left the system is on record even if a later page fails.
     ``since`` keeps records recorded or changed from then on; the Patient resources are
     always written, as the records' references need them on re-import.
+    Each id in ``patient_ids`` that is unknown or out of scope is audited as a
+    ``not_found`` refusal without the id (as the API audits a refused mutation): which
+    ids were probed stays out of the trail, that something was refused does not.
     """
     out.mkdir(parents=True, exist_ok=True)
     summary = BulkSummary()
     now = utcnow()
+    exported: set[uuid.UUID] = set()
     with ExitStack() as files:
         handles: dict[str, IO[bytes]] = {}
 
@@ -128,8 +138,25 @@ def export_ndjson(
                     write(resource)
             export_events(session, principal, policy, log, request_id, now, client="fhir-bulk")
             summary.patients += len(views)
+            exported.update(views)
             if commit is not None:
                 commit()
             if on_page is not None:
                 on_page(len(ids))
+    if patient_ids is not None:
+        summary.not_found = len(set(patient_ids) - exported)
+        for _ in range(summary.not_found):
+            audit_refusal(
+                session=session,
+                principal=principal,
+                policy=policy,
+                action=AuditAction.EXPORT,
+                outcome=AuditOutcome.NOT_FOUND,
+                operation=REFUSED_OPERATION,
+                request_id=request_id,
+                now=now,
+                client="fhir-bulk",
+            )
+        if summary.not_found and commit is not None:
+            commit()
     return summary

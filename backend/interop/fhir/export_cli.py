@@ -3,7 +3,9 @@
 The command acts as the staff user named by ``--user`` (a person, or the service account
 an API client acts as, like ``patient360 token``), capped to the ``fhir:export`` scope as
 a token would be: it writes only what that user may read, masked fields left out and
-labelled, and every patient exported is audited as one ``export`` event.
+labelled, and every patient exported is audited as one ``export`` event. A ``--patient``
+id that is unknown or out of scope is an error (exit 1), audited as a ``not_found``
+refusal without the id.
 """
 
 from __future__ import annotations
@@ -127,8 +129,12 @@ def export_fhir(
     console.print(f"patients exported: {summary.patients}")
     if summary.labelled:
         console.print(f"resources with withheld fields (labelled REDACTED): {summary.labelled}")
-    if patient_ids is not None and summary.patients < len(set(patient_ids)):
+    if summary.not_found:
+        # The same answer for unknown and out-of-scope ids, as the API gives: which one it
+        # was is not the caller's to learn. The refusals are in the audit trail.
         err.print(
-            f"[yellow]{len(set(patient_ids)) - summary.patients} patient id(s) not found "
-            "or not in this user's scope[/yellow]"
+            f"[red]error: {summary.not_found} of the {len(set(patient_ids or ()))} patient "
+            f"id(s) asked for were not found or are not in {user!r}'s scope; nothing was "
+            "written for them[/red]"
         )
+        raise typer.Exit(1)

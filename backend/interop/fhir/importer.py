@@ -275,6 +275,11 @@ def _plan(
         model = _model_for(entry.resource_type)
         if model is not None:
             by_model[model].append((entry.resource_type, rids[entry.index]))
+        if entry.resource_type == "ExplanationOfBenefit":
+            # Its contained Coverage is a row of its own under a derived key (see
+            # map_eob): read with the batch's coverages, not looked up one EOB at a time.
+            key = ("Coverage", f"{rids[entry.index]}/coverage")
+            by_model[FHIR_MODELS["Coverage"]].append(key)
     ids: dict[tuple[str, str], uuid.UUID] = {}
     new: set[tuple[str, str]] = set()
     for model, keys in by_model.items():
@@ -299,10 +304,26 @@ def _plan(
     full_urls = {e.full_url: (e.resource_type, rids[e.index]) for e in batch.entries if e.full_url}
     cache: dict[tuple[str, str], uuid.UUID | None] = {}
 
-    def lookup(resource_type: str, source_id: str) -> uuid.UUID | None:
-        model = _model_for(resource_type) or (
+    def model_of(resource_type: str) -> type[Base] | None:
+        return _model_for(resource_type) or (
             FHIR_MODELS.get(resource_type) if resource_type == "Organization" else None
         )
+
+    # References to rows outside the batch (an NDJSON file of Conditions pointing at
+    # stored patients): one query per type for the whole batch, not one per reference.
+    wanted: dict[tuple[str, str], type[Base]] = {}
+    for key in _references(batch, full_urls):
+        model = model_of(key[0])
+        if model is not None and key not in ids:
+            wanted[key] = model
+    outside: dict[type[Base], set[str]] = defaultdict(set)
+    for (_, source_id), model in wanted.items():
+        outside[model].add(source_id)
+    stored = {model: _existing_ids(session, model, system, sids) for model, sids in outside.items()}
+    cache.update({key: stored[model].get(key[1]) for key, model in wanted.items()})
+
+    def lookup(resource_type: str, source_id: str) -> uuid.UUID | None:
+        model = model_of(resource_type)
         if model is None:
             return None
         if (resource_type, source_id) not in cache:
@@ -349,6 +370,27 @@ def _plan(
                 plan.raw = True
         planned.append(plan)
     return planned, ctx.ids
+
+
+def _references(batch: Batch, full_urls: dict[str, tuple[str, str]]) -> set[tuple[str, str]]:
+    """(resource type, id) of every ``Type/id`` reference in the batch that is not one
+    of its own full URLs, parsed as :meth:`MapContext.resolve` parses them."""
+    found: set[tuple[str, str]] = set()
+    stack: list[Any] = [entry.resource for entry in batch.entries]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("reference")
+            if isinstance(ref, str) and ref and not ref.startswith("#") and ref not in full_urls:
+                parts = ref.rstrip("/").split("/")
+                if "_history" in parts:
+                    parts = parts[: parts.index("_history")]
+                if len(parts) >= 2:
+                    found.add((parts[-2], parts[-1]))
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
+    return found
 
 
 def _raw_row(entry: Entry, ctx: MapContext, sid: str, reason: RawReason, note: str | None) -> Row:

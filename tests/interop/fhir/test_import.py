@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from backend.access.models import AuditAction, AuditEvent
@@ -41,7 +41,8 @@ KEY = b"k" * 32
 
 
 def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    bundle: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return bundle
 
 
 def _import(session: Session, bundle: dict[str, Any], label: str = "test") -> Any:
@@ -211,8 +212,64 @@ def test_ndjson_and_unmapped_types_kept_raw(session: Session) -> None:
     assert len(raw) == 3
     assert all(r.patient_id is not None for r in raw)
     assert {r.reason for r in raw} == {RawReason.UNMAPPED_TYPE}
+    # A type FHIR R4 does not have is kept raw too (it once stopped the import).
+    odd = {"resourceType": "NoSuchThing", "id": "odd-1", "subject": teams[0]["subject"]}
+    report = import_batch(
+        session=session,
+        batch=ndjson_from_bytes(json.dumps(odd).encode(), label="NoSuchThing.ndjson"),
+        ssn_key=KEY,
+        source_system="synthea-5-2019",
+    )
+    assert report.ok, report.problems
+    assert report.counts["NoSuchThing"].raw == 1
+    kept = session.scalar(select(RawResource).where(RawResource.resource_type == "NoSuchThing"))
+    assert kept is not None
+    assert kept.reason == RawReason.UNKNOWN_TYPE
     with pytest.raises(ValueError, match="one resource type"):
         ndjson_from_bytes(body + b"\n" + json.dumps({"resourceType": "Device"}).encode(), label="x")
+
+
+def test_references_to_stored_rows_are_read_once_per_batch(session: Session) -> None:
+    sources = []
+    for path in BUNDLES:
+        bundle = _load(path)
+        assert _import(session, bundle).ok
+        sources.append(
+            next(
+                e["resource"]["id"]
+                for e in bundle["entry"]
+                if e["resource"]["resourceType"] == "Patient"
+            )
+        )
+    conditions = [
+        {
+            "resourceType": "Condition",
+            "id": f"later-{i}",
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}]},
+            "subject": {"reference": f"Patient/{sources[i % len(sources)]}"},
+        }
+        for i in range(12)
+    ]
+    batch = ndjson_from_bytes(
+        "\n".join(json.dumps(c) for c in conditions).encode(), label="Condition.ndjson"
+    )
+    statements: list[str] = []
+
+    def seen(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    connection = session.connection()
+    event.listen(connection, "before_cursor_execute", seen)
+    try:
+        report = import_batch(
+            session=session, batch=batch, ssn_key=KEY, source_system="synthea-5-2019"
+        )
+    finally:
+        event.remove(connection, "before_cursor_execute", seen)
+    assert report.ok, report.problems
+    assert report.counts["Condition"].created == 12
+    patient_reads = [s for s in statements if s.lstrip().startswith("SELECT patient.source_id")]
+    assert len(patient_reads) == 1  # one IN list for both patients, not one per reference
 
 
 def test_unresolved_subject_is_kept_raw_not_dropped(session: Session) -> None:

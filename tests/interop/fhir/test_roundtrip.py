@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from backend.access.models import AuditAction, AuditEvent
+from backend.access.models import AuditAction, AuditEvent, AuditOutcome
 from backend.access.policy import CompiledPolicy, policy_store
 from backend.access.principal import Principal, PrincipalKind
 from backend.db import make_engine
@@ -45,7 +45,8 @@ def _when(value: str | None) -> datetime | None:
 
 
 def _code(concept: dict[str, Any] | None) -> str | None:
-    return ((concept or {}).get("coding") or [{}])[0].get("code")
+    code: str | None = ((concept or {}).get("coding") or [{}])[0].get("code")
+    return code
 
 
 def facts(resources: Iterable[dict[str, Any]]) -> dict[tuple[Any, ...], Facts]:
@@ -272,3 +273,44 @@ def test_bulk_export_filters_by_patient_and_date_and_audits_each_patient(
     assert sorted(str(e.patient_id) for e in events) == sorted(
         [str(ids[0]), *(str(i) for i in ids)]
     )
+
+
+def test_bulk_export_audits_unknown_and_out_of_scope_ids_as_not_found_without_ids(
+    session: Session, tmp_path: Path
+) -> None:
+    policy = policy_store(get_settings().policies_dir).current()
+    ids: list[uuid.UUID] = []
+    for path in BUNDLES:
+        report = _import(session, _load(path), path.name)
+        assert report.ok
+        ids += report.patients_upserted
+    reader = _reader(session, ids[:1])  # the second patient is out of this reader's scope
+    unknown = uuid.uuid4()
+    summary = export_ndjson(
+        session=session,
+        principal=reader,
+        policy=policy,
+        out=tmp_path / "out",
+        patient_ids=[ids[0], ids[1], unknown, unknown],
+    )
+    assert (summary.patients, summary.not_found) == (1, 2)
+    exported = {r["id"] for r in _read_ndjson(tmp_path / "out")}
+    assert str(ids[1]) not in exported
+    events = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.client == "fhir-bulk", AuditEvent.actor_id == reader.subject_id
+        )
+    ).all()
+    refused = [e for e in events if e.outcome is AuditOutcome.NOT_FOUND]
+    # One refusal per id refused, told apart from neither each other nor an unknown id.
+    assert len(refused) == 2
+    assert [e.patient_id for e in events if e.outcome is AuditOutcome.SUCCESS] == [ids[0]]
+    for event in refused:
+        assert event.action is AuditAction.EXPORT
+        assert event.patient_id is None
+        assert event.record_types == ["Patient"]
+        assert event.fields == ["Patient.export"]
+        row = repr({c.name: getattr(event, c.name) for c in AuditEvent.__table__.c})
+        for refused_id in (ids[1], unknown):
+            assert str(refused_id) not in row
+            assert refused_id.hex not in row
