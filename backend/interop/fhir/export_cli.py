@@ -60,12 +60,10 @@ def export_fhir(
     ] = None,
 ) -> None:
     """Write the records USER may read as FHIR R4 bulk NDJSON, one file per resource type."""
-    from sqlalchemy import select
     from sqlalchemy.orm import Session
 
     from backend.access.policy import policy_store
-    from backend.accounts.models import StaffUser
-    from backend.auth.principals import staff_principal
+    from backend.auth.principals import named_staff_principal
     from backend.db import make_engine
     from backend.interop.fhir.bulk import export_ndjson
     from backend.settings import get_settings
@@ -81,22 +79,11 @@ def export_fhir(
     run = uuid.uuid4().hex
     try:
         with Session(engine) as session:
-            staff_id = session.scalar(
-                select(StaffUser.id).where(
-                    StaffUser.username == user,
-                    StaffUser.deleted_at.is_(None),
-                    StaffUser.active.is_(True),
-                )
-            )
-            principal = (
-                staff_principal(
-                    session=session,
-                    staff_user_id=staff_id,
-                    scopes=frozenset({EXPORT_SCOPE}),
-                    token_id=f"cli-export-{run}",
-                )
-                if staff_id is not None
-                else None
+            principal = named_staff_principal(
+                session=session,
+                username=user,
+                token_id=f"cli-export-{run}",
+                scopes=frozenset({EXPORT_SCOPE}),
             )
             if principal is None:
                 err.print(f"[red]no active staff user named {user!r}[/red]")
