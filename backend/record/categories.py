@@ -184,6 +184,14 @@ class Category(Generic[V]):
     def record_type(self) -> str:
         return str(self.model.__name__)
 
+    def clauses(
+        self, *, policy: CompiledPolicy, principal: Principal
+    ) -> tuple[ColumnElement[bool], ...]:
+        """The category's own WHERE clauses for this caller (on top of the shared ones)."""
+        if self.row_filter is None:
+            return self.where
+        return (*self.where, self.row_filter(self.model, policy=policy, principal=principal))
+
     def list(
         self,
         *,
@@ -195,9 +203,6 @@ class Category(Generic[V]):
         now: datetime | None = None,
     ) -> dict[uuid.UUID, list[V]] | None:
         """Each patient's records of this category, in order; None when withheld."""
-        where = self.where
-        if self.row_filter is not None:
-            where = (*where, self.row_filter(self.model, policy=policy, principal=principal))
         return list_patient_records(
             session=session,
             principal=principal,
@@ -206,7 +211,7 @@ class Category(Generic[V]):
             view=self.view,
             patient_ids=patient_ids,
             order_by=self.order_by,
-            where=where,
+            where=self.clauses(policy=policy, principal=principal),
             log=log,
             now=now,
         )

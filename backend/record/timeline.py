@@ -240,7 +240,9 @@ def patient_timeline(
         table = model.__table__
         shown = dict.fromkeys(("id", *category.title, *category.summary))
         query = select(_at(category).label("_at"), *(table.c[n] for n in shown)).where(
-            model.patient_id == patient_id, *filters, *category.where
+            model.patient_id == patient_id,
+            *filters,
+            *category.clauses(policy=policy, principal=principal),
         )
         if anchor is not None:
             query = query.where(_after(category, anchor))
