@@ -108,6 +108,16 @@ def prefill(patient: Mapping[str, Any] | None) -> dict[str, Any]:
             state=home.get("state"),
             postal_code=home.get("postalCode"),
         )
+    # The primary contact (the list comes primary first); whether they may be told is
+    # asked anew each time: it is not stored on the contact.
+    contacts = patient.get("emergencyContacts") or []
+    contact = next((c for c in contacts if c.get("isPrimary") and c.get("name")), None)
+    if contact:
+        found.update(
+            ec_name=contact["name"],
+            ec_relationship=contact.get("relationshipToPatient"),
+            ec_phone=contact.get("phone"),
+        )
     return {k: v for k, v in found.items() if v not in (None, "")}
 
 

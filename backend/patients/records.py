@@ -42,6 +42,21 @@ class AddressView:
 
 
 @dataclass(frozen=True, slots=True)
+class EmergencyContactView:
+    """Someone to call for the patient (not one of the patient's own channels)."""
+
+    id: uuid.UUID
+    name: str | None = None
+    relationship_to_patient: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    is_primary: bool | None = None
+    effective_at: datetime | None = None
+    version: int | None = None
+    withheld: tuple[Withheld, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class PatientView:
     """A patient's demographics and how to reach them, as the caller may see them.
 
@@ -83,6 +98,7 @@ class PatientPage:
 __all__ = [
     "AddressView",
     "ContactPointView",
+    "EmergencyContactView",
     "PatientPage",
     "PatientView",
     "build_view",

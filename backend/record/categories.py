@@ -8,6 +8,11 @@ rules, field masks and audit notes apply to every one alike), the GraphQL loader
 (:mod:`backend.api.context`), the categories a patient's ``withheld`` names
 (:mod:`backend.patients.service`) and the timeline (:mod:`backend.record.timeline`).
 Adding a category is one row here, one view and one GraphQL type.
+
+A category can carry a row rule that depends on the caller (``row_filter``: emergency
+contacts are hidden from callers who see contacts only as alumni coordinators), and can
+stay off the timeline (``on_timeline``: an emergency contact is a fact about the patient,
+not an event of their journey).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Session
@@ -26,6 +31,7 @@ from backend.access.listing import list_patient_records
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
 from backend.access.reads import ReadLog
+from backend.access.sensitivity import consented_contact_filter
 from backend.billing.models import Charge, Coverage, Invoice, Payment, PriorAuthorization
 from backend.billing.records import (
     ChargeView,
@@ -89,6 +95,8 @@ from backend.journey.records import (
     InquiryView,
     ReferralView,
 )
+from backend.patients.models import EmergencyContact
+from backend.patients.records import EmergencyContactView
 from backend.scheduling.models import Appointment, Encounter
 from backend.scheduling.records import AppointmentView, EncounterView
 
@@ -132,6 +140,15 @@ class RecordKind(enum.StrEnum):
     SURVEY_INVITATIONS = "survey_invitations"
     SURVEY_RESPONSES = "survey_responses"
     REVIEWS = "reviews"
+    EMERGENCY_CONTACTS = "emergency_contacts"
+
+
+class RowFilter(Protocol):
+    """A WHERE clause on a category's rows that depends on who is asking."""
+
+    def __call__(
+        self, model: Any, *, policy: CompiledPolicy, principal: Principal
+    ) -> ColumnElement[bool]: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,7 +159,9 @@ class Category(Generic[V]):
     (``recorded_at``, when we learned of it, is the last resort). ``title`` fields: the
     first readable, non-null one is the entry's title (else ``label``); ``summary``
     fields: the readable, non-null ones joined. Only fields the caller may read are ever
-    used, so a masked field cannot leak through a title.
+    used, so a masked field cannot leak through a title. ``row_filter`` narrows the rows
+    per caller on top of the shared scope and record rules; ``on_timeline`` False keeps
+    the category off :mod:`backend.record.timeline`.
     """
 
     kind: RecordKind
@@ -154,6 +173,8 @@ class Category(Generic[V]):
     summary: tuple[str, ...] = ()
     at: tuple[str, ...] = ("effective_at",)
     where: tuple[ColumnElement[bool], ...] = ()
+    row_filter: RowFilter | None = None
+    on_timeline: bool = True
 
     @property
     def name(self) -> str:
@@ -162,6 +183,14 @@ class Category(Generic[V]):
     @property
     def record_type(self) -> str:
         return str(self.model.__name__)
+
+    def clauses(
+        self, *, policy: CompiledPolicy, principal: Principal
+    ) -> tuple[ColumnElement[bool], ...]:
+        """The category's own WHERE clauses for this caller (on top of the shared ones)."""
+        if self.row_filter is None:
+            return self.where
+        return (*self.where, self.row_filter(self.model, policy=policy, principal=principal))
 
     def list(
         self,
@@ -182,7 +211,7 @@ class Category(Generic[V]):
             view=self.view,
             patient_ids=patient_ids,
             order_by=self.order_by,
-            where=self.where,
+            where=self.clauses(policy=policy, principal=principal),
             log=log,
             now=now,
         )
@@ -345,6 +374,12 @@ REVIEWS = Category(
     RecordKind.REVIEWS, Review, ReviewView, _newest(Review), "Review",
     title=("title", "platform"), summary=("rating", "moderation_status"),
 )  # fmt: skip
+EMERGENCY_CONTACTS = Category(
+    RecordKind.EMERGENCY_CONTACTS, EmergencyContact, EmergencyContactView,
+    (EmergencyContact.is_primary.desc(), *_newest(EmergencyContact, "recorded_at")),
+    "Emergency contact", title=("name",), summary=("relationship_to_patient",),
+    at=("effective_at",), row_filter=consented_contact_filter, on_timeline=False,
+)  # fmt: skip
 
 CATEGORIES: Mapping[RecordKind, Category[Any]] = {
     c.kind: c
@@ -354,7 +389,7 @@ CATEGORIES: Mapping[RecordKind, Category[Any]] = {
         DISCHARGES, REFERRALS, IMAGING_STUDIES, PROCEDURES, IMMUNIZATIONS, DIAGNOSTIC_REPORTS,
         SOCIAL_FACTORS, PRIOR_AUTHORIZATIONS, CHARGES, INVOICES, PAYMENTS, FORM_RESPONSES,
         ALUMNI_MEMBERSHIPS, ALUMNI_CHECK_INS, ALUMNI_EVENT_ATTENDANCES, SURVEY_INVITATIONS,
-        SURVEY_RESPONSES, REVIEWS,
+        SURVEY_RESPONSES, REVIEWS, EMERGENCY_CONTACTS,
     )
 }  # fmt: skip
 """Every category, in the order a patient lists them."""

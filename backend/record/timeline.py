@@ -44,7 +44,7 @@ _CURSOR_PREFIX = b"timeline:"
 
 
 class TimelineInputError(InvalidInput):
-    """A bad page size or cursor: answered as BAD_USER_INPUT."""
+    """A bad page size, cursor or kind: answered as BAD_USER_INPUT."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +193,11 @@ def patient_timeline(
         raise TimelineInputError("first", f"first must be between 1 and {MAX_TIMELINE_PAGE}")
     cursor = decode_cursor(after) if after is not None else None
     now = now or utcnow()
-    wanted = set(kinds) if kinds is not None else set(RecordKind)
+    on_timeline = {kind for kind, c in CATEGORIES.items() if c.on_timeline}
+    wanted = set(kinds) if kinds is not None else on_timeline
+    if wanted - on_timeline:
+        names = ", ".join(sorted(k.value for k in wanted - on_timeline))
+        raise TimelineInputError("kinds", f"not on the timeline: {names}")
     categories = [c for kind, c in CATEGORIES.items() if kind in wanted]
     plans: dict[RecordKind, MaskPlan] = {}
     withheld: list[Withheld] = []
@@ -236,7 +240,9 @@ def patient_timeline(
         table = model.__table__
         shown = dict.fromkeys(("id", *category.title, *category.summary))
         query = select(_at(category).label("_at"), *(table.c[n] for n in shown)).where(
-            model.patient_id == patient_id, *filters, *category.where
+            model.patient_id == patient_id,
+            *filters,
+            *category.clauses(policy=policy, principal=principal),
         )
         if anchor is not None:
             query = query.where(_after(category, anchor))

@@ -53,6 +53,7 @@ from backend.organization.models import (
 from backend.patients.models import (
     ContactPoint,
     ContactSystem,
+    EmergencyContact,
     IdentifierKind,
     Patient,
     PatientIdentifier,
@@ -194,6 +195,18 @@ def _consent(patient_id: uuid.UUID, n: int) -> Consent:
     )
 
 
+def _emergency_contact(patient_id: uuid.UUID, n: int) -> EmergencyContact:
+    return EmergencyContact(
+        patient_id=patient_id,
+        name=f"Contact {n}",
+        relationship_to_patient="sibling",
+        phone=f"+1617555{n:04d}",
+        email=f"contact{n}@example.org",
+        is_primary=n == 0,
+        effective_at=datetime(2025, 2, 1, tzinfo=UTC) + timedelta(days=n),
+    )
+
+
 def _plan(patient_id: uuid.UUID, n: int) -> list[Any]:
     """A care plan with one goal and one task on it."""
     plan = CarePlan(
@@ -225,6 +238,7 @@ def _chart(patient_id: uuid.UUID, count: int, payer_id: uuid.UUID, shared: Share
         _assessment,
         _communication,
         _consent,
+        _emergency_contact,
     )
     records: list[Any] = [make(patient_id, n) for make in makers for n in range(count)]
     coverage = [

@@ -78,7 +78,12 @@ PATIENT_ROLE = "patient"
 NO_PATIENT_ROWS = {"admin", "auditor"}
 # policies/README.md: alumni coordinators see contact details only on channels the patient
 # allowed for alumni messages (a row rule); this patient allowed none, so none come back.
-ROW_RULES = {("alumni_coordinator", "contactPoints"), ("alumni_coordinator", "addresses")}
+# Emergency contacts are not the patient's channels: alumni coordinators never get them.
+ROW_RULES = {
+    ("alumni_coordinator", "contactPoints"),
+    ("alumni_coordinator", "addresses"),
+    ("alumni_coordinator", "emergencyContacts"),
+}
 SCHEMA = build_schema(production=False)
 
 
@@ -417,10 +422,9 @@ def test_every_role_in_the_policy_file_is_in_the_matrix() -> None:
 
 def test_the_query_asks_for_every_category_and_is_one_request() -> None:
     # Every category of the unified record, contact details and care plans.
-    assert {"conditions", "notes", "invoices", "reviews", "contactPoints", "carePlans"} <= set(
-        CATEGORY_FIELDS
-    )
-    assert len(CATEGORY_FIELDS) >= 36
+    wanted = {"conditions", "notes", "invoices", "reviews", "contactPoints", "carePlans"}
+    assert wanted | {"emergencyContacts"} <= set(CATEGORY_FIELDS)
+    assert len(CATEGORY_FIELDS) >= 37
 
 
 @pytest.mark.parametrize("role", STAFF_ROLES)

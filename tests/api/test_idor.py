@@ -49,7 +49,7 @@ from backend.interop.hl7v2.models import Hl7Message
 from backend.journey.alumni import AlumniEvent, AlumniEventKind, AlumniProgram
 from backend.journey.models import Admission, Discharge, DischargeDisposition
 from backend.organization.models import CareTeamPatient
-from backend.patients.models import Patient
+from backend.patients.models import EmergencyContact, Patient
 from backend.scheduling.models import Encounter
 from graphql import GraphQLID, GraphQLInputObjectType, get_named_type
 from tests.api.conftest import ApiWorld
@@ -196,12 +196,16 @@ def foreign(api_world: ApiWorld, api_engine: Engine, crew: Crew) -> Foreign:
             expires_at=now + timedelta(days=7),
         )
         review = Review(id=uuid.uuid4(), patient_id=other, kind=ReviewKind.TESTIMONIAL)
+        # Contact details of someone else: the patient read must not carry them either.
+        contact = EmergencyContact(
+            patient_id=other, name="B contact", relationship_to_patient="spouse", phone="+1555"
+        )
         response = FormResponse(
             id=uuid.uuid4(),
             patient_id=other,
             definition_id=intake_definition(s, now=now).id,
         )
-        s.add_all([event, survey, review, response])
+        s.add_all([event, survey, review, response, contact])
         s.add(
             PortalAccount(
                 id=(account := uuid.uuid4()),
@@ -257,7 +261,7 @@ R = "__typename"
 WHY = 'reason: "Same person, checked"'  # a valid reason: refusals must not be about it
 CASES: dict[str, Case] = {
     "Query.patient(id)": Case(
-        "query($x: ID!) { patient(id: $x) { id givenName } }",
+        "query($x: ID!) { patient(id: $x) { id givenName emergencyContacts { name phone } } }",
         lambda f, x: {"x": x}, lambda f: f.patient, "physician", patient_arg=True,
     ),
     "Query.contactPreferences(patientId)": Case(

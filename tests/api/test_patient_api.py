@@ -264,6 +264,7 @@ def test_one_audit_event_per_patient_read_with_no_values(
     assert set(event_.record_types) == {
         "Patient",
         "ContactPoint",
+        "EmergencyContact",
         "Appointment",
         "Encounter",
         "Coverage",
@@ -273,7 +274,8 @@ def test_one_audit_event_per_patient_read_with_no_values(
     assert "Patient.conditions:field_group:diagnoses" in event_.masked_fields
     assert len(event_.policy_version or "") == 64
     text = repr([getattr(event_, c.key) for c in AuditEvent.__table__.columns])
-    for value in ("José", "Álvarez", api_world.phone, api_world.mrn, "F32.1", "Follow-up"):
+    phi = ("José", "Álvarez", api_world.phone, api_world.mrn, "F32.1", "Follow-up", "Contact 0")
+    for value in phi:
         assert value not in text
 
 

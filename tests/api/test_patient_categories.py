@@ -180,3 +180,28 @@ def test_survey_invitations_never_expose_their_token() -> None:
     schema = build_schema(production=False).as_str()
     start = schema.index("type SurveyInvitation {")
     assert "token" not in schema[start : schema.index("}", start)].lower()
+
+
+@pytest.mark.parametrize(
+    "role", ["front_desk", "physician", "therapist", "care_coordinator", "billing"]
+)
+def test_staff_who_read_contact_details_read_emergency_contacts(
+    client: TestClient, api_world: ApiWorld, role: str
+) -> None:
+    (contact,) = _patient(client, api_world, role)["emergencyContacts"]
+    assert (contact["name"], contact["relationshipToPatient"]) == ("Contact 0", "sibling")
+    assert (contact["phone"], contact["isPrimary"], contact["withheld"]) == (
+        "+16175550000",
+        True,
+        [],
+    )
+
+
+def test_alumni_coordinators_get_no_emergency_contacts_and_no_withheld_category(
+    client: TestClient, api_world: ApiWorld
+) -> None:
+    # They read contact details only on channels the patient allowed for alumni messages;
+    # an emergency contact is nobody's channel (backend/access/sensitivity.py).
+    patient = _patient(client, api_world, "alumni_coordinator")
+    assert patient["emergencyContacts"] == []
+    assert not any(w["field"] == "emergencyContacts" for w in patient["withheld"])

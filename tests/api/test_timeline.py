@@ -54,6 +54,7 @@ def test_entries_run_newest_first_across_kinds(client: TestClient, api_world: Ap
     assert stamps == sorted(stamps, reverse=True)
     kinds = {n["kind"] for n in nodes}
     assert {"CONDITIONS", "LABS", "NOTES", "INQUIRIES", "ADMISSIONS", "ALUMNI_CHECK_INS"} <= kinds
+    assert "EMERGENCY_CONTACTS" not in kinds  # the patient has one, the physician reads it
     journey = [
         (n["kind"], n["title"])
         for n in nodes
@@ -140,7 +141,14 @@ def test_therapist_sees_psychotherapy_notes_others_do_not(
 
 @pytest.mark.parametrize(
     "variables",
-    [{"first": 0}, {"first": 201}, {"after": "not-a-cursor"}, {"after": "dGltZWxpbmU6"}],
+    [
+        {"first": 0},
+        {"first": 201},
+        {"after": "not-a-cursor"},
+        {"after": "dGltZWxpbmU6"},
+        # A fact about the patient, not an event: never on the timeline.
+        {"kinds": ["EMERGENCY_CONTACTS"]},
+    ],
 )
 def test_bad_page_sizes_and_cursors_are_bad_user_input(
     client: TestClient, api_world: ApiWorld, variables: dict[str, Any]

@@ -183,11 +183,24 @@ def test_intake_without_javascript(
     assert page.url.endswith("/review")
     page.get_by_role("button", name="Submit my intake").click()
     expect(page.get_by_role("heading", name="Thank you, your intake is submitted")).to_be_visible()
+    # The next intake starts from the record: the emergency contact just submitted shows.
+    page.goto(portal.url + "/portal/intake")
+    page.get_by_role("button", name="Start my intake").click()
+    page.goto(page.url.rsplit("/", 1)[0] + "/emergency_contact")
+    expect(page.get_by_role("heading", name="Emergency contact")).to_be_visible()
+    expect(page.get_by_label("Name")).to_have_value("Maria Tester")
+    expect(page.get_by_label("Relationship to you")).to_have_value("Sibling")
+    expect(page.get_by_label("Phone number")).to_have_value("+16175550199")
+    page.screenshot(path=str(artifacts / "intake-prefilled-nojs.png"), full_page=True)
     ctx.close()
     engine = make_engine(portal.db_url)
     with transaction(engine) as s:
         ben = portal.world.patients["ben"]
-        (response,) = s.scalars(select(FormResponse).where(FormResponse.patient_id == ben))
+        (response,) = s.scalars(
+            select(FormResponse).where(
+                FormResponse.patient_id == ben, FormResponse.status == ResponseStatus.COMPLETED
+            )
+        )
         assert response.status is ResponseStatus.COMPLETED
         totals = {
             a.instrument.value: a.total_score

@@ -23,7 +23,7 @@ from backend.journey.models import Inquiry
 from backend.patients.models import Address, ContactPoint, ContactSystem, EmergencyContact
 from backend.settings import Settings
 from tests.portal.conftest import csrf_of, sign_in
-from tests.portal.intake_steps import STEPS, complete, post_step, start, submit
+from tests.portal.intake_steps import STEPS, complete, post_step, prefilled, start, submit
 from tests.portal.world import PortalWorld
 
 Http = Callable[..., TestClient]
@@ -108,6 +108,30 @@ def test_a_completed_intake_updates_the_record_as_patient_reported(
             "applied": True,
         }
         assert row.changes["preferred_name"]["applied"] is False  # demographics: for review
+
+
+def test_the_next_intake_is_prefilled_with_the_emergency_contact_and_keeps_it_once(
+    http: Http, world: PortalWorld, portal_engine: Engine
+) -> None:
+    client = signed_in(http, world)
+    first = start(client)
+    complete(client, first)
+    assert submit(client, first).status_code == 303
+    rid = start(client)
+    assert rid != first
+    page = client.get(f"/portal/intake/{rid}/emergency_contact").text
+    shown = {n: prefilled(page, n) for n in ("ec_name", "ec_relationship", "ec_phone")}
+    assert shown == {"ec_name": "Maria Tester", "ec_relationship": "Sibling",
+                     "ec_phone": "+16175550199"}  # fmt: skip
+    complete(client, rid)
+    # Confirming what was prefilled (as the page shows it) changes nothing on submit.
+    confirmed = shown | {"ec_may_share": "yes"}
+    assert post_step(client, rid, "emergency_contact", confirmed).status_code == 303
+    assert submit(client, rid).status_code == 303
+    with transaction(portal_engine) as s:
+        (contact,) = _portal_rows(s, EmergencyContact, world.patients["ana"])
+        assert (contact.name, contact.relationship_to_patient) == ("Maria Tester", "sibling")
+        assert contact.is_primary
 
 
 def test_submitting_twice_writes_once(

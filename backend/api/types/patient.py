@@ -1,4 +1,5 @@
-"""The patient family: the patient, how to reach them, search connections, the caller.
+"""The patient family: the patient, how to reach them and whom to call, search
+connections, the caller.
 
 Category fields (conditions, appointments, medications, ...) are resolved through the request's
 DataLoaders, so a page of patients costs one query per category, not one per patient.
@@ -66,6 +67,7 @@ from backend.record.categories import (
     COVERAGE,
     DIAGNOSTIC_REPORTS,
     DISCHARGES,
+    EMERGENCY_CONTACTS,
     ENCOUNTERS,
     FORM_RESPONSES,
     GOALS,
@@ -110,6 +112,19 @@ class Address:
     state: str | None
     postal_code: str | None
     country: str | None
+    withheld: list[WithheldField]
+
+
+@strawberry.type(description="Someone to call for the patient in an emergency.")
+class EmergencyContact:
+    id: strawberry.ID
+    name: str | None
+    relationship_to_patient: str | None
+    phone: str | None
+    email: str | None
+    is_primary: bool | None
+    effective_at: datetime | None
+    version: int | None
     withheld: list[WithheldField]
 
 
@@ -204,6 +219,9 @@ class Patient:
     )
     survey_responses: list[SurveyResponse] | None = category_field(SURVEY_RESPONSES, SurveyResponse)
     reviews: list[Review] | None = category_field(REVIEWS, Review)
+    emergency_contacts: list[EmergencyContact] | None = category_field(
+        EMERGENCY_CONTACTS, EmergencyContact
+    )
 
     timeline: TimelineConnection = strawberry.field(
         resolver=resolve_timeline,

@@ -26,7 +26,9 @@ from backend.record.timeline import (
 TimelineKind = strawberry.enum(
     RecordKind,
     name="TimelineKind",
-    description="A category of the record, as it appears on the timeline.",
+    description="A category of the record, as it appears on the timeline (every one but "
+    "EMERGENCY_CONTACTS, a fact about the patient rather than an event: asking for it is "
+    "BAD_USER_INPUT).",
 )
 
 

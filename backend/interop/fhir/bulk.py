@@ -31,6 +31,7 @@ from backend.access.scoping import visible_patients
 from backend.access.writes import audit_refusal
 from backend.common.mixins import utcnow
 from backend.interop.fhir.exporter import export_events, patient_resource, record_resources
+from backend.interop.fhir.patient_parts import patient_parts
 from backend.patients.models import Patient
 from backend.patients.service import get_patients
 
@@ -132,8 +133,16 @@ def export_ndjson(
                 now=now,
                 since=since,
             )
+            parts = patient_parts(
+                session=session,
+                principal=principal,
+                policy=policy,
+                patient_ids=list(views),
+                log=log,
+                now=now,
+            )
             for patient_id, view in views.items():
-                write(patient_resource(view))
+                write(patient_resource(view, parts[patient_id]))
                 for resource in found[patient_id]:
                     write(resource)
             export_events(session, principal, policy, log, request_id, now, client="fhir-bulk")

@@ -2,7 +2,8 @@
 
 Every record type is read with :func:`backend.access.listing.list_patient_records` (row
 scope, Part 2 and psychotherapy rules, field masks: the same path as the GraphQL API);
-the patient with :func:`backend.patients.service.get_patient`. A withheld field is left
+the patient with :func:`backend.patients.service.get_patient` and its identifiers and
+emergency contacts with :mod:`backend.interop.fhir.patient_parts`. A withheld field is left
 out of the resource and the resource is labelled REDACTED in ``meta.security``; a type
 the caller may not read at all is left out and the Bundle is labelled instead. Reads are
 audited as one ``export`` event per patient.
@@ -42,6 +43,7 @@ from backend.clinical.results import DiagnosticReport
 from backend.common.mixins import utcnow
 from backend.engagement.models import Communication, Consent
 from backend.forms.models import FormDefinition, FormResponse
+from backend.interop.fhir.patient_parts import PatientParts, patient_parts, render_parts
 from backend.interop.fhir.renderers import (
     Related,
     clean,
@@ -339,7 +341,7 @@ EXPORTED: tuple[Exported, ...] = (
 VIEWS = {e.model: _view(e.model) for e in (*EXPORTED, Exported(Charge, ()))}
 
 
-def render_patient(view: Any) -> dict[str, Any]:
+def render_patient(view: Any, parts: PatientParts | None = None) -> dict[str, Any]:
     v = asdict(view)
     given = [g for g in (v.get("given_name"), v.get("middle_name")) if g]
     name = clean(
@@ -379,6 +381,7 @@ def render_patient(view: Any) -> dict[str, Any]:
             "birthDate": iso(v.get("birth_date")),
             "telecom": telecom,
             "address": addresses,
+            **render_parts(parts or PatientParts()),
         }
     )
 
@@ -462,11 +465,12 @@ def _form_urls(session: Session, found: dict[uuid.UUID, list[Any]]) -> dict[uuid
     return {rid: f"{url}|{version}" if version else url for rid, url, version in rows if url}
 
 
-def patient_resource(view: Any) -> dict[str, Any]:
-    """The Patient resource of a patient view, labelled when a field was withheld."""
-    own = render_patient(view)
+def patient_resource(view: Any, parts: PatientParts | None = None) -> dict[str, Any]:
+    """The Patient resource of a patient view and its identifiers and contacts, labelled
+    when a field of any of them was withheld."""
+    own = render_patient(view, parts)
     names = {f.name for f in view.__dataclass_fields__.values()}
-    if [w for w in view.withheld if w.field in names]:
+    if [w for w in view.withheld if w.field in names] or (parts is not None and parts.withheld):
         _label(own)
     return own
 
@@ -497,7 +501,15 @@ def everything(
         log=log,
         now=now,
     )
-    resources = [patient_resource(patient), *found[patient.id]]
+    parts = patient_parts(
+        session=session,
+        principal=principal,
+        policy=policy,
+        patient_ids=[patient.id],
+        log=log,
+        now=now,
+    )
+    resources = [patient_resource(patient, parts[patient.id]), *found[patient.id]]
     export_events(session, principal, policy, log, request_id, now)
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",

@@ -59,6 +59,7 @@ WRITE_ORDER: tuple[str, ...] = (
     "contact_point",
     "address",
     "patient_identifier",
+    "emergency_contact",
     "appointment",
     "encounter",
     "condition",

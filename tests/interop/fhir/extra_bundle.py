@@ -8,6 +8,9 @@ from typing import Any
 PATIENT = "urn:uuid:6f1c2c1e-0000-4000-8000-000000000001"
 SUBJECT = {"reference": PATIENT}
 NOTE = "Seen for follow-up; doing well."
+MRN = "MRN-0042"
+V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+V3_ROLE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
 
 
 def _entry(resource: dict[str, Any]) -> dict[str, Any]:
@@ -22,6 +25,26 @@ def extra_bundle() -> dict[str, Any]:
             "name": [{"family": "Okafor", "given": ["Ada"]}],
             "gender": "female",
             "birthDate": "1980-02-03",
+            "identifier": [
+                {
+                    "type": {"coding": [{"system": V2_0203, "code": "MR"}]},
+                    "system": "urn:oid:1.2.3.4.5",
+                    "value": MRN,
+                }
+            ],
+            # Synthea patients carry no contacts: this one has a sister to call.
+            "contact": [
+                {
+                    "relationship": [
+                        {"coding": [{"system": V3_ROLE, "code": "SIS", "display": "sister"}]}
+                    ],
+                    "name": {"family": "Okafor", "given": ["Ngozi"]},
+                    "telecom": [
+                        {"system": "phone", "value": "+16175550123"},
+                        {"system": "email", "value": "ngozi@example.org"},
+                    ],
+                }
+            ],
         },
         {
             "resourceType": "Appointment",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections import Counter
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -14,7 +15,7 @@ from backend.access.principal import Principal, PrincipalKind
 from backend.interop.fhir.exporter import everything
 from backend.interop.fhir.validation import validate_model
 from backend.settings import get_settings
-from tests.interop.fhir.extra_bundle import NOTE, extra_bundle
+from tests.interop.fhir.extra_bundle import MRN, NOTE, V2_0203, extra_bundle
 from tests.interop.fhir.test_import import BUNDLES, _import, _load, _patient_id, _scoped
 
 READS_ALL = frozenset({"physician", "billing", "integration"})
@@ -87,3 +88,61 @@ def test_masked_types_are_left_out_and_the_bundle_labelled(session: Session) -> 
     assert found["meta"]["security"][0]["code"] == "REDACTED"
     for entry in found["entry"]:
         validate_model(entry["resource"])
+
+
+def _patient_resource(session: Session, roles: frozenset[str]) -> dict[str, Any]:
+    policy = policy_store(get_settings().policies_dir).current()
+    extra = extra_bundle()
+    assert _import(session, extra, "extra").ok
+    pid = _patient_id(session, extra)
+    found = everything(
+        session=session, principal=_reader(_scoped(session, pid), roles), policy=policy,
+        patient_id=pid,
+    )  # fmt: skip
+    assert found is not None
+    validate_model(found)
+    patient: dict[str, Any] = found["entry"][0]["resource"]
+    assert patient["resourceType"] == "Patient"
+    validate_model(patient)
+    return patient
+
+
+def test_the_patient_carries_its_identifiers_and_emergency_contacts(session: Session) -> None:
+    patient = _patient_resource(session, READS_ALL)
+    assert patient["identifier"] == [
+        {
+            "type": {"coding": [{"system": V2_0203, "code": "MR"}]},
+            "system": "urn:oid:1.2.3.4.5",
+            "value": MRN,
+        }
+    ]
+    (contact,) = patient["contact"]
+    assert contact["relationship"][0]["coding"][0]["code"] == "C"
+    assert contact["relationship"][1] == {"text": "sister"}
+    assert contact["name"] == {"text": "Ngozi Okafor"}
+    assert {(t["system"], t["value"]) for t in contact["telecom"]} == {
+        ("phone", "+16175550123"),
+        ("email", "ngozi@example.org"),
+    }
+    assert "meta" not in patient
+
+
+def test_an_identifier_value_the_caller_may_not_read_is_left_out_and_labelled(
+    session: Session,
+) -> None:
+    # Clinicians read identifiers (kind, system) but not their values.
+    patient = _patient_resource(session, frozenset({"physician"}))
+    (identifier,) = patient["identifier"]
+    assert "value" not in identifier
+    assert identifier["system"] == "urn:oid:1.2.3.4.5"
+    assert patient["meta"]["security"][0]["code"] == "REDACTED"
+    assert MRN not in str(patient)
+    assert patient["contact"][0]["name"] == {"text": "Ngozi Okafor"}
+
+
+def test_alumni_coordinators_export_no_emergency_contacts(session: Session) -> None:
+    # They see contact details only on channels the patient allowed for alumni messages;
+    # an emergency contact is not one of the patient's channels.
+    patient = _patient_resource(session, frozenset({"alumni_coordinator"}))
+    assert "contact" not in patient
+    assert "Ngozi" not in str(patient)

@@ -97,8 +97,29 @@ def facts(resources: Iterable[dict[str, Any]]) -> dict[tuple[Any, ...], Facts]:
                 for r in records
                 if r["resourceType"] == "Encounter"
             ),
+            # SSNs are never stored (a keyed hash and the last four), so never exported.
+            "identifiers": sorted(
+                (i.get("system"), _code(i.get("type")), i.get("value"))
+                for i in patient.get("identifier", [])
+                if _code(i.get("type")) != "SS"
+            ),
+            "contacts": sorted(_contact(c) for c in patient.get("contact", [])),
         }
     return out
+
+
+def _contact(contact: dict[str, Any]) -> tuple[Any, ...]:
+    """Who (the name as one text), who to the patient (leaving out v2-0131 ``C``, which
+    only says why the contact is listed) and how to reach them."""
+    name = contact.get("name") or {}
+    text = name.get("text") or " ".join([*name.get("given", []), name.get("family", "")])
+    relationship = [
+        r.get("text") or (r["coding"][0].get("display") or r["coding"][0].get("code"))
+        for r in contact.get("relationship", [])
+        if r.get("text") or _code(r) != "C"
+    ]
+    telecom = sorted((t["system"], t["value"]) for t in contact.get("telecom", []))
+    return (text, tuple(relationship), tuple(telecom))
 
 
 def _source_resources() -> list[dict[str, Any]]:
@@ -203,6 +224,9 @@ def test_round_trip(session: Session, fresh_engine: Engine, tmp_path: Path) -> N
     source = facts(_source_resources())
     assert facts(exported) == source
     assert len(source) == len(BUNDLES) + 1
+    # Not vacuous: every patient has identifiers (an MRN among them), one has a contact.
+    assert all(("MR" in {t for _, t, _ in f["identifiers"]}) for f in source.values())
+    assert sum(len(f["contacts"]) for f in source.values()) == 1
 
     # $everything gives each patient the same resources as the bulk export.
     reader = _reader(session, mine)

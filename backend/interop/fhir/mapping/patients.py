@@ -1,4 +1,4 @@
-"""Patient (with telecom, address, identifier), Practitioner and Organization."""
+"""Patient (with telecom, address, identifier, contact), Practitioner and Organization."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from backend.patients.models import (
     ContactPoint,
     ContactSystem,
     ContactUse,
+    EmergencyContact,
     IdentifierKind,
     Patient,
     PatientIdentifier,
@@ -132,6 +133,7 @@ def map_patient(res: dict[str, Any], ctx: MapContext) -> list[Row]:
     rows += _telecom(res, ctx, sid, patient_id)
     rows += _addresses(res, ctx, sid, patient_id)
     rows += _identifiers(res, ctx, sid, patient_id)
+    rows += _contacts(res, ctx, sid, patient_id)
     return rows
 
 
@@ -230,6 +232,43 @@ def _identifiers(res: dict[str, Any], ctx: MapContext, sid: str, pid: Any) -> li
             values["value"] = (value or "")[:128] or None
         rows.append(Row(PatientIdentifier, ctx.source_system, f"{sid}/identifier/{i}", values))
     return rows
+
+
+def _contacts(res: dict[str, Any], ctx: MapContext, sid: str, pid: Any) -> list[Row]:
+    """Patient.contact as emergency contacts, the first one primary (our export lists the
+    primary first). A contact with no name (an organization, say) has no row to live in."""
+    rows: list[Row] = []
+    for i, contact in enumerate(res.get("contact", [])):
+        name = contact.get("name") or {}
+        text = name.get("text") or " ".join([*(name.get("given") or []), name.get("family") or ""])
+        if not text.strip():
+            continue
+        telecom = {p.get("system"): p.get("value") for p in reversed(contact.get("telecom", []))}
+        values: dict[str, Any] = {
+            "patient_id": pid,
+            "name": text.strip()[:200],
+            "relationship_to_patient": _relationship(contact.get("relationship") or [])[:64],
+            "phone": (telecom.get("phone") or telecom.get("sms") or "")[:32] or None,
+            "email": (telecom.get("email") or "")[:255] or None,
+            "is_primary": not rows,
+        }
+        rows.append(Row(EmergencyContact, ctx.source_system, f"{sid}/contact/{i}", values))
+    return rows
+
+
+def _relationship(concepts: list[dict[str, Any]]) -> str:
+    """Who the contact is to the patient: the first concept that says more than "emergency
+    contact" (v2-0131 ``C``, which is why every one of them is here), as text."""
+    for found in concepts:
+        codings = found.get("coding", [])
+        others = [c for c in codings if c.get("code") != "C"]
+        if codings and not others:
+            continue
+        if found.get("text"):
+            return str(found["text"])
+        if others:
+            return str(others[0].get("display") or others[0].get("code"))
+    return "other"
 
 
 def map_practitioner(res: dict[str, Any], ctx: MapContext) -> list[Row]:
