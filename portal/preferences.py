@@ -11,8 +11,10 @@ from typing import Any
 
 from starlette.responses import Response
 
+from backend.access.models import AuditAction
 from backend.access.policy import policy_store
 from backend.access.principal import Principal
+from backend.api.refusals import Refusal, audit_refused
 from backend.engagement.enums import MessageType, PreferenceChannel
 from backend.engagement.preferences import (
     LANGUAGES,
@@ -35,6 +37,8 @@ from portal.web import (
 )
 
 SAVED = "Your preferences are saved."
+SAVE_OPERATION = "Portal.savePreferences"
+"""What a refused save is audited as (the trail's ``Type.operation`` form)."""
 
 
 async def _render(
@@ -118,7 +122,14 @@ async def save_preferences(portal: Portal, principal: Principal) -> Response:
                 method_detail="patient portal web form",
             ),
         )
-    except PreferenceWriteForbidden:
+    except PreferenceWriteForbidden as refused:
+        await audit_refused(
+            portal.request.app.state,
+            principal=principal,
+            policy=policy,
+            refusal=Refusal.denied(SAVE_OPERATION, AuditAction.UPDATE, refused),
+            client="portal",
+        )
         return await _render(
             portal, principal, error="You cannot change these preferences.", status=403
         )

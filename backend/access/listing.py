@@ -2,13 +2,14 @@
 
 A domain service lists a category (conditions, appointments, ...) for many patients at
 once with :func:`list_patient_records`: one SQL query for the rows whatever the number
-of patients or records (plus the Part 2 consent lookup), so a GraphQL DataLoader can
+of patients or records (plus the record-rule lookups, once per request), so a GraphQL DataLoader can
 batch a page of patients into one call and the statement count never grows with the data.
 
 * Row scope: :func:`~backend.access.scoping.patient_scope`, decided once per request
   for the patients asked about (:meth:`~backend.access.reads.ReadLog.in_scope`).
 * Record rules: psychotherapy notes and Part 2 records the caller may not see are left
-  out in SQL (:func:`~backend.access.sensitivity.sensitivity_filter`), not returned as
+  out in SQL (:func:`~backend.access.sensitivity.sensitivity_filter`, on facts decided
+  once per request: :meth:`~backend.access.reads.ReadLog.patient_access`), not returned as
   masked stubs: a stub's mere existence would disclose that the patient has, say, a
   substance-use record, which is what Part 2 forbids.
 * Field masks: one :class:`~backend.access.masking.MaskPlan` per call.
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -33,7 +34,7 @@ from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
 from backend.access.reads import ReadLog
 from backend.access.scoping import patient_scope, patients_in_scope
-from backend.access.sensitivity import part2_covered_patients, sensitivity_filter
+from backend.access.sensitivity import PatientAccess, load_patient_access, sensitivity_filter
 from backend.common.mixins import utcnow
 
 V = TypeVar("V")
@@ -55,16 +56,15 @@ def build_view(cls: type[V], masked: MaskedRecord, **extra: Any) -> V:
 
 
 def readable_rows(
-    model: Any, *, principal: Principal, now: datetime, part2_patient_ids: Iterable[uuid.UUID]
+    model: Any, *, principal: Principal, now: datetime, access: Mapping[uuid.UUID, PatientAccess]
 ) -> list[ColumnElement[bool]]:
     """The WHERE clauses every read of ``model`` rows carries: not deleted, in the
-    caller's row scope, and not held back by a record rule (psychotherapy, Part 2)."""
+    caller's row scope, and not held back by a record rule (psychotherapy, Part 2,
+    restricted; ``access`` from :func:`load_patient_access` for the patients read)."""
     return [
         model.deleted_at.is_(None),
         patient_scope(model.patient_id, principal=principal, now=now),
-        sensitivity_filter(
-            model, principal=principal, now=now, part2_patient_ids=part2_patient_ids
-        ),
+        sensitivity_filter(model, principal=principal, access=access),
     ]
 
 
@@ -130,9 +130,9 @@ def _list(
         return found
     names = view_fields(view)
     table = model.__table__
-    covered = log.part2_covered(
+    access = log.patient_access(
         ids,
-        lambda missing: part2_covered_patients(
+        lambda missing: load_patient_access(
             session=session, principal=principal, patient_ids=missing, now=now
         ),
     )
@@ -141,7 +141,7 @@ def _list(
         .where(
             model.patient_id.in_(ids),
             model.deleted_at.is_(None),
-            sensitivity_filter(model, principal=principal, now=now, part2_patient_ids=covered),
+            sensitivity_filter(model, principal=principal, access=access),
             *where,
         )
         .order_by(model.patient_id, *order_by)

@@ -14,7 +14,7 @@ Only names go in: record types, ``Type.field`` and ``Type.field:rule``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,6 +25,7 @@ from backend.access.masking import Withheld
 from backend.access.models import AuditAction, AuditEvent, AuditOutcome
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal
+from backend.access.sensitivity import PatientAccess
 
 
 @dataclass(slots=True)
@@ -40,10 +41,13 @@ class ReadLog:
     """What one request read, per patient (``None``: reads of no single patient)."""
 
     entries: dict[uuid.UUID | None, _Entry] = field(default_factory=dict)
-    # Whether each patient's Part 2 disclosure consents cover the caller, decided once per
-    # request (a consent a mutation records applies from the next request): asking once
-    # per category cost a 12-category chart 24 statements. See :meth:`part2_covered`.
-    _part2: dict[uuid.UUID, bool] = field(default_factory=dict)
+    # What the record rules need about each patient (treating therapist, Part 2 consent,
+    # treating team), decided once per request (a consent or a care-team change a
+    # mutation records applies from the next request): asked per category, the Part 2
+    # lookup cost a 12-category chart 24 statements, and the therapist and team rules
+    # as EXISTS subqueries in every category's statement cost more time than the rest
+    # of the access layer. See :meth:`patient_access`.
+    _access: dict[uuid.UUID, PatientAccess] = field(default_factory=dict)
     # Whether each patient is in the caller's row scope, decided once per request: as a
     # subquery in every category's statement, the scope cost the 360 query more than the
     # rest of the access layer together (docs/performance.md). See :meth:`in_scope`.
@@ -58,14 +62,19 @@ class ReadLog:
         once per request for the patients not asked about before."""
         return self._decided(self._scope, patient_ids, lookup)
 
-    def part2_covered(
+    def patient_access(
         self,
         patient_ids: Iterable[uuid.UUID],
-        lookup: Callable[[list[uuid.UUID]], frozenset[uuid.UUID]],
-    ) -> frozenset[uuid.UUID]:
-        """The patients among ``patient_ids`` whose Part 2 consents cover the caller;
-        ``lookup`` runs once per request for the patients not asked about before."""
-        return self._decided(self._part2, patient_ids, lookup)
+        lookup: Callable[[list[uuid.UUID]], Mapping[uuid.UUID, PatientAccess]],
+    ) -> dict[uuid.UUID, PatientAccess]:
+        """The record-rule facts for each of ``patient_ids``; ``lookup`` runs once per
+        request for the patients not asked about before."""
+        ids = set(patient_ids)
+        missing = sorted(ids - self._access.keys())
+        if missing:
+            found = lookup(missing)
+            self._access.update((pid, found[pid]) for pid in missing)
+        return {pid: self._access[pid] for pid in ids}
 
     @staticmethod
     def _decided(

@@ -30,7 +30,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Integer, and_, exists, false, or_, select, true
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from backend.access.policy import CompiledPolicy
 from backend.access.principal import Principal, PrincipalKind
@@ -276,76 +276,44 @@ def _flag(column: Any, flag: Sensitivity) -> ColumnElement[bool]:
     return column.op("&", return_type=Integer)(int(flag)) == 0  # type: ignore[no-any-return]
 
 
-def treating_therapist_clause(
-    patient_id: InstrumentedAttribute[uuid.UUID], *, principal: Principal, today: date
-) -> ColumnElement[bool]:
-    return exists().where(
-        CareTeamPatient.patient_id == patient_id,
-        CareTeamMember.care_team_id == CareTeamPatient.care_team_id,
-        CareTeam.id == CareTeamPatient.care_team_id,
-        CareTeamMember.staff_user_id == principal.subject_id,
-        CareTeamMember.role == CareTeamRole.THERAPIST,
-        CareTeam.active.is_(True),
-        _member_active(today),
-        _patient_active(today),
-    )
-
-
 def sensitivity_filter(
     model: Any,
     *,
     principal: Principal,
-    now: datetime,
-    part2_patient_ids: Iterable[uuid.UUID],
+    access: Mapping[uuid.UUID, PatientAccess],
 ) -> ColumnElement[bool]:
     """WHERE clause keeping only the rows of a :class:`PatientRecord` model that
-    :func:`record_rule` would show. ``part2_patient_ids`` come from
-    :func:`part2_covered_patients` for the patients being queried."""
+    :func:`record_rule` would show, for rows of the patients in ``access`` (from
+    :func:`load_patient_access`, decided once per request); rows of any other patient
+    are treated as granting nothing.
+
+    Plain ids rather than correlated subqueries: the per-patient facts are the same for
+    every category, so the 360 query decides them once instead of building (and
+    SQLAlchemy hashing) three EXISTS per category, which cost more than the rest of the
+    access layer together (docs/performance.md)."""
     sensitivity = model.sensitivity
-    # Rows nobody here wrote (raw resources kept by an importer) have no author column.
-    author = getattr(model, "author_id", None)
-    authored: list[ColumnElement[bool]] = [] if author is None else [author == principal.subject_id]
     if principal.kind is PrincipalKind.PATIENT:
         own = _flag(sensitivity, Sensitivity.PSYCHOTHERAPY)
         # Internal call notes and staff threads about a patient are not theirs to read.
         shared = getattr(model, "visible_to_patient", None)
         return own if shared is None else and_(own, shared.is_(True))
-    psychotherapy = or_(
-        _flag(sensitivity, Sensitivity.PSYCHOTHERAPY),
-        *authored,
-        treating_therapist_clause(model.patient_id, principal=principal, today=now.date()),
-    )
-    covered = sorted(set(part2_patient_ids))
-    part2 = _flag(sensitivity, Sensitivity.PART2)
-    if covered:
-        part2 = or_(part2, model.patient_id.in_(covered))
-    restricted = or_(
-        _flag(sensitivity, Sensitivity.RESTRICTED),
-        *authored,
-        treating_team_clause(model.patient_id, principal=principal, now=now),
-    )
-    return and_(psychotherapy, part2, restricted)
+    # Rows nobody here wrote (raw resources kept by an importer) have no author column.
+    author = getattr(model, "author_id", None)
+    authored: list[ColumnElement[bool]] = [] if author is None else [author == principal.subject_id]
 
+    def unless(flag: Sensitivity, by_author: bool, granted: list[uuid.UUID]) -> ColumnElement[bool]:
+        # A row of a patient missing from ``access`` must not pass: name the patients
+        # granted even when they are all the patients asked about.
+        ids = model.patient_id.in_(sorted(granted)) if granted else false()
+        return or_(_flag(sensitivity, flag), *(authored if by_author else ()), ids)
 
-def treating_team_clause(
-    patient_id: InstrumentedAttribute[uuid.UUID], *, principal: Principal, now: datetime
-) -> ColumnElement[bool]:
-    """The patient is under one of the caller's care teams, or the caller holds a live
-    break-glass grant for them (the care teams on the principal are already the active
-    ones)."""
-    clauses: list[ColumnElement[bool]] = []
-    if principal.care_team_ids:
-        clauses.append(
-            exists().where(
-                CareTeamPatient.patient_id == patient_id,
-                CareTeamPatient.care_team_id.in_(sorted(principal.care_team_ids)),
-                _patient_active(now.date()),
-            )
-        )
-    grants = break_glass_patient_ids(principal, now)
-    if grants:
-        clauses.append(patient_id.in_(grants))
-    return or_(false(), *clauses)
+    return and_(
+        unless(
+            Sensitivity.PSYCHOTHERAPY, True, [p for p, a in access.items() if a.treating_therapist]
+        ),
+        unless(Sensitivity.PART2, False, [p for p, a in access.items() if a.part2_covered]),
+        unless(Sensitivity.RESTRICTED, True, [p for p, a in access.items() if a.treating_team]),
+    )
 
 
 def consented_contact_filter(

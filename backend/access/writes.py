@@ -258,8 +258,9 @@ def audit_refusal(
     capability or ``Type.field``s the caller lacks, in ``fields``) or by scope
     (``not_found``: the record is missing or not the caller's to see, which the trail,
     like the caller, does not tell apart). ``operation`` is what was asked
-    (``Mutation.createTask``); no id, no input value goes in. ``client`` names the
-    channel when it is not the API (``fhir-bulk`` for the export command)."""
+    (``Mutation.createTask``, ``Fhir.importBundle``); no id, no input value goes in.
+    ``client`` names the channel when it is not the API (``fhir-bulk`` for the export
+    command, ``fhir`` for ``POST /fhir``, ``portal`` for portal forms)."""
     audit.record(
         session=session,
         principal=principal,

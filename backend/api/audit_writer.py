@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -97,6 +98,19 @@ class AuditWriter:
 
         async with self._sessions() as session, session.begin():
             await session.run_sync(run_all)
+
+
+async def write_audit(state: Any, work: Callable[[Session], object]) -> None:
+    """Run ``work`` (it appends audit events) through the app's group-commit writer
+    (``state`` is ``app.state``); apps built without one (tests and benchmarks that make
+    the state themselves) get a transaction of their own."""
+    writer: AuditWriter | None = getattr(state, "audit_writer", None)
+    if writer is not None:
+        await writer.write(work)
+        return
+    sessions: async_sessionmaker[AsyncSession] = state.sessions
+    async with sessions() as session, session.begin():
+        await session.run_sync(work)
 
 
 def _settle(job: _Job, error: Exception | None) -> None:

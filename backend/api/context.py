@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
@@ -31,6 +31,17 @@ from backend.settings import Settings
 
 T = TypeVar("T")
 V = TypeVar("V")
+
+
+class Change(TypedDict):
+    """What every change service takes besides its own input, handed over as ``**change``
+    by :meth:`ApiContext.change` (mypy checks the unpacking against the service)."""
+
+    session: Session
+    principal: Principal
+    policy: CompiledPolicy
+    request_id: str
+    now: datetime
 
 
 @dataclass
@@ -82,6 +93,26 @@ class ApiContext:
         with domain_errors():
             async with factory() as session, session.begin():
                 return await session.run_sync(work)
+
+    async def change(self, principal: Principal, work: Callable[[Change], T]) -> T:
+        """Run a change service in a transaction of its own (:meth:`run`), handing it the
+        request's session, policy, request id and clock with ``principal``.
+
+        ``principal`` is the caller the resolver took from :attr:`caller` *before* it
+        parsed any input: an unauthenticated call answers UNAUTHENTICATED whatever else
+        is wrong with it, so that step stays first and in sight in every resolver.
+        """
+        return await self.run(
+            lambda s: work(
+                Change(
+                    session=s,
+                    principal=principal,
+                    policy=self.policy,
+                    request_id=self.request_id,
+                    now=self.now,
+                )
+            )
+        )
 
     def _batch(
         self, service: Callable[..., dict[uuid.UUID, list[V]] | None]

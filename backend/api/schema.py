@@ -25,7 +25,7 @@ from strawberry.types import ExecutionContext, Info
 from strawberry.types.graphql import OperationType
 
 from backend.access.writes import audit_refusal
-from backend.api.audit_writer import AuditWriter
+from backend.api.audit_writer import write_audit
 from backend.api.context import ApiContext, build_context
 from backend.api.errors import (
     ErrorCode,
@@ -193,14 +193,8 @@ class AuditTrail(MaskErrors):
                     now=ctx.now,
                 )
 
-        # The app's group-commit writer when there is one (create_app makes it); else a
-        # transaction of this request's own (tests and benchmarks that build the state).
-        writer: AuditWriter | None = getattr(ctx.request.app.state, "audit_writer", None)
         try:
-            if writer is not None:
-                await writer.write(flush)
-            else:
-                await ctx.run(flush)
+            await write_audit(ctx.request.app.state, flush)
         except Exception as exc:
             logger.error("audit write failed (%s); response withheld", type(exc).__name__)
             result = self.execution_context.result

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from backend.access.models import AuditAction
@@ -42,7 +42,7 @@ from backend.careplans.records import GoalView, TaskView
 from backend.common.errors import Problems
 from backend.common.inputs import choice, moment, text, whole_number
 from backend.common.mixins import utcnow
-from backend.organization.models import CareTeamRole
+from backend.organization.models import CareTeam, CareTeamMember, CareTeamPatient, CareTeamRole
 
 MAX_TITLE = 200
 MAX_TEXT = 10_000
@@ -82,9 +82,50 @@ class TaskChanges:
     status_reason: str | _Unchanged | None = UNCHANGED
 
 
-def _staff_exists(session: Session, staff_id: uuid.UUID) -> bool:
+ASSIGNEE_PROBLEM = "is not an active staff member on this patient's care teams or yours"
+
+
+def _assignable(
+    session: Session,
+    *,
+    staff_id: uuid.UUID,
+    patient_id: uuid.UUID,
+    principal: Principal,
+    now: datetime,
+) -> bool:
+    """An active staff member on a care team the patient is under today, or on one of
+    the caller's own teams (a task handed to a colleague for a patient they will take
+    on). Anyone else is refused: an assignee sees the task and is paged for it, so a
+    task must not reach a stranger to the patient."""
+    today = now.date()
+    patient_teams = (
+        select(CareTeamPatient.care_team_id)
+        .join(CareTeam, CareTeam.id == CareTeamPatient.care_team_id)
+        .where(
+            CareTeamPatient.patient_id == patient_id,
+            CareTeamPatient.deleted_at.is_(None),
+            or_(CareTeamPatient.start_date.is_(None), CareTeamPatient.start_date <= today),
+            or_(CareTeamPatient.end_date.is_(None), CareTeamPatient.end_date >= today),
+            CareTeam.active.is_(True),
+            CareTeam.deleted_at.is_(None),
+        )
+    )
+    teams = or_(
+        CareTeamMember.care_team_id.in_(patient_teams),
+        CareTeamMember.care_team_id.in_(sorted(principal.care_team_ids)),
+    )
     found = session.execute(
-        select(StaffUser.id).where(StaffUser.id == staff_id, StaffUser.active.is_(True))
+        select(CareTeamMember.id)
+        .join(StaffUser, StaffUser.id == CareTeamMember.staff_user_id)
+        .where(
+            CareTeamMember.staff_user_id == staff_id,
+            StaffUser.active.is_(True),
+            CareTeamMember.deleted_at.is_(None),
+            or_(CareTeamMember.start_date.is_(None), CareTeamMember.start_date <= today),
+            or_(CareTeamMember.end_date.is_(None), CareTeamMember.end_date >= today),
+            teams,
+        )
+        .limit(1)
     ).first()
     return found is not None
 
@@ -141,8 +182,14 @@ def create_task(
     require_write(policy=policy, principal=principal, changes=changes)
     problems.raise_if_any()
     require_patient(session=session, principal=principal, patient_id=data.patient_id, now=now)
-    if data.assignee_id is not None and not _staff_exists(session, data.assignee_id):
-        problems.add("assignee_id", "is not an active staff member")
+    if data.assignee_id is not None and not _assignable(
+        session,
+        staff_id=data.assignee_id,
+        patient_id=data.patient_id,
+        principal=principal,
+        now=now,
+    ):
+        problems.add("assignee_id", ASSIGNEE_PROBLEM)
     for name, model, ref in (
         ("care_plan_id", CarePlan, data.care_plan_id),
         ("goal_id", Goal, data.goal_id),
@@ -211,8 +258,11 @@ def update_task(
         session=session, principal=principal, model=Task, record_id=task_id, now=now
     )
     check_version(row, version)
-    if values.get("assignee_id") is not None and not _staff_exists(session, values["assignee_id"]):
-        problems.add("assignee_id", "is not an active staff member")
+    assignee = values.get("assignee_id")
+    if assignee is not None and not _assignable(
+        session, staff_id=assignee, patient_id=row.patient_id, principal=principal, now=now
+    ):
+        problems.add("assignee_id", ASSIGNEE_PROBLEM)
     problems.raise_if_any()
     if status is not None and status != row.status:
         _completion(values, status, principal, now)

@@ -27,6 +27,7 @@ from backend.access.policy import WRITE, CompiledPolicy
 from backend.access.principal import Principal, PrincipalKind
 from backend.access.reads import ReadLog
 from backend.access.scoping import can_see_patient
+from backend.common.errors import Forbidden
 from backend.common.mixins import utcnow
 from backend.engagement.enums import MessageType, PreferenceChannel
 from backend.engagement.models import (
@@ -67,8 +68,9 @@ class PreferenceInputError(ValueError):
         self.field = field
 
 
-class PreferenceWriteForbidden(PermissionError):
-    """The caller may read but not change this patient's preferences."""
+class PreferenceWriteForbidden(Forbidden):
+    """The caller may read but not change this patient's preferences (``refused`` names
+    the field they lack, for the audit trail's refusal event)."""
 
 
 def default_allowed(message_type: MessageType) -> bool:
@@ -240,7 +242,10 @@ def update_preferences(
         return None
     writable = policy.allowed_fields(principal.roles, "ContactPreference", WRITE)
     if "allowed" not in writable:
-        raise PreferenceWriteForbidden("changing preferences needs contact_preferences write")
+        raise PreferenceWriteForbidden(
+            "changing preferences needs contact_preferences write",
+            refused=["ContactPreference.allowed"],
+        )
     actor, staff_id = _actor(principal)
     changes: list[PreferenceChange] = []
 

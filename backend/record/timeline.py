@@ -33,7 +33,7 @@ from backend.access.masking import GROUP_RULE_PREFIX, MaskPlan, Withheld, mask_p
 from backend.access.policy import UNASSIGNED, CompiledPolicy
 from backend.access.principal import Principal
 from backend.access.reads import ReadLog
-from backend.access.sensitivity import part2_covered_patients
+from backend.access.sensitivity import load_patient_access
 from backend.common.errors import InvalidInput
 from backend.common.mixins import utcnow
 from backend.record.categories import CATEGORIES, Category, RecordKind
@@ -210,12 +210,10 @@ def patient_timeline(
             withheld.append(Withheld(category.name, rule))
     if cursor is not None and cursor[0] not in plans:
         raise TimelineInputError("after", "invalid cursor")
-    covered = (
-        part2_covered_patients(
-            session=session, principal=principal, patient_ids=[patient_id], now=now
-        )
+    access = (
+        load_patient_access(session=session, principal=principal, patient_ids=[patient_id], now=now)
         if plans
-        else frozenset()
+        else {}
     )
     anchor: tuple[datetime, RecordKind, uuid.UUID] | None = None
     if cursor is not None:
@@ -227,7 +225,7 @@ def patient_timeline(
             record_id=record_id,
             patient_id=patient_id,
             filters=readable_rows(
-                anchor_category.model, principal=principal, now=now, part2_patient_ids=covered
+                anchor_category.model, principal=principal, now=now, access=access
             ),
         )
         anchor = (at, kind, record_id)
@@ -236,7 +234,7 @@ def patient_timeline(
         if category.kind not in plans:
             continue
         model = category.model
-        filters = readable_rows(model, principal=principal, now=now, part2_patient_ids=covered)
+        filters = readable_rows(model, principal=principal, now=now, access=access)
         table = model.__table__
         shown = dict.fromkeys(("id", *category.title, *category.summary))
         query = select(_at(category).label("_at"), *(table.c[n] for n in shown)).where(

@@ -20,7 +20,6 @@ from backend.access.sensitivity import (
     PatientAccess,
     consented_contact_filter,
     load_patient_access,
-    part2_covered_patients,
     record_rule,
     sensitivity_filter,
 )
@@ -81,22 +80,18 @@ def shown(
     session: Session, principal: Principal, patient: uuid.UUID
 ) -> tuple[set[uuid.UUID], set[uuid.UUID]]:
     """(ids the SQL filter keeps, ids the pure rule keeps) for one patient's notes."""
-    covered = part2_covered_patients(
+    facts = load_patient_access(
         session=session, principal=principal, patient_ids=[patient], now=NOW
     )
     by_sql = set(
         session.execute(
             select(ClinicalNote.id).where(
                 ClinicalNote.patient_id == patient,
-                sensitivity_filter(
-                    ClinicalNote, principal=principal, now=NOW, part2_patient_ids=covered
-                ),
+                sensitivity_filter(ClinicalNote, principal=principal, access=facts),
             )
         ).scalars()
     )
-    access = load_patient_access(
-        session=session, principal=principal, patient_ids=[patient], now=NOW
-    )[patient]
+    access = facts[patient]
     rows = session.execute(select(ClinicalNote).where(ClinicalNote.patient_id == patient)).scalars()
     by_rule = {
         r.id
@@ -126,6 +121,46 @@ def test_psychotherapy_notes_only_to_author_and_treating_therapist(
     for principal, patient, expected in cases:
         by_sql, by_rule = shown(session, principal, world.patients[patient])
         assert by_sql == by_rule == expected, (principal.username, patient)
+
+
+def test_one_filter_for_many_patients_holds_each_row_to_its_own_patient(
+    session: Session, world: World
+) -> None:
+    """DataLoaders filter a batch of patients with one clause built from facts decided
+    once per request: each row answers to its own patient's facts, and a patient missing
+    from the facts grants nothing."""
+    psy_a = note(session, world, "a", Sensitivity.PSYCHOTHERAPY, "other_therapist")
+    walled_a = note(session, world, "a", Sensitivity.RESTRICTED, "other_therapist")
+    note(session, world, "b", Sensitivity.PSYCHOTHERAPY, "physician")
+    note(session, world, "b", Sensitivity.RESTRICTED, "physician")
+    plain_b = note(session, world, "b", Sensitivity.NONE, "physician")
+    a, b = world.patients["a"], world.patients["b"]
+    # Treating therapist and treating team of a (team A), neither of b (left team B).
+    therapist = world.principal("therapist", "therapist", teams=(world.team_a,))
+    facts = load_patient_access(session=session, principal=therapist, patient_ids=[a, b], now=NOW)
+
+    def kept(access: dict[uuid.UUID, PatientAccess]) -> set[uuid.UUID]:
+        query = select(ClinicalNote.id).where(
+            ClinicalNote.patient_id.in_([a, b]),
+            sensitivity_filter(ClinicalNote, principal=therapist, access=access),
+        )
+        return set(session.execute(query).scalars())
+
+    rows = session.execute(select(ClinicalNote).where(ClinicalNote.patient_id.in_([a, b])))
+    by_rule = {
+        r.id
+        for r in rows.scalars()
+        if record_rule(
+            principal=therapist,
+            sensitivity=r.sensitivity,
+            author_id=r.author_id,
+            access=facts[r.patient_id],
+        )
+        is None
+    }
+    assert kept(facts) == by_rule == {psy_a, walled_a, plain_b}
+    assert kept({a: facts[a]}) == {psy_a, walled_a, plain_b}
+    assert kept({}) == {plain_b}
 
 
 def test_the_rule_names_what_withheld_it(world: World) -> None:

@@ -61,6 +61,8 @@ from backend.patients.models import (
     Patient,
     PatientIdentifier,
 )
+from backend.record.categories import CATEGORIES
+from backend.record.timeline import MAX_TIMELINE_PAGE
 from graphql import GraphQLObjectType, get_named_type, is_leaf_type
 from tests.api.conftest import (
     ApiWorld,
@@ -203,7 +205,14 @@ def _selection(type_: GraphQLObjectType, depth: int) -> str:
 PATIENT_TYPE = SCHEMA._schema.type_map["Patient"]
 assert isinstance(PATIENT_TYPE, GraphQLObjectType)
 # Patient -> categories -> their nested objects (a care plan's goals, a form's answers).
-MATRIX_QUERY = f"query Matrix($id: ID!) {{ patient(id: $id) {{ {_selection(PATIENT_TYPE, 2)} }} }}"
+# The timeline: every kind, one page large enough for the whole (small) record.
+TIMELINE = (
+    f"timeline(first: {MAX_TIMELINE_PAGE}) {{ edges {{ node {{ kind recordId title summary }} }} "
+    "pageInfo { hasNextPage } withheld { field rule } }"
+)
+MATRIX_QUERY = (
+    f"query Matrix($id: ID!) {{ patient(id: $id) {{ {_selection(PATIENT_TYPE, 2)} {TIMELINE} }} }}"
+)
 CATEGORY_FIELDS = {
     name: get_named_type(f.type).name
     for name, f in PATIENT_TYPE.fields.items()
@@ -386,7 +395,7 @@ def check_patient(
     expect = expectation(role)
     problems: list[str] = []
     top = {w["field"]: w["rule"] for w in patient["withheld"]}
-    scalars = {k: v for k, v in patient.items() if k not in CATEGORY_FIELDS}
+    scalars = {k: v for k, v in patient.items() if k not in CATEGORY_FIELDS and k != "timeline"}
     check_object(scalars, "Patient", expect, stored, problems, "patient")
     for name, type_name in CATEGORY_FIELDS.items():
         value = patient[name]
@@ -408,6 +417,67 @@ def check_patient(
             continue
         for record in value:
             check_object(record, type_name, expect, stored, problems, name)
+    problems += check_timeline(patient, expect, stored)
+    return problems
+
+
+def _text(value: Any) -> str:
+    return str(value.value if isinstance(value, Enum) else value)
+
+
+def check_timeline(
+    patient: dict[str, Any], expect: Expectation, stored: dict[str, dict[str, Any]]
+) -> list[str]:
+    """Each kind is on the timeline exactly when the role may read some field of its
+    record type and every field that dates it; then its entries are the records the
+    category itself answered, titled and summarized only from readable fields. Any other
+    kind is absent and withheld with the rule of the group it lacks."""
+    timeline = patient["timeline"]
+    problems: list[str] = []
+    withheld = {w["field"]: w["rule"] for w in timeline["withheld"]}
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for edge in timeline["edges"]:
+        entries.setdefault(edge["node"]["kind"], []).append(edge["node"])
+    if timeline["pageInfo"]["hasNextPage"]:
+        problems.append("timeline: the whole record did not fit on one page")
+    for kind, category in CATEGORIES.items():
+        name = to_camel_case(kind.value)
+        where = f"timeline.{name}"
+        groups = {c: g for (t, c), g in POLICY.groups.items() if t == category.record_type}
+
+        def readable(column: str, groups: dict[str, str] = groups) -> bool:
+            return expect.rule(groups.get(column)) is None
+
+        shown = entries.get(kind.name, [])
+        if not any(readable(c) for c in groups):
+            rule = expect.rule(groups.get("id"))
+        else:
+            dates = (*category.at, "recorded_at")
+            rule = next((expect.rule(groups.get(c)) for c in dates if not readable(c)), None)
+        if rule is not None:
+            if shown:
+                problems.append(f"{where}: withheld ({rule}) but entries came back")
+            if withheld.get(name) != rule:
+                problems.append(f"{where}: withheld as {withheld.get(name)}, not {rule}")
+            continue
+        if name in withheld:
+            problems.append(f"{where}: readable but listed as withheld ({withheld[name]})")
+        listed = {str(r["id"]) for r in patient[name] or []}
+        if not listed:
+            problems.append(f"{where}: readable but the category answered no record")
+        if {n["recordId"] for n in shown} != listed:
+            problems.append(f"{where}: entries are not the category's records")
+        for node in shown:
+            row = stored[node["recordId"]]
+            present = [c for c in category.title if readable(c) and row.get(c) is not None]
+            title = _text(row[present[0]]) if present else category.label
+            parts = [
+                _text(row[c]) for c in category.summary if readable(c) and row.get(c) is not None
+            ]
+            if node["title"] != title:
+                problems.append(f"{where}: title {node['title']!r}, not {title!r}")
+            if node["summary"] != (" · ".join(parts) or None):
+                problems.append(f"{where}: summary {node['summary']!r} uses other fields")
     return problems
 
 
@@ -454,6 +524,7 @@ def test_the_check_fails_when_the_answer_and_the_policy_file_disagree(
     problems = check_patient(body["data"]["patient"], "physician", stored)
     assert "notes: readable but no record came back (the patient has one)" in problems
     assert any(p.startswith("appointments.reasonText: readable") for p in problems)
+    assert "timeline.notes: readable but listed as withheld (field_group:notes)" in (problems)
 
 
 def test_patient_reads_exactly_what_the_policy_file_grants(

@@ -48,7 +48,7 @@ from backend.identity.models import IdentityLink, LinkKind, LinkStatus
 from backend.interop.hl7v2.models import Hl7Message
 from backend.journey.alumni import AlumniEvent, AlumniEventKind, AlumniProgram
 from backend.journey.models import Admission, Discharge, DischargeDisposition
-from backend.organization.models import CareTeamPatient
+from backend.organization.models import CareTeamMember, CareTeamPatient, CareTeamRole
 from backend.patients.models import EmergencyContact, Patient
 from backend.scheduling.models import Encounter
 from graphql import GraphQLID, GraphQLInputObjectType, get_named_type
@@ -101,7 +101,7 @@ class Foreign:
     link: uuid.UUID
     grant: uuid.UUID
     hl7_message: uuid.UUID
-    staff: uuid.UUID
+    staff: uuid.UUID  # a nurse on team B
     own_task: uuid.UUID  # a task the caller may see: the wrong kind for a patient id
     own_patient: uuid.UUID
     portal_account: uuid.UUID  # a patient on team A, the "another patient" caller
@@ -160,6 +160,10 @@ def foreign(api_world: ApiWorld, api_engine: Engine, crew: Crew) -> Foreign:
         )
         staff_b = StaffUser(id=uuid.uuid4(), username=f"b-staff-{tag}", display_name="B staff")
         s.add_all([goal, task, own, encounter, link, grant, message, staff_b])
+        s.flush()
+        s.add(
+            CareTeamMember(care_team_id=team_b, staff_user_id=staff_b.id, role=CareTeamRole.NURSE)
+        )
         admission = Admission(
             id=uuid.uuid4(),
             patient_id=other,
@@ -342,11 +346,11 @@ CASES: dict[str, Case] = {
         lambda f, x: _task_input(f, patientId=x), lambda f: f.patient, "physician",
         patient_arg=True,
     ),
-    # Assignees are staff (the directory every staff member reads, not patient data): the
-    # id under test is the wrong kind, another team's patient, against a missing one.
+    # An assignee must be staff on the patient's care teams or the caller's: another
+    # team's staff member answers like a missing one.
     "Mutation.createTask(input.assigneeId)": Case(
         f"mutation($input: CreateTaskInput!) {{ createTask(input: $input) {{ {R} }} }}",
-        lambda f, x: _task_input(f, assigneeId=x), lambda f: f.patient, "physician",
+        lambda f, x: _task_input(f, assigneeId=x), lambda f: f.staff, "physician",
     ),
     "Mutation.createTask(input.carePlanId)": Case(
         f"mutation($input: CreateTaskInput!) {{ createTask(input: $input) {{ {R} }} }}",
@@ -364,7 +368,7 @@ CASES: dict[str, Case] = {
     "Mutation.updateTask(input.assigneeId)": Case(
         f"mutation($t: ID!, $x: ID) {{ updateTask(id: $t, version: 1, input: {{assigneeId: $x}}) "
         f"{{ {R} }} }}",
-        lambda f, x: {"t": str(f.own_task), "x": x}, lambda f: f.patient, "physician",
+        lambda f, x: {"t": str(f.own_task), "x": x}, lambda f: f.staff, "physician",
     ),
     "Mutation.updateGoal(id)": Case(
         f"mutation($x: ID!) {{ updateGoal(id: $x, version: 1, progress: 10) {{ {R} }} }}",

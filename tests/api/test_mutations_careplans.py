@@ -140,6 +140,44 @@ def test_task_refusals_forbidden_not_found_and_bad_input(
         assert s.scalar(select(func.count()).where(Task.title == "Book a ride")) == 0
 
 
+def test_an_assignee_is_staff_on_the_patients_care_teams_or_the_callers(
+    client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
+) -> None:
+    """An assignee sees the task and is paged for it: a colleague on one of the
+    patient's care teams (or the caller's) may take it, an active account on none may
+    not, on create and on update alike."""
+    token = api_world.tokens["physician"]
+    kept = _task(client, crew.patient, token, assigneeId=str(crew.ids["therapist"]))
+    assert kept["assigneeId"] == str(crew.ids["therapist"])
+    for who in ("front_desk", "admin"):  # active staff, on no care team
+        outsider = str(crew.ids[who])
+        created = gql(
+            client,
+            CREATE,
+            {
+                "input": {
+                    "patientId": str(crew.patient),
+                    "title": "Outsider",
+                    "assigneeId": outsider,
+                }
+            },
+            token,
+        )
+        moved = gql(
+            client,
+            UPDATE,
+            {"id": kept["id"], "version": 1, "input": {"assigneeId": outsider}},
+            token,
+        )
+        for body in (created, moved):
+            extensions = error(body)["extensions"]
+            assert (extensions["code"], extensions["field"]) == ("BAD_USER_INPUT", "assigneeId")
+    stored = _stored(api_engine, Task, kept["id"])
+    assert (stored.assignee_id, stored.version) == (crew.ids["therapist"], 1)
+    with transaction(api_engine) as s:
+        assert s.scalar(select(func.count()).where(Task.title == "Outsider")) == 0
+
+
 def test_update_goal_checks_progress_status_and_version(
     client: TestClient, api_world: ApiWorld, api_engine: Engine, crew: Crew
 ) -> None:

@@ -153,6 +153,23 @@ def test_no_credentials_is_unauthenticated(client: TestClient, query: str) -> No
     assert codes(body) == ["UNAUTHENTICATED"]
 
 
+@pytest.mark.parametrize(
+    "mutation",
+    [
+        'mutation { createTask(input: {patientId: "not-an-id", title: "t"}) { id } }',
+        'mutation { updateTask(id: "not-an-id", version: 1, input: {title: "t"}) { id } }',
+        'mutation { breakGlass(patientId: "not-an-id", reason: "r") { grantId } }',
+        'mutation { rsvpAlumniEvent(eventId: "not-an-id", attend: true) { id } }',
+    ],
+)
+def test_a_change_without_credentials_is_unauthenticated_whatever_its_input(
+    client: TestClient, mutation: str
+) -> None:
+    """Resolvers take the caller before they parse input (ctx.change needs it): a bad
+    id from an anonymous caller is UNAUTHENTICATED, not BAD_USER_INPUT."""
+    assert codes(gql(client, mutation)) == ["UNAUTHENTICATED"]
+
+
 def test_a_bad_token_is_unauthenticated_too(client: TestClient) -> None:
     assert codes(gql(client, "{ me { username } }", token="not-a-token")) == ["UNAUTHENTICATED"]
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from backend.access import audit
+from backend.access.models import AuditAction, AuditEvent, AuditOutcome
 from backend.access.policy import CompiledPolicy, policy_store
 from backend.accounts.models import StaffRole
+from backend.app import create_app
 from backend.auth.portal_sessions import patient_principal
 from backend.db import transaction
 from backend.engagement.enums import MessageType, PreferenceChannel
@@ -22,7 +27,8 @@ from backend.engagement.preferences import (
     update_preferences,
 )
 from backend.settings import Settings
-from tests.portal.conftest import csrf_of, sign_in
+from tests.api.crew import audit_text
+from tests.portal.conftest import Mailbox, csrf_of, new_address, portal_settings, sign_in
 from tests.portal.world import PortalWorld, build_world
 
 Http = Callable[..., TestClient]
@@ -224,3 +230,56 @@ def test_a_bad_form_writes_nothing_and_keeps_what_was_typed(
     assert "Your preferences are saved." in ok.text
     assert "<html" not in ok.text
     assert _count(portal_engine, world, PreferenceChange) == before + 5
+
+
+def test_a_refused_save_is_audited_as_denied_and_writes_nothing(
+    world: PortalWorld,
+    portal_engine: Engine,
+    portal_db_url: str,
+    mailbox: tuple[Mailbox, int],
+    tmp_path: Path,
+) -> None:
+    """The shipped policy lets patients change their preferences; a clinic's may not.
+    Then the refusal is audited like a refused GraphQL mutation: what was asked and what
+    was lacking, no id and no submitted value."""
+    real = Settings()
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in ("static", "portal", "graphql"):
+        (home / name).symlink_to(real.home / name)
+    shutil.copytree(real.policies_dir, home / "policies")
+    csv = home / "policies" / "policy.csv"
+    lines = csv.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.strip() != "p, patient, contact_preferences, write"]
+    assert len(kept) == len(lines) - 1
+    csv.write_text("".join(kept))
+    settings = portal_settings(portal_db_url, mailbox[1], home=home)
+    with transaction(portal_engine) as s:
+        seq = s.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0)))
+    before = _count(portal_engine, world, PreferenceChange)
+    with TestClient(
+        create_app(settings), client=(new_address(), 40000), follow_redirects=False
+    ) as client:
+        assert sign_in(client, world.emails["ana"]).status_code == 303
+        token = csrf_of(client.get("/portal/preferences").text)
+        form = {
+            "csrf_token": token,
+            "allowed": sorted(ALL_ON_BUT_MARKETING | {"mail:marketing"}),
+            **SETTINGS,
+        }
+        refused = client.post("/portal/preferences", data=form)
+    assert refused.status_code == 403
+    assert "You cannot change these preferences." in refused.text
+    assert _count(portal_engine, world, PreferenceChange) == before
+    with transaction(portal_engine) as s:
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.seq > seq)))
+        s.expunge_all()
+        assert audit.verify(s).ok
+    (event,) = [e for e in events if e.outcome is AuditOutcome.DENIED]
+    assert event.action is AuditAction.UPDATE
+    assert event.client == "portal"
+    assert event.record_types == ["Portal"]
+    assert event.fields == ["ContactPreference.allowed", "Portal.savePreferences"]
+    assert event.patient_id is None
+    assert str(world.patients["ana"]) not in audit_text(event)
+    assert "marketing" not in audit_text(event)

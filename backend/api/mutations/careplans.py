@@ -73,15 +73,12 @@ class CarePlanMutations:
             care_plan_id=parse_id(input.care_plan_id, "carePlanId"),
             goal_id=parse_id(input.goal_id, "goalId"),
         )
-        view = await ctx.run(
-            lambda s: create_task(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        view = await ctx.change(
+            principal,
+            lambda c: create_task(
+                **c,
                 data=data,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return from_view(Task, view)
 
@@ -108,17 +105,14 @@ class CarePlanMutations:
             status=_given(input.status),
             status_reason=_given(input.status_reason),
         )
-        view = await ctx.run(
-            lambda s: update_task(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        view = await ctx.change(
+            principal,
+            lambda c: update_task(
+                **c,
                 task_id=task_id,
                 version=version,
                 data=data,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return from_view(Task, view)
 
@@ -138,19 +132,16 @@ class CarePlanMutations:
         ctx = info.context
         principal = ctx.caller
         goal_id = require_id(id, "id")
-        view = await ctx.run(
-            lambda s: update_goal(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        view = await ctx.change(
+            principal,
+            lambda c: update_goal(
+                **c,
                 goal_id=goal_id,
                 version=version,
                 status=status,
                 progress=progress,
                 achievement_status=achievement_status,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return from_view(Goal, view)
 
@@ -169,16 +160,13 @@ class CarePlanMutations:
         principal = ctx.caller
         patient = require_id(patient_id, "patientId")
         template = require_id(template_id, "templateId")
-        view = await ctx.run(
-            lambda s: apply_care_plan_template(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        view = await ctx.change(
+            principal,
+            lambda c: apply_care_plan_template(
+                **c,
                 patient_id=patient,
                 template_id=template,
                 start_on=start_on,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return from_view(CarePlan, view, patient_id=patient)

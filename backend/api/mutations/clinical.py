@@ -51,14 +51,11 @@ class ClinicalMutations:
             sign=input.sign,
             part2=input.part2,
         )
-        view = await ctx.run(
-            lambda s: add_clinical_note(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        view = await ctx.change(
+            principal,
+            lambda c: add_clinical_note(
+                **c,
                 data=data,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return from_view(ClinicalNote, view)

@@ -67,15 +67,12 @@ class EngagementMutations:
             message_type=input.message_type,
             duration_seconds=input.duration_seconds,
         )
-        view = await ctx.run(
-            lambda s: log_communication(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        view = await ctx.change(
+            principal,
+            lambda c: log_communication(
+                **c,
                 data=data,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return from_view(Communication, view)
 
@@ -100,14 +97,11 @@ class EngagementMutations:
             period_end=input.period_end,
             notes=input.notes,
         )
-        view = await ctx.run(
-            lambda s: record_consent_by_phone(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        view = await ctx.change(
+            principal,
+            lambda c: record_consent_by_phone(
+                **c,
                 data=data,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return from_view(Consent, view)

@@ -6,10 +6,9 @@ from datetime import datetime
 
 import anyio.to_thread
 import strawberry
-from sqlalchemy.orm import Session
 from strawberry.types import Info
 
-from backend.api.context import ApiContext
+from backend.api.context import ApiContext, Change
 from backend.api.errors import from_invalid_input
 from backend.api.mutations.common import mutation, parse_id, require_id
 from backend.common.errors import InvalidInput
@@ -95,19 +94,15 @@ class FeedbackMutations:
             valid_days=input.valid_days,
         )
 
-        def create(s: Session) -> tuple[SurveyLink, str | None]:
+        def create(c: Change) -> tuple[SurveyLink, str | None]:
             created = create_survey_invitation(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+                **c,
                 request=request,
-                request_id=ctx.request_id,
-                now=ctx.now,
             )
-            address = survey_email(s, created.patient_id) if input.send_email else None
+            address = survey_email(c["session"], created.patient_id) if input.send_email else None
             return created, address
 
-        link, address = await ctx.run(create)
+        link, address = await ctx.change(principal, create)
         settings: Settings = ctx.request.app.state.settings
         url = settings.base_url + link.path
         emailed = False
@@ -139,15 +134,12 @@ class FeedbackMutations:
             answers = parse_answers(nps=input.nps, csat=input.csat, comments=input.comments)
         except InvalidInput as exc:
             raise from_invalid_input(exc) from None
-        answered = await ctx.run(
-            lambda s: answer_in_portal(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        answered = await ctx.change(
+            principal,
+            lambda c: answer_in_portal(
+                **c,
                 invitation_id=invitation_id,
                 answers=answers,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return SurveyAnswerOutcome(answered=answered)

@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 import strawberry
-from sqlalchemy.orm import Session
 from strawberry.types import Info
 
-from backend.api.context import ApiContext
+from backend.api.context import ApiContext, Change
 from backend.api.errors import from_invalid_input, not_found
 from backend.api.mutations.common import mutation, require_id
 from backend.api.types.audit import _uuid
@@ -129,16 +128,13 @@ class AlumniMutations:
         ctx = info.context
         principal = ctx.caller
         event = require_id(event_id, "eventId")
-        status = await ctx.run(
-            lambda s: rsvp_alumni_event(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        status = await ctx.change(
+            principal,
+            lambda c: rsvp_alumni_event(
+                **c,
                 event_id=event,
                 attend=attend,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return AlumniOutcome(id=strawberry.ID(str(event)), status=status.value)
 
@@ -150,18 +146,14 @@ class AlumniMutations:
         principal = ctx.caller
         data = _parse(input)
 
-        def work(s: Session) -> AlumniOutcome:
+        def work(c: Change) -> AlumniOutcome:
             row = submit_feedback(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+                **c,
                 data=data,
-                request_id=ctx.request_id,
-                now=ctx.now,
             )
             return AlumniOutcome(id=strawberry.ID(str(row.id)), status=row.moderation_status)
 
-        return await ctx.run(work)
+        return await ctx.change(principal, work)
 
     @mutation(
         "The signed-in alumnus submits a testimonial; consentToPublish records a separate, "
@@ -174,19 +166,15 @@ class AlumniMutations:
         principal = ctx.caller
         data = _parse(input)
 
-        def work(s: Session) -> AlumniOutcome:
+        def work(c: Change) -> AlumniOutcome:
             row = submit_testimonial(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+                **c,
                 data=data,
                 consent_to_publish=consent_to_publish,
-                request_id=ctx.request_id,
-                now=ctx.now,
             )
             return AlumniOutcome(id=strawberry.ID(str(row.id)), status=row.moderation_status)
 
-        return await ctx.run(work)
+        return await ctx.change(principal, work)
 
     @mutation(
         "The signed-in patient withdraws consent to publish their testimonial: it leaves "
@@ -199,15 +187,11 @@ class AlumniMutations:
         principal = ctx.caller
         review = require_id(review_id, "reviewId")
 
-        def work(s: Session) -> AlumniOutcome:
+        def work(c: Change) -> AlumniOutcome:
             row = revoke_testimonial_consent(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+                **c,
                 review_id=review,
-                request_id=ctx.request_id,
-                now=ctx.now,
             )
             return AlumniOutcome(id=strawberry.ID(str(row.id)), status=row.moderation_status)
 
-        return await ctx.run(work)
+        return await ctx.change(principal, work)

@@ -189,16 +189,13 @@ class BreakGlassMutations:
         ctx = info.context
         principal = ctx.caller
         patient = _uuid(patient_id, "patientId")
-        grant = await ctx.run(
-            lambda s: grant_break_glass(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        grant = await ctx.change(
+            principal,
+            lambda c: grant_break_glass(
+                **c,
                 patient_id=patient,
                 reason=reason,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return BreakGlassAccess(
             grant_id=strawberry.ID(str(grant.id)),
@@ -213,15 +210,12 @@ class BreakGlassMutations:
         ctx = info.context
         principal = ctx.caller
         grant_uuid = _uuid(grant_id, "grantId")
-        view = await ctx.run(
-            lambda s: review_grant(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        view = await ctx.change(
+            principal,
+            lambda c: review_grant(
+                **c,
                 grant_id=grant_uuid,
                 note=note,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return from_view(BreakGlassGrant, view)

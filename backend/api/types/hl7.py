@@ -120,15 +120,12 @@ class Hl7Mutations:
         except ValueError:
             raise bad_input("id", "id is not a message id") from None
         secret = ctx.request.app.state.settings.secret()
-        view = await ctx.run(
-            lambda s: retry_message(
-                session=s,
-                principal=principal,
-                policy=ctx.policy,
+        view = await ctx.change(
+            principal,
+            lambda c: retry_message(
+                **c,
                 message_id=message_id,
                 secret_key=secret,
-                request_id=ctx.request_id,
-                now=ctx.now,
-            )
+            ),
         )
         return from_view(Hl7Message, view)

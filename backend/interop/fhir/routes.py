@@ -21,6 +21,7 @@ from backend.access import audit
 from backend.access.models import AuditAction, AuditOutcome
 from backend.access.policy import policy_store
 from backend.access.principal import PrincipalKind
+from backend.api.refusals import Refusal, audit_refused
 from backend.auth.routes import current_principal
 from backend.interop.fhir.exporter import everything
 from backend.interop.fhir.importer import import_batch
@@ -33,6 +34,8 @@ MAX_BODY_BYTES = 20 * 1024 * 1024
 """Largest Bundle accepted on POST /fhir; bulk loads use NDJSON files and the CLI."""
 FHIR_JSON = "application/fhir+json"
 IMPORT_SCOPE = "fhir:import"
+IMPORT_OPERATION = "Fhir.importBundle"
+"""What a refused import is audited as (the trail's ``Type.operation`` form)."""
 
 
 def outcome(status: int, code: str, issues: list[tuple[str, str | None]]) -> JSONResponse:
@@ -96,6 +99,19 @@ async def post_bundle(request: Request) -> Response:
     if principal is None:
         return outcome(401, "login", [("a bearer token is required", None)])
     if principal.kind is not PrincipalKind.CLIENT or IMPORT_SCOPE not in principal.scopes:
+        # Audited like any refused change; the body is never read, so nothing of it goes in.
+        await audit_refused(
+            request.app.state,
+            principal=principal,
+            policy=policy_store(settings.policies_dir).current(),
+            refusal=Refusal(
+                IMPORT_OPERATION,
+                AuditAction.CREATE,
+                AuditOutcome.DENIED,
+                (f"token_scope:{IMPORT_SCOPE}",),
+            ),
+            client="fhir",
+        )
         return outcome(403, "forbidden", [(f"the token lacks scope {IMPORT_SCOPE}", None)])
     body = await _body(request)
     if body is None:

@@ -14,7 +14,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
-from backend.access.models import AuditAction, AuditEvent
+from backend.access import audit
+from backend.access.models import AuditAction, AuditEvent, AuditOutcome
 from backend.accounts.models import StaffRole
 from backend.app import create_app
 from backend.auth.oauth import NewClient, create_client
@@ -23,6 +24,7 @@ from backend.interop.fhir.validation import validate_model
 from backend.migrations import upgrade_to_head
 from backend.patients.models import Patient
 from backend.settings import Settings
+from tests.api.crew import audit_text
 from tests.auth.conftest import committed_staff
 from tests.conftest import BACKENDS
 
@@ -85,6 +87,34 @@ def test_post_bundle_needs_the_import_scope(engine: Engine, http: TestClient) ->
     refused = http.post("/fhir", json=body, headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 403
     assert refused.json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_refused_import_is_audited_as_denied_and_writes_nothing(
+    engine: Engine, http: TestClient
+) -> None:
+    body = fresh_bundle()
+    entries = body["entry"]
+    assert isinstance(entries, list)
+    patient = entries[0]["resource"]
+    with transaction(engine) as session:
+        before = session.scalar(select(func.coalesce(func.max(AuditEvent.seq), 0)))
+    token = _token(engine, http, ("patients:read",))
+    refused = http.post("/fhir", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 403
+    with transaction(engine) as session:
+        events = list(session.scalars(select(AuditEvent).where(AuditEvent.seq > before)))
+        session.expunge_all()
+        imported = session.scalar(select(func.count()).where(Patient.source_id == patient["id"]))
+        assert audit.verify(session).ok
+    denied = [e for e in events if e.outcome is AuditOutcome.DENIED]
+    assert [(e.action, e.client) for e in denied] == [(AuditAction.CREATE, "fhir")]
+    (event,) = denied
+    assert event.record_types == ["Fhir"]
+    assert event.fields == ["Fhir.importBundle", "token_scope:fhir:import"]
+    assert event.patient_id is None
+    assert patient["id"] not in audit_text(event)
+    assert patient["name"][0]["family"] not in audit_text(event)
+    assert imported == 0
 
 
 def test_post_bundle_imports_and_answers_a_transaction_response(
