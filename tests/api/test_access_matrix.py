@@ -428,8 +428,8 @@ def _text(value: Any) -> str:
 def check_timeline(
     patient: dict[str, Any], expect: Expectation, stored: dict[str, dict[str, Any]]
 ) -> list[str]:
-    """Each kind is on the timeline exactly when the role may read some field of its
-    record type and every field that dates it; then its entries are the records the
+    """Each kind the timeline carries is on it exactly when the role may read some field
+    of its record type and every field that dates it; then its entries are the records the
     category itself answered, titled and summarized only from readable fields. Any other
     kind is absent and withheld with the rule of the group it lacks."""
     timeline = patient["timeline"]
@@ -449,6 +449,10 @@ def check_timeline(
             return expect.rule(groups.get(column)) is None
 
         shown = entries.get(kind.name, [])
+        if not category.on_timeline:  # a fact about the patient, not an event
+            if shown or name in withheld:
+                problems.append(f"{where}: kept off the timeline, yet it is there")
+            continue
         if not any(readable(c) for c in groups):
             rule = expect.rule(groups.get("id"))
         else:
