@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,13 +34,32 @@ from backend.patients.models import Address, ContactPoint, Patient, PatientIdent
 SECRET = "benchmark-secret-" + "b" * 40
 
 
+GIVEN = ["JANE", "JOHN", "MARIA", "DAVID", "LINDA", "JAMES", "SUSAN", "ROBERT", "KAREN",
+         "MICHAEL", "NANCY", "WILLIAM", "LISA", "THOMAS", "ANNA", "PETER", "GRACE", "OMAR",
+         "FATIMA", "WEI", "YUKI", "CARLOS", "SOFIA", "IVAN", "OLGA", "AMIT", "PRIYA", "KOFI",
+         "AMARA", "LIAM", "EMMA", "NOAH", "ZOE", "ELI", "RUTH", "SAUL", "NORA", "HUGO", "IDA"]
+SYLLABLES = ["BAR", "KEL", "MOR", "TIN", "VAS", "DUN", "FEL", "GOR", "HAM", "JOR", "LAN",
+             "MIR", "NOV", "PAL", "RIC", "SAN", "TOR", "WEL", "ZAK", "QUI"]
+STREETS = ["MAIN", "OAK", "ELM", "PINE", "MAPLE", "CEDAR", "LAKE", "HILL", "PARK", "RIVER"]
+
+
 def message(run: str, n: int) -> str:
+    """A registration of person ``n``: names, birth date, address and phone spread so
+    that people are distinct (the matcher finds a few candidates, as in a real feed, and
+    merges none); ``DOE{n}`` with one birth date would make every message a duplicate
+    of the last and measure one automatic merge per message instead."""
+    family = "".join(SYLLABLES[(n // 20**i + i * 7) % 20] for i in range(3))
+    given = GIVEN[(n * 7) % len(GIVEN)]
+    born = date(1930, 1, 1) + timedelta(days=(n * 7919) % 30000)
+    street = f"{n % 997 + 1} {STREETS[n % len(STREETS)]} ST"
+    postcode = f"{62000 + (n * 31) % 900:05d}"
     return "\r".join(
         [
             f"MSH|^~\\&|BENCH|FAC{run}|P360|CLINIC|20240105101500||ADT^A04|{run}-{n}|P|2.5.1",
             "EVN|A04|20240105101500",
-            f"PID|1||{run}{n:07d}^^^FAC{run}^MR||DOE{n}^JANE^Q||19800102|F|||"
-            f"{n} MAIN ST^^SPRINGFIELD^IL^62701^USA||(217)555-{n % 10000:04d}",
+            f"PID|1||{run}{n:07d}^^^FAC{run}^MR||{family}^{given}^Q||{born:%Y%m%d}|"
+            f"{'FM'[n % 2]}|||{street}^^SPRINGFIELD^IL^{postcode}^USA||"
+            f"(217){n // 10000 % 1000:03d}-{n % 10000:04d}",
         ]
     )
 
