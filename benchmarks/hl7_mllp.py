@@ -20,10 +20,11 @@ import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from backend.db import make_engine, transaction
 from backend.interop.hl7v2.listener import END, Listener, frame
@@ -34,12 +35,69 @@ from backend.patients.models import Address, ContactPoint, Patient, PatientIdent
 SECRET = "benchmark-secret-" + "b" * 40
 
 
-GIVEN = ["JANE", "JOHN", "MARIA", "DAVID", "LINDA", "JAMES", "SUSAN", "ROBERT", "KAREN",
-         "MICHAEL", "NANCY", "WILLIAM", "LISA", "THOMAS", "ANNA", "PETER", "GRACE", "OMAR",
-         "FATIMA", "WEI", "YUKI", "CARLOS", "SOFIA", "IVAN", "OLGA", "AMIT", "PRIYA", "KOFI",
-         "AMARA", "LIAM", "EMMA", "NOAH", "ZOE", "ELI", "RUTH", "SAUL", "NORA", "HUGO", "IDA"]
-SYLLABLES = ["BAR", "KEL", "MOR", "TIN", "VAS", "DUN", "FEL", "GOR", "HAM", "JOR", "LAN",
-             "MIR", "NOV", "PAL", "RIC", "SAN", "TOR", "WEL", "ZAK", "QUI"]
+GIVEN = [
+    "JANE",
+    "JOHN",
+    "MARIA",
+    "DAVID",
+    "LINDA",
+    "JAMES",
+    "SUSAN",
+    "ROBERT",
+    "KAREN",
+    "MICHAEL",
+    "NANCY",
+    "WILLIAM",
+    "LISA",
+    "THOMAS",
+    "ANNA",
+    "PETER",
+    "GRACE",
+    "OMAR",
+    "FATIMA",
+    "WEI",
+    "YUKI",
+    "CARLOS",
+    "SOFIA",
+    "IVAN",
+    "OLGA",
+    "AMIT",
+    "PRIYA",
+    "KOFI",
+    "AMARA",
+    "LIAM",
+    "EMMA",
+    "NOAH",
+    "ZOE",
+    "ELI",
+    "RUTH",
+    "SAUL",
+    "NORA",
+    "HUGO",
+    "IDA",
+]
+SYLLABLES = [
+    "BAR",
+    "KEL",
+    "MOR",
+    "TIN",
+    "VAS",
+    "DUN",
+    "FEL",
+    "GOR",
+    "HAM",
+    "JOR",
+    "LAN",
+    "MIR",
+    "NOV",
+    "PAL",
+    "RIC",
+    "SAN",
+    "TOR",
+    "WEL",
+    "ZAK",
+    "QUI",
+]
 STREETS = ["MAIN", "OAK", "ELM", "PINE", "MAPLE", "CEDAR", "LAKE", "HILL", "PARK", "RIVER"]
 
 
@@ -75,12 +133,14 @@ def sender(port: int, texts: list[str]) -> None:
             assert b"MSA|AA|" in ack, ack
 
 
-async def over_mllp(url: str, count: int, connections: int) -> tuple[float, float]:
+async def over_mllp(url: str, count: int, connections: int, first: int) -> tuple[float, float]:
+    """Send people ``first`` to ``first + count - 1`` (each run its own people: a run
+    registering the same people again under new MRNs would measure merges)."""
     engine = make_engine(url, pool_size=connections + 2)
     listener = Listener(engine=engine, secret_key=SECRET, port=0)
     port = await listener.start()
     run = uuid.uuid4().hex[:6]
-    texts = [message(run, n) for n in range(count)]
+    texts = [message(run, n) for n in range(first, first + count)]
     chunks = [texts[i::connections] for i in range(connections)]
     start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(asyncio.to_thread(sender, port, chunk) for chunk in chunks))
@@ -125,7 +185,7 @@ def bulk_floor(url: str, count: int) -> float:
         for model, rows in ((Patient, patients), (PatientIdentifier, identifiers),
                             (Address, addresses), (ContactPoint, phones),
                             (Hl7Message, messages)):  # fmt: skip
-            session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+            session.execute(insert(cast("Table", model.__table__)), rows)
     seconds = time.perf_counter() - start
     engine.dispose()
     return count / seconds
@@ -143,8 +203,9 @@ def main() -> None:
         floor = bulk_floor(url, args.messages)
         print(f"database: {url.split('://')[0]}   messages: {args.messages}")
         print(f"raw bulk insert of the same rows (floor): {floor:,.0f} messages/s")
-        for connections in args.connections:
-            rate, per_cpu = asyncio.run(over_mllp(url, args.messages, connections))
+        for n, connections in enumerate(args.connections):
+            first = n * args.messages
+            rate, per_cpu = asyncio.run(over_mllp(url, args.messages, connections, first))
             # Senders run in this process too: the CPU figure includes their share.
             print(
                 f"MLLP, {connections} connection(s): {rate:,.0f} messages/s "
