@@ -162,9 +162,7 @@ def _process(
         row.warnings = None
 
 
-def _run(
-    session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now: datetime
-) -> None:
+def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now: datetime) -> None:
     header = parsed.header
     if not header.control_id:
         problem = Hl7ContentError("MSH-10", "no message control id", code="101")
