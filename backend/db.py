@@ -127,6 +127,22 @@ def transaction(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Session]:
+    """:func:`transaction` for work that writes and may open with a SAVEPOINT.
+
+    pysqlite opens a transaction only before INSERT / UPDATE / DELETE: a SAVEPOINT sent
+    first runs in autocommit mode, where it starts a transaction of its own that its
+    RELEASE commits, so a rollback of the whole no longer undoes it. On SQLite this
+    begins the transaction explicitly, IMMEDIATE: it writes anyway, and taking the write
+    lock up front (waiting up to busy_timeout) spares the snapshot upgrade that fails
+    at once when another connection committed after our first read."""
+    with transaction(engine) as session:
+        if engine.dialect.name == "sqlite":
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
+
+
 @asynccontextmanager
 async def async_transaction(
     factory: async_sessionmaker[AsyncSession],

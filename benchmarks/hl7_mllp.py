@@ -18,12 +18,13 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 
 from backend.db import make_engine, transaction
 from backend.interop.hl7v2.listener import END, Listener, frame
@@ -34,13 +35,89 @@ from backend.patients.models import Address, ContactPoint, Patient, PatientIdent
 SECRET = "benchmark-secret-" + "b" * 40
 
 
+GIVEN = [
+    "JANE",
+    "JOHN",
+    "MARIA",
+    "DAVID",
+    "LINDA",
+    "JAMES",
+    "SUSAN",
+    "ROBERT",
+    "KAREN",
+    "MICHAEL",
+    "NANCY",
+    "WILLIAM",
+    "LISA",
+    "THOMAS",
+    "ANNA",
+    "PETER",
+    "GRACE",
+    "OMAR",
+    "FATIMA",
+    "WEI",
+    "YUKI",
+    "CARLOS",
+    "SOFIA",
+    "IVAN",
+    "OLGA",
+    "AMIT",
+    "PRIYA",
+    "KOFI",
+    "AMARA",
+    "LIAM",
+    "EMMA",
+    "NOAH",
+    "ZOE",
+    "ELI",
+    "RUTH",
+    "SAUL",
+    "NORA",
+    "HUGO",
+    "IDA",
+]
+SYLLABLES = [
+    "BAR",
+    "KEL",
+    "MOR",
+    "TIN",
+    "VAS",
+    "DUN",
+    "FEL",
+    "GOR",
+    "HAM",
+    "JOR",
+    "LAN",
+    "MIR",
+    "NOV",
+    "PAL",
+    "RIC",
+    "SAN",
+    "TOR",
+    "WEL",
+    "ZAK",
+    "QUI",
+]
+STREETS = ["MAIN", "OAK", "ELM", "PINE", "MAPLE", "CEDAR", "LAKE", "HILL", "PARK", "RIVER"]
+
+
 def message(run: str, n: int) -> str:
+    """A registration of person ``n``: names, birth date, address and phone spread so
+    that people are distinct (the matcher finds a few candidates, as in a real feed, and
+    merges none); ``DOE{n}`` with one birth date would make every message a duplicate
+    of the last and measure one automatic merge per message instead."""
+    family = "".join(SYLLABLES[(n // 20**i + i * 7) % 20] for i in range(3))
+    given = GIVEN[(n * 7) % len(GIVEN)]
+    born = date(1930, 1, 1) + timedelta(days=(n * 7919) % 30000)
+    street = f"{n % 997 + 1} {STREETS[n % len(STREETS)]} ST"
+    postcode = f"{62000 + (n * 31) % 900:05d}"
     return "\r".join(
         [
             f"MSH|^~\\&|BENCH|FAC{run}|P360|CLINIC|20240105101500||ADT^A04|{run}-{n}|P|2.5.1",
             "EVN|A04|20240105101500",
-            f"PID|1||{run}{n:07d}^^^FAC{run}^MR||DOE{n}^JANE^Q||19800102|F|||"
-            f"{n} MAIN ST^^SPRINGFIELD^IL^62701^USA||(217)555-{n % 10000:04d}",
+            f"PID|1||{run}{n:07d}^^^FAC{run}^MR||{family}^{given}^Q||{born:%Y%m%d}|"
+            f"{'FM'[n % 2]}|||{street}^^SPRINGFIELD^IL^{postcode}^USA||"
+            f"(217){n // 10000 % 1000:03d}-{n % 10000:04d}",
         ]
     )
 
@@ -56,12 +133,14 @@ def sender(port: int, texts: list[str]) -> None:
             assert b"MSA|AA|" in ack, ack
 
 
-async def over_mllp(url: str, count: int, connections: int) -> tuple[float, float]:
+async def over_mllp(url: str, count: int, connections: int, first: int) -> tuple[float, float]:
+    """Send people ``first`` to ``first + count - 1`` (each run its own people: a run
+    registering the same people again under new MRNs would measure merges)."""
     engine = make_engine(url, pool_size=connections + 2)
     listener = Listener(engine=engine, secret_key=SECRET, port=0)
     port = await listener.start()
     run = uuid.uuid4().hex[:6]
-    texts = [message(run, n) for n in range(count)]
+    texts = [message(run, n) for n in range(first, first + count)]
     chunks = [texts[i::connections] for i in range(connections)]
     start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(asyncio.to_thread(sender, port, chunk) for chunk in chunks))
@@ -106,7 +185,7 @@ def bulk_floor(url: str, count: int) -> float:
         for model, rows in ((Patient, patients), (PatientIdentifier, identifiers),
                             (Address, addresses), (ContactPoint, phones),
                             (Hl7Message, messages)):  # fmt: skip
-            session.execute(insert(model.__table__), rows)  # type: ignore[attr-defined]
+            session.execute(insert(cast("Table", model.__table__)), rows)
     seconds = time.perf_counter() - start
     engine.dispose()
     return count / seconds
@@ -124,8 +203,9 @@ def main() -> None:
         floor = bulk_floor(url, args.messages)
         print(f"database: {url.split('://')[0]}   messages: {args.messages}")
         print(f"raw bulk insert of the same rows (floor): {floor:,.0f} messages/s")
-        for connections in args.connections:
-            rate, per_cpu = asyncio.run(over_mllp(url, args.messages, connections))
+        for n, connections in enumerate(args.connections):
+            first = n * args.messages
+            rate, per_cpu = asyncio.run(over_mllp(url, args.messages, connections, first))
             # Senders run in this process too: the CPU figure includes their share.
             print(
                 f"MLLP, {connections} connection(s): {rate:,.0f} messages/s "

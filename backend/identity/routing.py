@@ -71,6 +71,9 @@ _OWNED: frozenset[str] | None = None
 def route_new_records(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
     """before_flush: re-point new rows addressed to a merged patient (see module doc)."""
     owned = _owned_table_names()
+    # A patient inserted in this same flush cannot have been merged: rows addressed to
+    # it need no look-up (a registration writes the patient and its rows in one flush).
+    inserted = {obj.id for obj in session.new if isinstance(obj, Patient)}
     pending: list[Any] = []
     for obj in session.new:
         if isinstance(obj, (MergeRoutedRecord, Patient)):
@@ -78,7 +81,8 @@ def route_new_records(session: Session, flush_context: UOWTransaction, instances
         table = getattr(inspect(obj).mapper, "local_table", None)
         if table is None or table.name not in owned:
             continue
-        if getattr(obj, "patient_id", None) is not None:
+        patient_id = getattr(obj, "patient_id", None)
+        if patient_id is not None and patient_id not in inserted:
             pending.append(obj)
     if not pending:
         return

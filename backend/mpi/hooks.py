@@ -8,7 +8,7 @@ same all-or-nothing write: a failed import leaves neither patients nor suggestio
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from backend.common.mixins import utcnow
 from backend.mpi.matcher import MatchSummary, match_patient
 from backend.mpi.model import MatchModel
 from backend.mpi.model_file import current_model
+from backend.mpi.records import Loaded
 
 
 def patients_changed(
@@ -28,16 +29,28 @@ def patients_changed(
     model: MatchModel | None = None,
     policy: CompiledPolicy | None = None,
     review_only: bool = False,
+    created: Mapping[uuid.UUID, Loaded] | None = None,
 ) -> MatchSummary:
     """Match each created or changed patient (each once, in the order given);
-    ``review_only`` for data the patient reported (see :func:`match_patient`)."""
+    ``review_only`` for data the patient reported (see :func:`match_patient`).
+
+    ``created``: match records of patients the caller inserted in this transaction,
+    built from the rows it wrote, which must be all the patient has (see
+    :func:`match_patient`'s ``created``)."""
+    created = created or {}
     now = now or utcnow()
     model = model or current_model()
     summary = MatchSummary()
     for patient_id in dict.fromkeys(patient_ids):
         summary.add(
             match_patient(
-                session, patient_id, model=model, now=now, policy=policy, review_only=review_only
+                session,
+                patient_id,
+                model=model,
+                now=now,
+                policy=policy,
+                review_only=review_only,
+                created=created.get(patient_id),
             )
         )
     return summary

@@ -75,14 +75,16 @@ def sync_keys(
     fingerprints: Mapping[uuid.UUID, str],
     *,
     now: datetime,
+    new: bool = False,
 ) -> set[uuid.UUID]:
     """Make the stored keys and fingerprints of these patients equal to ``keys`` and
     ``fingerprints``, writing only differences; returns the ids whose matching data
-    changed (or were seen for the first time)."""
+    changed (or were seen for the first time). ``new``: the patients were inserted in
+    this transaction and never indexed, so there is nothing stored to read."""
     ids = sorted(keys)
     stored: dict[uuid.UUID, set[Key]] = {i: set() for i in ids}
     states: dict[uuid.UUID, str] = {}
-    for part in _chunks(ids):
+    for part in [] if new else _chunks(ids):
         for pid, kind, value in session.execute(
             select(PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value).where(
                 PatientMatchKey.patient_id.in_(part)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from backend.db import transaction
+from backend.db import write_transaction
 from backend.interop.hl7v2.ack import AckError, build_ack
 from backend.interop.hl7v2.parse import Hl7ContentError, parse
 from backend.interop.hl7v2.store import Receipt, receive
@@ -87,7 +87,7 @@ class Listener:
         stored and every message gets the error."""
         results: list[Receipt | Exception] = []
         try:
-            with transaction(self.engine) as session:
+            with write_transaction(self.engine) as session:
                 for text in texts:
                     try:
                         with session.begin_nested():

@@ -24,7 +24,7 @@ from backend.common.errors import Conflict, NotFound
 from backend.common.mixins import utcnow
 from backend.interop.hl7v2.ack import AckError, build_ack
 from backend.interop.hl7v2.handlers import HANDLERS, MESSAGE_CODES
-from backend.interop.hl7v2.handlers.common import UPSERTED_KEY, MessageContext
+from backend.interop.hl7v2.handlers.common import CREATED_KEY, UPSERTED_KEY, MessageContext
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import Hl7ContentError, Parsed, digest, normalize, parse
 from backend.mpi.hooks import patients_changed
@@ -153,9 +153,17 @@ def _finish(
 def _process(
     session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now: datetime
 ) -> None:
+    attempts = row.attempts + 1
+    _run(session, row, parsed, secret_key, now)
+    # Counted after the run: changing the row first would cost an UPDATE of its own (the
+    # savepoint below flushes it), and the final one writes the count anyway.
+    row.attempts = attempts
+    if row.state is not MessageState.PROCESSED:
+        row.warnings = None
+
+
+def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now: datetime) -> None:
     header = parsed.header
-    row.attempts += 1
-    row.warnings = None
     if not header.control_id:
         problem = Hl7ContentError("MSH-10", "no message control id", code="101")
         return _finish(row, parsed, "AE", MessageState.FAILED, "content_error", problem, now)
@@ -178,12 +186,18 @@ def _process(
         session=session, header=header, message=parsed.message, secret_key=secret_key
     )
     session.info[UPSERTED_KEY] = []
+    session.info[CREATED_KEY] = {}
     try:
         with session.begin_nested():
             touched = handler(ctx)
             session.flush()
             # In the message's savepoint: a matcher failure keeps the message for a retry.
-            patients_changed(session, session.info.get(UPSERTED_KEY, []), now=now)
+            patients_changed(
+                session,
+                session.info.get(UPSERTED_KEY, []),
+                now=now,
+                created=session.info.get(CREATED_KEY),
+            )
     except Hl7ContentError as exc:
         return _finish(row, parsed, "AE", MessageState.FAILED, "content_error", exc, now)
     except OperationalError:
@@ -195,6 +209,7 @@ def _process(
         return _finish(row, parsed, "AR", MessageState.FAILED, "internal_error", problem, now)
     finally:
         upserted = session.info.pop(UPSERTED_KEY, [])
+        session.info.pop(CREATED_KEY, None)
     ids = list(dict.fromkeys([*touched, *upserted]))
     row.patient_ids = [str(i) for i in ids] or None
     row.warnings = ctx.warnings or None

@@ -26,6 +26,7 @@ from backend.interop.hl7v2.handlers.common import (
     MessageContext,
     coded,
     find_patient,
+    forget_created,
     identifiers,
     medical_record_number,
     patient_from_pid,
@@ -198,6 +199,7 @@ def merge(ctx: MessageContext) -> list[uuid.UUID]:
             ctx.warnings.append("MRG-1 was already merged into this patient")
             return [survivor.id, prior.id]
         raise Hl7ContentError("MRG-1", "the prior patient was merged into another", code="102")
+    forget_created(ctx.session, survivor.id)  # it takes the prior patient's rows
     try:
         merge_patients(
             session=ctx.session,

@@ -29,6 +29,7 @@ from backend.interop.hl7v2.parse import (
     parse_hl7_datetime,
     repeats,
 )
+from backend.mpi.records import load, raw_fields
 from backend.patients.identifiers import InvalidSSNError, hash_ssn, ssn_key
 from backend.patients.models import (
     Address,
@@ -45,6 +46,8 @@ from backend.patients.models import (
 
 T = TypeVar("T")
 UPSERTED_KEY = "p360.hl7.upserted_patients"
+CREATED_KEY = "p360.hl7.created_patients"
+"""session.info: the match records of patients this message created, by id."""
 
 # HL7 coding-system names (table 0396) -> FHIR system URIs.
 SYSTEMS = {
@@ -190,6 +193,12 @@ def on_patient_upserted(session: Session, patient_id: uuid.UUID) -> None:
     session.info.setdefault(UPSERTED_KEY, []).append(patient_id)
 
 
+def forget_created(session: Session, patient_id: uuid.UUID) -> None:
+    """The message changes this patient again (a second PID, a merge): its match record
+    built at creation is stale, so the matcher reads the patient from the database."""
+    session.info.get(CREATED_KEY, {}).pop(patient_id, None)
+
+
 def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
     """Find the PID's patient by (system, MRN) or create it; with ``update`` its
     demographics, identifiers, addresses and phones are replaced by the message's."""
@@ -206,10 +215,18 @@ def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
         ctx.session.add(patient)
     if created or update:
         _demographics(patient, pid)
-        ctx.session.flush()
-        _sync_identifiers(ctx, patient, pid, mrn, created=created)
-        _sync_addresses(ctx, patient, pid, created=created)
-        _sync_phones(ctx, patient, pid, created=created)
+        # A new patient and its rows go in one flush (the unit of work inserts the
+        # patient first: the rows' foreign key says so).
+        identifiers_ = _sync_identifiers(ctx, patient, pid, mrn, created=created)
+        addresses = _sync_addresses(ctx, patient, pid, created=created)
+        phones = _sync_phones(ctx, patient, pid, created=created)
+        if created:
+            # What the matcher would read back: it is all in hand (nobody else can see
+            # the patient before this transaction commits), so it reads nothing.
+            raw = raw_fields(patient, phones, addresses, identifiers_)
+            ctx.session.info.setdefault(CREATED_KEY, {})[patient.id] = load(raw, patient.id)
+        else:
+            forget_created(ctx.session, patient.id)
     on_patient_upserted(ctx.session, patient.id)
     return patient
 
@@ -258,33 +275,38 @@ def _sync(
     wanted: list[dict[str, Any]],
     *,
     created: bool,
-) -> None:
+) -> list[Any]:
     """Make this patient's ``model`` rows from this source equal ``wanted``: update in
-    place by position, add new ones, soft-delete the ones the message no longer sends.
-    A patient this message created has no rows yet: no look-up (the hot path of a feed
-    of registrations)."""
+    place by position, add new ones, soft-delete the ones the message no longer sends;
+    returns the live rows. A patient this message created has no rows yet: no look-up
+    (the hot path of a feed of registrations)."""
     system = patient.source_system
     existing = {} if created else _children(ctx.session, model, patient, system)
     keep: set[str] = set()
+    live: list[Any] = []
     for n, values in enumerate(wanted, start=1):
         source_id = f"{patient.source_id}|{prefix}|{n}"[:128]
         keep.add(source_id)
         row = existing.get(source_id)
         if row is None:
-            row = model(patient_id=patient.id, source_system=system, source_id=source_id)
+            row = model(
+                id=uuid.uuid4(), patient_id=patient.id, source_system=system, source_id=source_id
+            )
             ctx.session.add(row)
         for key, value in values.items():
             if getattr(row, key, None) != value:
                 setattr(row, key, value)
         row.deleted_at = None
+        live.append(row)
     for source_id, row in existing.items():
         if source_id.split("|")[-2:-1] == [prefix] and source_id not in keep:
             row.deleted_at = row.deleted_at or utcnow()
+    return live
 
 
 def _sync_identifiers(
     ctx: MessageContext, patient: Patient, pid: Any, mrn: Identifier, *, created: bool
-) -> None:
+) -> list[PatientIdentifier]:
     wanted: list[dict[str, Any]] = []
     for ident in identifiers(pid, 3) or [mrn]:
         if ident.type_code == "SS":
@@ -308,10 +330,12 @@ def _sync_identifiers(
              "value": ident.value[:128], "value_hash": None, "last4": None,
              "assigner": authority[:200] or None, "type_code": ident.type_code[:16] or None}
         )  # fmt: skip
-    _sync(ctx, PatientIdentifier, patient, "PID-3", wanted, created=created)
+    return _sync(ctx, PatientIdentifier, patient, "PID-3", wanted, created=created)
 
 
-def _sync_addresses(ctx: MessageContext, patient: Patient, pid: Any, *, created: bool) -> None:
+def _sync_addresses(
+    ctx: MessageContext, patient: Patient, pid: Any, *, created: bool
+) -> list[Address]:
     wanted: list[dict[str, Any]] = []
     for rep in range(1, repeats(pid, 11) + 1):
         line1 = get(pid, 11, rep, 1, 1)
@@ -326,7 +350,7 @@ def _sync_addresses(ctx: MessageContext, patient: Patient, pid: Any, *, created:
              "district": get(pid, 11, rep, 9)[:100] or None,
              "use": _ADDRESS_USE.get(get(pid, 11, rep, 7).upper(), AddressUse.HOME)}
         )  # fmt: skip
-    _sync(ctx, Address, patient, "PID-11", wanted, created=created)
+    return _sync(ctx, Address, patient, "PID-11", wanted, created=created)
 
 
 def e164(raw: str) -> str | None:
@@ -355,7 +379,9 @@ def _phone(pid: Any, field_no: int, rep: int) -> dict[str, Any] | None:
     return {"system": ContactSystem.PHONE, "value": number, "use": use}
 
 
-def _sync_phones(ctx: MessageContext, patient: Patient, pid: Any, *, created: bool) -> None:
+def _sync_phones(
+    ctx: MessageContext, patient: Patient, pid: Any, *, created: bool
+) -> list[ContactPoint]:
     wanted: list[dict[str, Any]] = []
     for field_no in (13, 14):  # PID-13 home, PID-14 business
         for rep in range(1, repeats(pid, field_no) + 1):
@@ -366,4 +392,4 @@ def _sync_phones(ctx: MessageContext, patient: Patient, pid: Any, *, created: bo
     for row in wanted:
         ranks[row["system"]] = ranks.get(row["system"], 0) + 1
         row["rank"] = ranks[row["system"]]
-    _sync(ctx, ContactPoint, patient, "PID-13", wanted, created=created)
+    return _sync(ctx, ContactPoint, patient, "PID-13", wanted, created=created)
