@@ -555,7 +555,9 @@ def time_scan(n: int, seed: int, keep: bool) -> None:
         print(f"patient360 mpi scan over {n:,} patients: {elapsed:.1f} s  (target 120 s)")
         print("  " + " ".join(done.stdout.split()))
     finally:
-        if not keep:
+        if keep:
+            print(f"scan database kept: {name}")
+        else:
             drop_database(name)
 
 
@@ -568,21 +570,41 @@ def main() -> None:
     parser.add_argument("--skip-scan", action="store_true")
     parser.add_argument("--skip-match", action="store_true")
     parser.add_argument("--keep", action="store_true", help="Keep the databases afterwards.")
+    parser.add_argument(
+        "--reuse",
+        metavar="DATABASE",
+        help="Time matching in this database, kept by an earlier --keep run with the same "
+        "--patients and --seed, instead of writing a fresh one (its earlier incoming "
+        "records stay).",
+    )
     args = parser.parse_args()
     if not args.skip_match:
-        url, name = fresh_database("match")
+        if args.reuse:
+            url = make_url(ADMIN_URL).set(database=args.reuse).render_as_string(
+                hide_password=False
+            )
+            name = args.reuse
+        else:
+            url, name = fresh_database("match")
         try:
             started = time.perf_counter()
             pop, people = population(args.patients, args.seed)
             made = time.perf_counter() - started
-            seconds = write_population(url, people, with_keys=True)
-            print(
-                f"{args.patients:,} patients generated in {made:.1f} s, written with their "
-                f"keys in {seconds:.1f} s"
-            )
+            if args.reuse:
+                # Fresh incoming records: the earlier run's are in the database now and
+                # the same draws would all merge with them.
+                pop.rng.seed(uuid.uuid4().int)
+            else:
+                seconds = write_population(url, people, with_keys=True)
+                print(
+                    f"{args.patients:,} patients generated in {made:.1f} s, written with "
+                    f"their keys in {seconds:.1f} s"
+                )
             time_incoming(url, pop, people, args.incoming)
         finally:
-            if not args.keep:
+            if args.keep or args.reuse:
+                print(f"match database kept: {name}")
+            else:
                 drop_database(name)
     if not args.skip_scan:
         time_scan(args.scan_patients, args.seed, args.keep)
