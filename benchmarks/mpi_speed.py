@@ -580,9 +580,7 @@ def main() -> None:
     args = parser.parse_args()
     if not args.skip_match:
         if args.reuse:
-            url = make_url(ADMIN_URL).set(database=args.reuse).render_as_string(
-                hide_password=False
-            )
+            url = make_url(ADMIN_URL).set(database=args.reuse).render_as_string(hide_password=False)
             name = args.reuse
         else:
             url, name = fresh_database("match")
