@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
@@ -32,7 +33,7 @@ from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStat
 from backend.mpi import score as scoring
 from backend.mpi.keys import CHUNK, Key, PatientMatchKey, changed_at, drop_keys, sync_keys
 from backend.mpi.model import MatchModel
-from backend.mpi.records import Loaded, from_patients
+from backend.mpi.records import PATIENT_COLUMNS, Loaded, from_patients, loaded_from_rows
 from backend.patients.models import Patient, PatientStatus
 from backend.settings import get_settings
 
@@ -64,13 +65,9 @@ class MatchSummary:
         self.linked_pairs += other.linked_pairs
 
 
-def candidates(
-    session: Session, patient_id: uuid.UUID, keys: Iterable[Key], *, limit: int = MAX_CANDIDATES
-) -> list[uuid.UUID]:
-    """Live patients sharing at least one blocking key, most shared keys first."""
-    wanted = sorted(keys)
-    if not wanted:
-        return []
+def _candidate_query(
+    patient_id: uuid.UUID, wanted: list[Key], limit: int, columns: Sequence[Any]
+) -> Any:
     shared = func.count().label("shared")
     hits = (
         select(PatientMatchKey.patient_id, shared)
@@ -81,14 +78,38 @@ def candidates(
         .group_by(PatientMatchKey.patient_id)
         .subquery()
     )
-    rows = session.execute(
-        select(hits.c.patient_id)
+    return (
+        select(*columns)
+        .select_from(hits)
         .join(Patient, Patient.id == hits.c.patient_id)
         .where(Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED)
         .order_by(hits.c.shared.desc(), hits.c.patient_id)
         .limit(limit)
     )
-    return list(rows.scalars())
+
+
+def candidates(
+    session: Session, patient_id: uuid.UUID, keys: Iterable[Key], *, limit: int = MAX_CANDIDATES
+) -> list[uuid.UUID]:
+    """Live patients sharing at least one blocking key, most shared keys first."""
+    wanted = sorted(keys)
+    if not wanted:
+        return []
+    return list(
+        session.execute(_candidate_query(patient_id, wanted, limit, [Patient.id])).scalars()
+    )
+
+
+def candidate_records(
+    session: Session, patient_id: uuid.UUID, keys: Iterable[Key], *, limit: int = MAX_CANDIDATES
+) -> dict[uuid.UUID, Loaded]:
+    """The match records of :func:`candidates`: the candidate query reads their patient
+    columns too, so they cost one more query (their contacts, addresses, identifiers)."""
+    wanted = sorted(keys)
+    if not wanted:
+        return {}
+    rows = session.execute(_candidate_query(patient_id, wanted, limit, PATIENT_COLUMNS)).all()
+    return loaded_from_rows(session, rows)
 
 
 Pair = tuple[uuid.UUID, uuid.UUID]  # ordered: the smaller id first
@@ -263,10 +284,10 @@ def match_loaded(
     review_only: bool = False,
 ) -> None:
     """Score one patient (keys already in sync) against its candidates."""
-    others = candidates(session, loaded.patient_id, loaded.keys, limit=limit)
-    if not others:
+    records = candidate_records(session, loaded.patient_id, loaded.keys, limit=limit)
+    if not records:
         return
-    records = dict(from_patients(session, others))
+    others = list(records)
     records[loaded.patient_id] = loaded
     pairs = [(loaded.patient_id, other) for other in others]
     score_pairs(
