@@ -33,6 +33,7 @@ from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStat
 from backend.mpi import score as scoring
 from backend.mpi.keys import CHUNK, Key, PatientMatchKey, changed_at, drop_keys, sync_keys
 from backend.mpi.model import MatchModel
+from backend.mpi.normalize import MAX_BLOCK
 from backend.mpi.records import PATIENT_COLUMNS, Loaded, from_patients, loaded_from_rows
 from backend.patients.models import Patient, PatientStatus
 from backend.settings import get_settings
@@ -68,22 +69,32 @@ class MatchSummary:
 def _candidate_query(
     patient_id: uuid.UUID, wanted: list[Key], limit: int, columns: Sequence[Any]
 ) -> Any:
-    shared = func.count().label("shared")
+    # A key held by more than MAX_BLOCK patients (a common surname's sound and a birth
+    # year, at a million patients) is skipped, as the scan skips it: its holders are
+    # strangers to one another, and reading hundreds of them was most of a lookup's time.
     hits = (
-        select(PatientMatchKey.patient_id, shared)
-        .where(
-            tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(wanted),
-            PatientMatchKey.patient_id != patient_id,
+        select(
+            PatientMatchKey.patient_id,
+            func.count()
+            .over(partition_by=(PatientMatchKey.kind, PatientMatchKey.value))
+            .label("holders"),
         )
-        .group_by(PatientMatchKey.patient_id)
+        .where(tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(wanted))
+        .subquery()
+    )
+    shared = func.count().label("shared")
+    grouped = (
+        select(hits.c.patient_id, shared)
+        .where(hits.c.holders <= MAX_BLOCK, hits.c.patient_id != patient_id)
+        .group_by(hits.c.patient_id)
         .subquery()
     )
     return (
         select(*columns)
-        .select_from(hits)
-        .join(Patient, Patient.id == hits.c.patient_id)
+        .select_from(grouped)
+        .join(Patient, Patient.id == grouped.c.patient_id)
         .where(Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED)
-        .order_by(hits.c.shared.desc(), hits.c.patient_id)
+        .order_by(grouped.c.shared.desc(), grouped.c.patient_id)
         .limit(limit)
     )
 
@@ -91,7 +102,8 @@ def _candidate_query(
 def candidates(
     session: Session, patient_id: uuid.UUID, keys: Iterable[Key], *, limit: int = MAX_CANDIDATES
 ) -> list[uuid.UUID]:
-    """Live patients sharing at least one blocking key, most shared keys first."""
+    """Live patients sharing at least one selective blocking key (held by at most
+    ``MAX_BLOCK`` patients), most shared keys first."""
     wanted = sorted(keys)
     if not wanted:
         return []
@@ -125,12 +137,14 @@ def links_for_pairs(session: Session, pairs: Iterable[Pair]) -> dict[Pair, list[
     wanted = {pair_of(a, b) for a, b in pairs}
     found: dict[Pair, list[IdentityLink]] = {p: [] for p in wanted}
     ids = sorted({i for p in wanted for i in p})
+    # Both patients of a wanted pair are in ``ids``, so whichever is stored as patient_a
+    # is found by this side alone; the other side is checked here, not in an IN list of
+    # thousands of parameters (slow to send and to plan).
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
         links = session.execute(
             select(IdentityLink).where(
                 IdentityLink.patient_a_id.in_(part),
-                IdentityLink.patient_b_id.in_(ids),
                 IdentityLink.kind.in_([LinkKind.POSSIBLE_DUPLICATE, LinkKind.NOT_DUPLICATE]),
                 IdentityLink.status.in_([LinkStatus.OPEN, LinkStatus.CONFIRMED]),
             )
