@@ -31,7 +31,9 @@ class PatientMatchKey(Base):
     """One blocking key of one patient."""
 
     __tablename__ = "patient_match_key"
-    __table_args__ = (Index("ix_patient_match_key_kind_value", "kind", "value"),)
+    # patient_id in the index too: a candidate lookup reads the holders of a key from the
+    # index alone (an index-only scan), not from a heap page per holder.
+    __table_args__ = (Index("ix_patient_match_key_lookup", "kind", "value", "patient_id"),)
 
     patient_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True
