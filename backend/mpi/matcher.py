@@ -33,7 +33,7 @@ from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStat
 from backend.mpi import score as scoring
 from backend.mpi.keys import CHUNK, Key, PatientMatchKey, changed_at, drop_keys, sync_keys
 from backend.mpi.model import MatchModel
-from backend.mpi.normalize import MAX_BLOCK
+from backend.mpi.normalize import MAX_BLOCK, MatchRecord
 from backend.mpi.records import PATIENT_COLUMNS, Loaded, from_patients, loaded_from_rows
 from backend.patients.models import Patient, PatientStatus
 from backend.settings import get_settings
@@ -247,7 +247,7 @@ def record_pair(
 def score_pairs(
     session: Session,
     pairs: Sequence[Pair],
-    records: Mapping[uuid.UUID, Loaded],
+    records: Mapping[uuid.UUID, MatchRecord],
     *,
     model: MatchModel,
     now: datetime,
@@ -274,7 +274,7 @@ def score_pairs(
                 continue
             recheck = True
         summary.pairs_compared += 1
-        result = scoring.score_pair(records[pair[0]].record, records[pair[1]].record, model)
+        result = scoring.score_pair(records[pair[0]], records[pair[1]], model)
         record_pair(
             session,
             pair=pair,
@@ -298,11 +298,12 @@ def match_loaded(
     review_only: bool = False,
 ) -> None:
     """Score one patient (keys already in sync) against its candidates."""
-    records = candidate_records(session, loaded.patient_id, loaded.keys, limit=limit)
-    if not records:
+    found = candidate_records(session, loaded.patient_id, loaded.keys, limit=limit)
+    if not found:
         return
-    others = list(records)
-    records[loaded.patient_id] = loaded
+    others = list(found)
+    records = {pid: item.record for pid, item in found.items()}
+    records[loaded.patient_id] = loaded.record
     pairs = [(loaded.patient_id, other) for other in others]
     score_pairs(
         session, pairs, records, model=model, now=now, summary=summary, review_only=review_only
