@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from backend.db import Base
 
 CHUNK = 500  # ids per IN list, well under both databases' parameter limits
+ROWS_PER_INSERT = 300  # rows per multi-row INSERT: 900 parameters, well under the limits
 
 
 class PatientMatchKey(Base):
@@ -114,14 +115,20 @@ def sync_keys(
                 )
             )
         )
-    if added:
-        session.execute(insert(PatientMatchKey), added)
+    # Multi-row VALUES, not executemany: psycopg sends an executemany row by row, and
+    # the scan adds some eight keys for each of its patients.
+    for start in range(0, len(added), ROWS_PER_INSERT):
+        session.execute(insert(PatientMatchKey).values(added[start : start + ROWS_PER_INSERT]))
     changed = {pid for pid in ids if states.get(pid) != fingerprints[pid]}
     fresh = sorted(pid for pid in changed if pid not in states)
-    if fresh:
+    for start in range(0, len(fresh), ROWS_PER_INSERT):
         session.execute(
-            insert(PatientMatchState),
-            [{"patient_id": p, "fingerprint": fingerprints[p], "changed_at": now} for p in fresh],
+            insert(PatientMatchState).values(
+                [
+                    {"patient_id": p, "fingerprint": fingerprints[p], "changed_at": now}
+                    for p in fresh[start : start + ROWS_PER_INSERT]
+                ]
+            )
         )
     for pid in sorted(changed - set(fresh)):
         session.execute(
