@@ -345,10 +345,12 @@ def match_patient(
         survivors = merge_linked(session, policy=policy, now=now, summary=summary)
         # The survivor now carries the merged record's phones and names: one more look
         # finds a third record that matched only the merged one (A-B, B-C).
+        linked = summary.auto_links
         for survivor in from_patients(session, survivors).values():
             match_loaded(session, survivor, model=model, now=now, summary=summary)
         session.flush()
-        merge_linked(session, policy=policy, now=now, summary=summary)
+        if summary.auto_links > linked:  # the first pass merged every earlier link
+            merge_linked(session, policy=policy, now=now, summary=summary)
     return summary
 
 

@@ -180,10 +180,12 @@ def scan(
         policy = policy or system_policy()
         survivors = merge_linked(session, policy=policy, now=now, summary=summary)
         session.commit()
+        linked = summary.auto_links
         for survivor in from_patients(session, survivors).values():
             match_loaded(session, survivor, model=model, now=now, summary=summary)
         session.flush()
-        merge_linked(session, policy=policy, now=now, summary=summary)
+        if summary.auto_links > linked:  # the first pass merged every earlier link
+            merge_linked(session, policy=policy, now=now, summary=summary)
         session.commit()
     if dry_run:
         session.rollback()
