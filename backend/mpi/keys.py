@@ -19,13 +19,13 @@ import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, delete, insert, select, tuple_, update
+from sqlalchemy import ForeignKey, Index, String, Table, delete, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backend.db import Base
+from backend.demo.sink import bulk_insert
 
 CHUNK = 500  # ids per IN list, well under both databases' parameter limits
-ROWS_PER_INSERT = 300  # rows per multi-row INSERT: 900 parameters, well under the limits
 
 
 class PatientMatchKey(Base):
@@ -56,6 +56,10 @@ class PatientMatchState(Base):
 
 
 Key = tuple[str, str]
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
 
 
 def hashed(kind: str, value: str) -> Key:
@@ -115,20 +119,17 @@ def sync_keys(
                 )
             )
         )
-    # Multi-row VALUES, not executemany: psycopg sends an executemany row by row, and
-    # the scan adds some eight keys for each of its patients.
-    for start in range(0, len(added), ROWS_PER_INSERT):
-        session.execute(insert(PatientMatchKey).values(added[start : start + ROWS_PER_INSERT]))
+    # COPY on PostgreSQL: psycopg sends an executemany row by row, and the scan adds
+    # some eight keys for each of its patients.
+    if added:
+        bulk_insert(session.connection(), _table(PatientMatchKey.__tablename__), added)
     changed = {pid for pid in ids if states.get(pid) != fingerprints[pid]}
     fresh = sorted(pid for pid in changed if pid not in states)
-    for start in range(0, len(fresh), ROWS_PER_INSERT):
-        session.execute(
-            insert(PatientMatchState).values(
-                [
-                    {"patient_id": p, "fingerprint": fingerprints[p], "changed_at": now}
-                    for p in fresh[start : start + ROWS_PER_INSERT]
-                ]
-            )
+    if fresh:
+        bulk_insert(
+            session.connection(),
+            _table(PatientMatchState.__tablename__),
+            [{"patient_id": p, "fingerprint": fingerprints[p], "changed_at": now} for p in fresh],
         )
     for pid in sorted(changed - set(fresh)):
         session.execute(
