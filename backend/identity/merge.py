@@ -27,7 +27,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import MetaData, String, Table, and_, inspect, literal, select, union_all, update
+from sqlalchemy import (
+    MetaData,
+    String,
+    Table,
+    and_,
+    inspect,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from backend.access import audit
@@ -524,10 +536,22 @@ def merge_patients(
     return record
 
 
-def pending_automatic_links(session: Session, *, limit: int) -> list[IdentityLink]:
+def pending_automatic_links(
+    session: Session, *, limit: int, pair: tuple[uuid.UUID, uuid.UUID] | None = None
+) -> list[IdentityLink]:
     """Links the matcher confirmed on its own (``confirmed``, automatic or rule) whose two
-    records are both still unmerged: each should become a merge."""
+    records are both still unmerged: each should become a merge. ``pair``: only a link
+    between these two (an index lookup; without it every confirmed link ever made is
+    looked at, merged ones included)."""
     a, b = aliased(Patient), aliased(Patient)
+    between = (
+        or_(
+            and_(IdentityLink.patient_a_id == pair[0], IdentityLink.patient_b_id == pair[1]),
+            and_(IdentityLink.patient_a_id == pair[1], IdentityLink.patient_b_id == pair[0]),
+        )
+        if pair is not None
+        else true()
+    )
     return list(
         session.execute(
             select(IdentityLink)
@@ -541,6 +565,7 @@ def pending_automatic_links(session: Session, *, limit: int) -> list[IdentityLin
                 b.status != PatientStatus.MERGED,
                 a.deleted_at.is_(None),
                 b.deleted_at.is_(None),
+                between,
             )
             .order_by(IdentityLink.recorded_at, IdentityLink.id)
             .limit(limit)
@@ -549,12 +574,18 @@ def pending_automatic_links(session: Session, *, limit: int) -> list[IdentityLin
 
 
 def apply_automatic_links(
-    *, session: Session, policy: CompiledPolicy, now: datetime, limit: int = 100
+    *,
+    session: Session,
+    policy: CompiledPolicy,
+    now: datetime,
+    limit: int = 100,
+    pair: tuple[uuid.UUID, uuid.UUID] | None = None,
 ) -> list[MergeRecord]:
-    """Turn the matcher's automatic links into merges. The older record (first recorded)
-    survives: the newcomer folds into the record staff already know."""
+    """Turn the matcher's automatic links (``pair``: the one between these two) into
+    merges. The older record (first recorded) survives: the newcomer folds into the
+    record staff already know."""
     records = []
-    for link in pending_automatic_links(session, limit=limit):
+    for link in pending_automatic_links(session, limit=limit, pair=pair):
         first, second = session.execute(
             select(Patient.id)
             .where(Patient.id.in_([link.patient_a_id, link.patient_b_id]))

@@ -342,29 +342,39 @@ def match_patient(
     session.flush()
     if summary.auto_links:
         policy = policy or system_policy()
-        survivors = merge_linked(session, policy=policy, now=now, summary=summary)
+        first = list(summary.linked_pairs)
+        survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
         # The survivor now carries the merged record's phones and names: one more look
         # finds a third record that matched only the merged one (A-B, B-C).
-        linked = summary.auto_links
         for survivor in from_patients(session, survivors).values():
             match_loaded(session, survivor, model=model, now=now, summary=summary)
         session.flush()
-        if summary.auto_links > linked:  # the first pass merged every earlier link
-            merge_linked(session, policy=policy, now=now, summary=summary)
+        again = summary.linked_pairs[len(first) :]
+        if again:
+            merge_linked(session, policy=policy, now=now, summary=summary, pairs=again)
     return summary
 
 
 def merge_linked(
-    session: Session, *, policy: CompiledPolicy, now: datetime, summary: MatchSummary
+    session: Session,
+    *,
+    policy: CompiledPolicy,
+    now: datetime,
+    summary: MatchSummary,
+    pairs: Sequence[Pair] | None = None,
 ) -> list[uuid.UUID]:
-    """Merge the automatic links one at a time, returning the survivors.
+    """Merge the automatic links one at a time, returning the survivors: the links of
+    ``pairs`` (each looked up by its pair, an index lookup), or every pending one.
 
     One at a time because each merge can make another pending link stale (A-B merged, so
     B-C now names a merged record): every call of :func:`apply_automatic_links` asks
     afresh, where one call for many links would hit the stale one and fail.
     """
     survivors: list[uuid.UUID] = []
-    while merges := apply_automatic_links(session=session, policy=policy, now=now, limit=1):
-        summary.merges += len(merges)  # merge_patients re-indexed both records
-        survivors += [m.survivor_id for m in merges]
+    for pair in dict.fromkeys(pairs) if pairs is not None else [None]:
+        while merges := apply_automatic_links(
+            session=session, policy=policy, now=now, limit=1, pair=pair
+        ):
+            summary.merges += len(merges)  # merge_patients re-indexed both records
+            survivors += [m.survivor_id for m in merges]
     return list(dict.fromkeys(survivors))

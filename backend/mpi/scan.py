@@ -178,14 +178,14 @@ def scan(
     scored = time.perf_counter()
     if summary.auto_links and not dry_run:  # a dry run counts the links, merges nothing
         policy = policy or system_policy()
-        survivors = merge_linked(session, policy=policy, now=now, summary=summary)
+        first = list(summary.linked_pairs)
+        survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
         session.commit()
-        linked = summary.auto_links
         for survivor in from_patients(session, survivors).values():
             match_loaded(session, survivor, model=model, now=now, summary=summary)
         session.flush()
-        if summary.auto_links > linked:  # the first pass merged every earlier link
-            merge_linked(session, policy=policy, now=now, summary=summary)
+        # Without pairs: the survivors' new links, and any an earlier run left unmerged.
+        merge_linked(session, policy=policy, now=now, summary=summary)
         session.commit()
     if dry_run:
         session.rollback()
