@@ -18,8 +18,10 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Table, delete, select, tuple_, update
+import psycopg
+from sqlalchemy import ForeignKey, Index, String, Table, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backend.db import Base
@@ -60,6 +62,17 @@ Key = tuple[str, str]
 
 def _table(name: str) -> Table:
     return Base.metadata.tables[name]
+
+
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY where the driver connection is psycopg's synchronous one (``mpi scan``, the
+    matcher in scripts and workers); an executemany elsewhere (SQLite, and the API's
+    sessions over the async driver, whose COPY would have to be awaited)."""
+    connection = session.connection()
+    if isinstance(connection.connection.driver_connection, psycopg.Connection):
+        bulk_insert(connection, table, rows)
+    else:
+        session.execute(insert(table), rows)
 
 
 def hashed(kind: str, value: str) -> Key:
@@ -122,12 +135,12 @@ def sync_keys(
     # COPY on PostgreSQL: psycopg sends an executemany row by row, and the scan adds
     # some eight keys for each of its patients.
     if added:
-        bulk_insert(session.connection(), _table(PatientMatchKey.__tablename__), added)
+        _insert(session, _table(PatientMatchKey.__tablename__), added)
     changed = {pid for pid in ids if states.get(pid) != fingerprints[pid]}
     fresh = sorted(pid for pid in changed if pid not in states)
     if fresh:
-        bulk_insert(
-            session.connection(),
+        _insert(
+            session,
             _table(PatientMatchState.__tablename__),
             [{"patient_id": p, "fingerprint": fingerprints[p], "changed_at": now} for p in fresh],
         )
