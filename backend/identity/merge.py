@@ -27,7 +27,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import MetaData, Table, and_, inspect, select, update
+from sqlalchemy import (
+    MetaData,
+    String,
+    Table,
+    and_,
+    inspect,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from backend.access import audit
@@ -277,6 +289,33 @@ def _collisions(
     return found
 
 
+TABLES_PER_QUERY = 100  # UNION ALL branches per query: SQLite allows 500
+
+
+def rows_of_patient(
+    *, session: Session, tables: Sequence[OwnedTable], patient_id: uuid.UUID
+) -> dict[str, list[Any]]:
+    """Table name -> ids (sorted) of the patient's rows, for every table holding any.
+
+    One UNION ALL over the tables instead of a query per table: a merge looks at some
+    fifty tables and most hold nothing for a given patient, so the round trips were most
+    of a merge's time."""
+    found: dict[str, list[Any]] = {}
+    for start in range(0, len(tables), TABLES_PER_QUERY):
+        part = tables[start : start + TABLES_PER_QUERY]
+        query = union_all(
+            *(
+                select(literal(owned.name, String).label("table_name"), owned.table.c.id).where(
+                    owned.table.c.patient_id == patient_id
+                )
+                for owned in part
+            )
+        )
+        for name, row_id in session.execute(query):
+            found.setdefault(name, []).append(row_id)
+    return {name: sorted(ids) for name, ids in found.items()}
+
+
 def move_rows(
     *,
     session: Session,
@@ -287,13 +326,10 @@ def move_rows(
 ) -> MovePlan:
     """Re-point every row of ``merged_id`` to ``survivor_id``, applying collision rules."""
     plan = MovePlan()
+    rows = rows_of_patient(session=session, tables=tables, patient_id=merged_id)
     for owned in tables:
         table = owned.table
-        ids = list(
-            session.execute(
-                select(table.c.id).where(table.c.patient_id == merged_id).order_by(table.c.id)
-            ).scalars()
-        )
+        ids = rows.get(table.name)
         if not ids:
             continue
         collide = (
@@ -500,10 +536,22 @@ def merge_patients(
     return record
 
 
-def pending_automatic_links(session: Session, *, limit: int) -> list[IdentityLink]:
+def pending_automatic_links(
+    session: Session, *, limit: int, pair: tuple[uuid.UUID, uuid.UUID] | None = None
+) -> list[IdentityLink]:
     """Links the matcher confirmed on its own (``confirmed``, automatic or rule) whose two
-    records are both still unmerged: each should become a merge."""
+    records are both still unmerged: each should become a merge. ``pair``: only a link
+    between these two (an index lookup; without it every confirmed link ever made is
+    looked at, merged ones included)."""
     a, b = aliased(Patient), aliased(Patient)
+    between = (
+        or_(
+            and_(IdentityLink.patient_a_id == pair[0], IdentityLink.patient_b_id == pair[1]),
+            and_(IdentityLink.patient_a_id == pair[1], IdentityLink.patient_b_id == pair[0]),
+        )
+        if pair is not None
+        else true()
+    )
     return list(
         session.execute(
             select(IdentityLink)
@@ -517,6 +565,7 @@ def pending_automatic_links(session: Session, *, limit: int) -> list[IdentityLin
                 b.status != PatientStatus.MERGED,
                 a.deleted_at.is_(None),
                 b.deleted_at.is_(None),
+                between,
             )
             .order_by(IdentityLink.recorded_at, IdentityLink.id)
             .limit(limit)
@@ -525,12 +574,18 @@ def pending_automatic_links(session: Session, *, limit: int) -> list[IdentityLin
 
 
 def apply_automatic_links(
-    *, session: Session, policy: CompiledPolicy, now: datetime, limit: int = 100
+    *,
+    session: Session,
+    policy: CompiledPolicy,
+    now: datetime,
+    limit: int = 100,
+    pair: tuple[uuid.UUID, uuid.UUID] | None = None,
 ) -> list[MergeRecord]:
-    """Turn the matcher's automatic links into merges. The older record (first recorded)
-    survives: the newcomer folds into the record staff already know."""
+    """Turn the matcher's automatic links (``pair``: the one between these two) into
+    merges. The older record (first recorded) survives: the newcomer folds into the
+    record staff already know."""
     records = []
-    for link in pending_automatic_links(session, limit=limit):
+    for link in pending_automatic_links(session, limit=limit, pair=pair):
         first, second = session.execute(
             select(Patient.id)
             .where(Patient.id.in_([link.patient_a_id, link.patient_b_id]))

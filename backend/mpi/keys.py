@@ -18,11 +18,14 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, delete, insert, select, tuple_, update
+import psycopg
+from sqlalchemy import ForeignKey, Index, String, Table, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backend.db import Base
+from backend.demo.sink import bulk_insert
 
 CHUNK = 500  # ids per IN list, well under both databases' parameter limits
 
@@ -31,7 +34,9 @@ class PatientMatchKey(Base):
     """One blocking key of one patient."""
 
     __tablename__ = "patient_match_key"
-    __table_args__ = (Index("ix_patient_match_key_kind_value", "kind", "value"),)
+    # patient_id in the index too: a candidate lookup reads the holders of a key from the
+    # index alone (an index-only scan), not from a heap page per holder.
+    __table_args__ = (Index("ix_patient_match_key_lookup", "kind", "value", "patient_id"),)
 
     patient_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("patient.id", ondelete="CASCADE"), primary_key=True
@@ -53,6 +58,21 @@ class PatientMatchState(Base):
 
 
 Key = tuple[str, str]
+
+
+def _table(name: str) -> Table:
+    return Base.metadata.tables[name]
+
+
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """COPY where the driver connection is psycopg's synchronous one (``mpi scan``, the
+    matcher in scripts and workers); an executemany elsewhere (SQLite, and the API's
+    sessions over the async driver, whose COPY would have to be awaited)."""
+    connection = session.connection()
+    if isinstance(connection.connection.driver_connection, psycopg.Connection):
+        bulk_insert(connection, table, rows)
+    else:
+        session.execute(insert(table), rows)
 
 
 def hashed(kind: str, value: str) -> Key:
@@ -114,13 +134,16 @@ def sync_keys(
                 )
             )
         )
+    # COPY on PostgreSQL: psycopg sends an executemany row by row, and the scan adds
+    # some eight keys for each of its patients.
     if added:
-        session.execute(insert(PatientMatchKey), added)
+        _insert(session, _table(PatientMatchKey.__tablename__), added)
     changed = {pid for pid in ids if states.get(pid) != fingerprints[pid]}
     fresh = sorted(pid for pid in changed if pid not in states)
     if fresh:
-        session.execute(
-            insert(PatientMatchState),
+        _insert(
+            session,
+            _table(PatientMatchState.__tablename__),
             [{"patient_id": p, "fingerprint": fingerprints[p], "changed_at": now} for p in fresh],
         )
     for pid in sorted(changed - set(fresh)):

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
@@ -32,7 +33,8 @@ from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStat
 from backend.mpi import score as scoring
 from backend.mpi.keys import CHUNK, Key, PatientMatchKey, changed_at, drop_keys, sync_keys
 from backend.mpi.model import MatchModel
-from backend.mpi.records import Loaded, from_patients
+from backend.mpi.normalize import MAX_BLOCK, MatchRecord
+from backend.mpi.records import PATIENT_COLUMNS, Loaded, from_patients, loaded_from_rows
 from backend.patients.models import Patient, PatientStatus
 from backend.settings import get_settings
 
@@ -64,31 +66,62 @@ class MatchSummary:
         self.linked_pairs += other.linked_pairs
 
 
+def _candidate_query(
+    patient_id: uuid.UUID, wanted: list[Key], limit: int, columns: Sequence[Any]
+) -> Any:
+    # A key held by more than MAX_BLOCK patients (a common surname's sound and a birth
+    # year, at a million patients) is skipped, as the scan skips it: its holders are
+    # strangers to one another, and reading hundreds of them was most of a lookup's time.
+    hits = (
+        select(
+            PatientMatchKey.patient_id,
+            func.count()
+            .over(partition_by=(PatientMatchKey.kind, PatientMatchKey.value))
+            .label("holders"),
+        )
+        .where(tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(wanted))
+        .subquery()
+    )
+    shared = func.count().label("shared")
+    grouped = (
+        select(hits.c.patient_id, shared)
+        .where(hits.c.holders <= MAX_BLOCK, hits.c.patient_id != patient_id)
+        .group_by(hits.c.patient_id)
+        .subquery()
+    )
+    return (
+        select(*columns)
+        .select_from(grouped)
+        .join(Patient, Patient.id == grouped.c.patient_id)
+        .where(Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED)
+        .order_by(grouped.c.shared.desc(), grouped.c.patient_id)
+        .limit(limit)
+    )
+
+
 def candidates(
     session: Session, patient_id: uuid.UUID, keys: Iterable[Key], *, limit: int = MAX_CANDIDATES
 ) -> list[uuid.UUID]:
-    """Live patients sharing at least one blocking key, most shared keys first."""
+    """Live patients sharing at least one selective blocking key (held by at most
+    ``MAX_BLOCK`` patients), most shared keys first."""
     wanted = sorted(keys)
     if not wanted:
         return []
-    shared = func.count().label("shared")
-    hits = (
-        select(PatientMatchKey.patient_id, shared)
-        .where(
-            tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(wanted),
-            PatientMatchKey.patient_id != patient_id,
-        )
-        .group_by(PatientMatchKey.patient_id)
-        .subquery()
+    return list(
+        session.execute(_candidate_query(patient_id, wanted, limit, [Patient.id])).scalars()
     )
-    rows = session.execute(
-        select(hits.c.patient_id)
-        .join(Patient, Patient.id == hits.c.patient_id)
-        .where(Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED)
-        .order_by(hits.c.shared.desc(), hits.c.patient_id)
-        .limit(limit)
-    )
-    return list(rows.scalars())
+
+
+def candidate_records(
+    session: Session, patient_id: uuid.UUID, keys: Iterable[Key], *, limit: int = MAX_CANDIDATES
+) -> dict[uuid.UUID, Loaded]:
+    """The match records of :func:`candidates`: the candidate query reads their patient
+    columns too, so they cost one more query (their contacts, addresses, identifiers)."""
+    wanted = sorted(keys)
+    if not wanted:
+        return {}
+    rows = session.execute(_candidate_query(patient_id, wanted, limit, PATIENT_COLUMNS)).all()
+    return loaded_from_rows(session, rows)
 
 
 Pair = tuple[uuid.UUID, uuid.UUID]  # ordered: the smaller id first
@@ -104,12 +137,14 @@ def links_for_pairs(session: Session, pairs: Iterable[Pair]) -> dict[Pair, list[
     wanted = {pair_of(a, b) for a, b in pairs}
     found: dict[Pair, list[IdentityLink]] = {p: [] for p in wanted}
     ids = sorted({i for p in wanted for i in p})
+    # Both patients of a wanted pair are in ``ids``, so whichever is stored as patient_a
+    # is found by this side alone; the other side is checked here, not in an IN list of
+    # thousands of parameters (slow to send and to plan).
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
         links = session.execute(
             select(IdentityLink).where(
                 IdentityLink.patient_a_id.in_(part),
-                IdentityLink.patient_b_id.in_(ids),
                 IdentityLink.kind.in_([LinkKind.POSSIBLE_DUPLICATE, LinkKind.NOT_DUPLICATE]),
                 IdentityLink.status.in_([LinkStatus.OPEN, LinkStatus.CONFIRMED]),
             )
@@ -212,7 +247,7 @@ def record_pair(
 def score_pairs(
     session: Session,
     pairs: Sequence[Pair],
-    records: Mapping[uuid.UUID, Loaded],
+    records: Mapping[uuid.UUID, MatchRecord],
     *,
     model: MatchModel,
     now: datetime,
@@ -239,7 +274,7 @@ def score_pairs(
                 continue
             recheck = True
         summary.pairs_compared += 1
-        result = scoring.score_pair(records[pair[0]].record, records[pair[1]].record, model)
+        result = scoring.score_pair(records[pair[0]], records[pair[1]], model)
         record_pair(
             session,
             pair=pair,
@@ -263,11 +298,12 @@ def match_loaded(
     review_only: bool = False,
 ) -> None:
     """Score one patient (keys already in sync) against its candidates."""
-    others = candidates(session, loaded.patient_id, loaded.keys, limit=limit)
-    if not others:
+    found = candidate_records(session, loaded.patient_id, loaded.keys, limit=limit)
+    if not found:
         return
-    records = dict(from_patients(session, others))
-    records[loaded.patient_id] = loaded
+    others = list(found)
+    records = {pid: item.record for pid, item in found.items()}
+    records[loaded.patient_id] = loaded.record
     pairs = [(loaded.patient_id, other) for other in others]
     score_pairs(
         session, pairs, records, model=model, now=now, summary=summary, review_only=review_only
@@ -317,27 +353,39 @@ def match_patient(
     session.flush()
     if summary.auto_links:
         policy = policy or system_policy()
-        survivors = merge_linked(session, policy=policy, now=now, summary=summary)
+        first = list(summary.linked_pairs)
+        survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
         # The survivor now carries the merged record's phones and names: one more look
         # finds a third record that matched only the merged one (A-B, B-C).
         for survivor in from_patients(session, survivors).values():
             match_loaded(session, survivor, model=model, now=now, summary=summary)
         session.flush()
-        merge_linked(session, policy=policy, now=now, summary=summary)
+        again = summary.linked_pairs[len(first) :]
+        if again:
+            merge_linked(session, policy=policy, now=now, summary=summary, pairs=again)
     return summary
 
 
 def merge_linked(
-    session: Session, *, policy: CompiledPolicy, now: datetime, summary: MatchSummary
+    session: Session,
+    *,
+    policy: CompiledPolicy,
+    now: datetime,
+    summary: MatchSummary,
+    pairs: Sequence[Pair] | None = None,
 ) -> list[uuid.UUID]:
-    """Merge the automatic links one at a time, returning the survivors.
+    """Merge the automatic links one at a time, returning the survivors: the links of
+    ``pairs`` (each looked up by its pair, an index lookup), or every pending one.
 
     One at a time because each merge can make another pending link stale (A-B merged, so
     B-C now names a merged record): every call of :func:`apply_automatic_links` asks
     afresh, where one call for many links would hit the stale one and fail.
     """
     survivors: list[uuid.UUID] = []
-    while merges := apply_automatic_links(session=session, policy=policy, now=now, limit=1):
-        summary.merges += len(merges)  # merge_patients re-indexed both records
-        survivors += [m.survivor_id for m in merges]
+    for pair in dict.fromkeys(pairs) if pairs is not None else [None]:
+        while merges := apply_automatic_links(
+            session=session, policy=policy, now=now, limit=1, pair=pair
+        ):
+            summary.merges += len(merges)  # merge_patients re-indexed both records
+            survivors += [m.survivor_id for m in merges]
     return list(dict.fromkeys(survivors))

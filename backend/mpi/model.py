@@ -248,7 +248,8 @@ def train(
     iterations: int = 40,
     seed: int = 1,
 ) -> MatchModel:
-    """Estimate u from random pairs and m (and the prior) by EM on candidate pairs.
+    """Estimate u from random pairs (every pair if there are no more than ``u_samples``)
+    and m (and the prior) by EM on candidate pairs.
 
     ``pairs`` are index pairs into ``records`` to run EM on (default: the blocked
     candidate pairs). Thresholds come from ``base``; term frequencies from ``records``.
@@ -259,10 +260,17 @@ def train(
         return base
     rng = random.Random(seed)  # noqa: S311 - sampling pairs, not secrets; seeded to repeat
     random_patterns: Counter[Pattern] = Counter()
-    for _ in range(u_samples):
-        i, j = rng.randrange(len(recs)), rng.randrange(len(recs))
-        if i != j:
-            random_patterns[_pattern(recs[i], recs[j])] += 1
+    n = len(recs)
+    if n * (n - 1) // 2 <= u_samples:
+        # A small register has fewer pairs than the sample would draw: take each once.
+        for i in range(n):
+            for j in range(i + 1, n):
+                random_patterns[_pattern(recs[i], recs[j])] += 1
+    else:
+        for _ in range(u_samples):
+            i, j = rng.randrange(n), rng.randrange(n)
+            if i != j:
+                random_patterns[_pattern(recs[i], recs[j])] += 1
     u = _complete(_level_shares(random_patterns, {}), base.u)
 
     cand = candidate_pairs(recs) if pairs is None else set(pairs)

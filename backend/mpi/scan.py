@@ -29,12 +29,15 @@ from backend.mpi.matcher import (
     system_policy,
 )
 from backend.mpi.model import MatchModel
-from backend.mpi.normalize import MAX_BLOCK
+from backend.mpi.normalize import MAX_BLOCK, MatchRecord
 from backend.mpi.records import from_patients
 from backend.patients.models import Patient, PatientStatus
 
 PATIENT_BATCH = 2000
 PAIR_BATCH = 2000
+# Match records kept in memory between the key pass and scoring (about 1 KB each); a
+# larger index loads the rest per batch of pairs.
+RECORD_CACHE = 200_000
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -79,9 +82,16 @@ def _count_live(session: Session) -> int:
 
 
 def rebuild_keys(
-    session: Session, *, now: datetime, commit: bool, progress: Progress | None = None
+    session: Session,
+    *,
+    now: datetime,
+    commit: bool,
+    progress: Progress | None = None,
+    keep: dict[uuid.UUID, MatchRecord] | None = None,
+    keep_at_most: int = RECORD_CACHE,
 ) -> int:
-    """Every live patient's keys in sync; merged and deleted patients keep none."""
+    """Every live patient's keys in sync; merged and deleted patients keep none. The
+    match records built on the way go into ``keep``, up to ``keep_at_most`` of them."""
     total = _count_live(session)
     done = 0
     stale = session.execute(
@@ -93,6 +103,9 @@ def rebuild_keys(
     drop_keys(session, list(stale))
     for ids in _live_ids(session):
         loaded = from_patients(session, ids)
+        if keep is not None:
+            room = max(0, keep_at_most - len(keep))
+            keep.update((pid, item.record) for pid, item in list(loaded.items())[:room])
         sync_keys(
             session,
             {pid: item.keys for pid, item in loaded.items()},
@@ -135,17 +148,27 @@ def scan(
     dry_run: bool = False,
     policy: CompiledPolicy | None = None,
     progress: Progress | None = None,
+    record_cache: int = RECORD_CACHE,
 ) -> ScanResult:
     """Rebuild the keys, score every candidate pair, merge the automatic links."""
     commit = not dry_run
     started = time.perf_counter()
-    patients = rebuild_keys(session, now=now, commit=commit, progress=progress)
+    # The records the key pass builds are scored from memory: loading them again for
+    # every batch of pairs (each patient is in several) and re-parsing their phone
+    # numbers was most of the scoring time. Nothing merges before scoring ends.
+    built: dict[uuid.UUID, MatchRecord] = {}
+    patients = rebuild_keys(
+        session, now=now, commit=commit, progress=progress, keep=built, keep_at_most=record_cache
+    )
     session.flush()
     pairs = list(candidate_pairs(session))  # read fully: batches below write and commit
     summary = MatchSummary(patients=patients)
     for start in range(0, len(pairs), PAIR_BATCH):
         batch = pairs[start : start + PAIR_BATCH]
-        records = from_patients(session, {i for pair in batch for i in pair})
+        wanted = {i for pair in batch for i in pair}
+        records = {i: built[i] for i in wanted if i in built}
+        fetched = from_patients(session, wanted - records.keys())
+        records.update((pid, item.record) for pid, item in fetched.items())
         score_pairs(session, batch, records, model=model, now=now, summary=summary)
         session.flush()
         if commit:
@@ -155,11 +178,13 @@ def scan(
     scored = time.perf_counter()
     if summary.auto_links and not dry_run:  # a dry run counts the links, merges nothing
         policy = policy or system_policy()
-        survivors = merge_linked(session, policy=policy, now=now, summary=summary)
+        first = list(summary.linked_pairs)
+        survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
         session.commit()
         for survivor in from_patients(session, survivors).values():
             match_loaded(session, survivor, model=model, now=now, summary=summary)
         session.flush()
+        # Without pairs: the survivors' new links, and any an earlier run left unmerged.
         merge_linked(session, policy=policy, now=now, summary=summary)
         session.commit()
     if dry_run:

@@ -11,6 +11,11 @@ The outcome comes from the model's thresholds, then two kinds of rule:
   identifiers (birth date, phone, e-mail, national id) agree; or when the given names
   agree only inexactly without a personal identifier (twins share everything else).
   Capped pairs go to review at most; ``rule`` names the cap.
+
+and one floor on the review band: a pair that agrees on one field only (sex aside) is
+separate whatever its score. A birth date alone weighs enough to clear the review
+threshold, but a register of a million people holds dozens per date: reviewers would
+see every stranger born the same day (``rule`` is then ``single_field``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from backend.mpi.compare import AGREEMENT, DISAGREE, compare
+from backend.mpi.compare import AGREEMENT, DISAGREE, MISSING, compare
 from backend.mpi.model import MatchModel
 from backend.mpi.normalize import MatchRecord
 
@@ -39,6 +44,8 @@ _IDENTIFYING: dict[str, frozenset[str]] = {
     "national_id": frozenset({"exact", "typo"}),
 }
 _NAME_AGREES = frozenset({"exact", "swapped", "nickname", "similar", "token"})
+# Half of any two people share a sex: it does not count as a field that agrees.
+_NOT_EVIDENCE = frozenset({"sex"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,14 @@ def _cap_reason(a: MatchRecord, b: MatchRecord, levels: dict[str, str]) -> str |
     return None
 
 
+def _agreeing_fields(levels: dict[str, str]) -> int:
+    return sum(
+        1
+        for name, level in levels.items()
+        if name not in _NOT_EVIDENCE and level not in {DISAGREE, MISSING}
+    )
+
+
 def _shared_identifier(a: MatchRecord, b: MatchRecord) -> bool:
     return bool(a.identifiers & b.identifiers)
 
@@ -121,6 +136,8 @@ def score_pair(a: MatchRecord, b: MatchRecord, model: MatchModel) -> MatchScore:
     else:
         outcome = Outcome.SEPARATE
     rule = None
+    if outcome is not Outcome.SEPARATE and _agreeing_fields(levels) < 2:
+        return MatchScore(total, probability, Outcome.SEPARATE, evidence, "single_field")
     if outcome is Outcome.LINK:
         rule = _cap_reason(a, b, levels)
         if rule is not None:

@@ -104,6 +104,20 @@ def test_name_alone_never_links(model: MatchModel) -> None:
     assert result.outcome is not Outcome.LINK
 
 
+def test_strangers_born_the_same_day_are_not_suggested(model: MatchModel) -> None:
+    """A birth date alone outweighs two different names, but a million-patient register
+    holds dozens of people per date: one agreeing field is no review suggestion."""
+    a = from_fields(given="James", family="Anber", birth_date="1970-03-04", sex="m")
+    b = from_fields(given="Mary", family="Torsal", birth_date="1970-03-04", sex="m")
+    result = score_pair(a, b, model)
+    assert result.probability >= model.p_review  # the score alone would ask for review
+    assert result.outcome is Outcome.SEPARATE
+    assert result.rule == "single_field"
+    # One name agreeing as well is two fields: a possible married-name change, reviewed.
+    married = from_fields(given="James", family="Torsal", birth_date="1970-03-04", sex="m")
+    assert score_pair(a, married, model).outcome is Outcome.REVIEW
+
+
 def test_name_plus_shared_address_never_links(model: MatchModel) -> None:
     a = person(birth_date=None, phones=None, emails=None)
     b = person(birth_date=None, phones=None, emails=None)

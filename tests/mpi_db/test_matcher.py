@@ -14,6 +14,7 @@ from backend.mpi.hooks import patients_changed
 from backend.mpi.keys import PatientMatchKey
 from backend.mpi.matcher import candidates
 from backend.mpi.model import default_model
+from backend.mpi.normalize import MAX_BLOCK
 from backend.mpi.records import from_patients
 from backend.organization.models import CareTeamPatient
 from backend.patients.models import ContactPoint, ContactSystem, Patient, PatientStatus
@@ -193,6 +194,25 @@ def test_candidates_leave_out_merged_and_deleted_patients(session: Session) -> N
     assert candidates(session, ids[0], keys) == []
 
 
+def test_a_key_held_by_more_than_max_block_patients_finds_no_one(session: Session) -> None:
+    """A clinic's phone number on every record says nothing: its holders are skipped
+    (no birth date or address, so the phone is each record's only key)."""
+    phone = "+13125550642"
+    holders = [
+        patient(session, given=f"G{surname()}", family=surname(), birth=None, phone=phone)
+        for _ in range(MAX_BLOCK - 1)
+    ]
+    for holder in holders:
+        match(session, holder)  # indexes its keys
+    newcomer = patient(session, given="Ruth", family=surname(), birth=None, phone=phone)
+    match(session, newcomer)  # indexes it: MAX_BLOCK holders, still selective
+    keys = from_patients(session, [newcomer])[newcomer].keys
+    assert set(candidates(session, newcomer, keys)) == set(holders)
+    one_more = patient(session, given="Saul", family=surname(), birth=None, phone=phone)
+    match(session, one_more)  # MAX_BLOCK + 1 holders now
+    assert candidates(session, newcomer, keys) == []
+
+
 def test_match_records_load_in_a_fixed_number_of_queries(session: Session) -> None:
     family = surname()
     few = [patient(session, given="Al", family=family, phone="+13125550100") for _ in range(3)]
@@ -206,7 +226,7 @@ def test_match_records_load_in_a_fixed_number_of_queries(session: Session) -> No
             loaded = from_patients(session, ids)
         assert set(loaded) == set(ids)
         counts.append(len(seen))
-    assert counts[0] == counts[1] == 4
+    assert counts[0] == counts[1] == 2  # the patients, then their contacts, addresses, ids
 
 
 def test_an_unmerge_reindexes_both_records_and_the_pair_stays_quiet(session: Session) -> None:

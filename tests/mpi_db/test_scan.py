@@ -65,6 +65,17 @@ def test_scan_summarises_and_a_second_run_changes_nothing(session: Session) -> N
     assert (again.id, again.version) == (twin_link.id, twin_link.version)
 
 
+def test_records_kept_from_the_key_pass_score_as_records_loaded_again(session: Session) -> None:
+    _world(session)
+    counts = []
+    for cache in (0, 2, 10_000):  # none kept, some kept and the rest loaded, all kept
+        result = scan(session, model=default_model(), now=NOW, dry_run=True, record_cache=cache)
+        s = result.summary
+        counts.append((result.pairs, s.pairs_compared, s.auto_links, s.review))
+    assert counts[0][1] >= 2
+    assert counts[0] == counts[1] == counts[2]
+
+
 def test_the_scan_command_prints_its_summary(tmp_path: Path) -> None:
     env = {"P360_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": f"sqlite:///{tmp_path}/p.db"}
     assert run("db", "upgrade", env=env).returncode == 0
