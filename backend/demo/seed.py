@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect
 
 from backend.accounts.models import StaffUser
+from backend.bulk import write_prepared
 from backend.demo import (
     billing,
     careplans,
@@ -35,7 +36,7 @@ from backend.demo import (
 from backend.demo.clinic import DemoLogin, build_clinic
 from backend.demo.context import DemoContext, demo_now
 from backend.demo.portal import PortalLogin, add_portal_logins
-from backend.demo.sink import RowSink, write_prepared
+from backend.demo.sink import RowSink
 from backend.models import metadata
 from backend.patients.identifiers import ssn_key
 

@@ -24,8 +24,8 @@ import psycopg
 from sqlalchemy import ForeignKey, Index, String, Table, delete, insert, select, tuple_, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from backend.bulk import bulk_insert
 from backend.db import Base
-from backend.demo.sink import bulk_insert
 
 CHUNK = 500  # ids per IN list, well under both databases' parameter limits
 
