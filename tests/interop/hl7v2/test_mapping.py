@@ -19,6 +19,7 @@ from backend.patients.models import (
     Address,
     AdministrativeSex,
     ContactPoint,
+    EmergencyContact,
     IdentifierKind,
     Patient,
     PatientIdentifier,
@@ -84,6 +85,51 @@ def test_a01_then_a03_admits_and_discharges(session: Session) -> None:
     encounter = session.get(Encounter, encounter.id)
     assert encounter is not None
     assert encounter.status == EncounterStatus.FINISHED
+
+
+def _contacts(session: Session, patient: Patient) -> list[tuple[str, str, str | None, bool]]:
+    rows = session.scalars(
+        select(EmergencyContact)
+        .where(EmergencyContact.patient_id == patient.id, EmergencyContact.deleted_at.is_(None))
+        .order_by(EmergencyContact.source_id)
+    )
+    return [(r.name, r.relationship_to_patient, r.phone, r.is_primary) for r in rows]
+
+
+def test_nk1_segments_become_emergency_contacts(session: Session) -> None:
+    feed(session, fixture_text("ADT01-23.hl7"))
+    patient = only_patient(session, "10006579")
+    # NK1|1|DUCK^HUEY|SO|3583 DUCK RD^^FOWL^CA^999990000|8885552222||Y
+    assert _contacts(session, patient) == [("HUEY DUCK", "SO", "+18885552222", True)]
+    # An update that sends two NK1s (the second the primary's no longer) replaces them;
+    # one with no name is skipped with a warning; one that sends none removes them.
+    text = fixture_text("ADT01-23.hl7").replace("\n", "\r")
+    lines = text.split("\r")
+    at = next(i for i, line in enumerate(lines) if line.startswith("NK1"))
+    lines[0] = lines[0].replace("ADT^A01", "ADT^A08").replace("|599102|", "|599104|")
+    lines[at : at + 1] = [
+        "NK1|1|DUCK^DAISY|SPO^Spouse^HL70063||^NET^Internet^daisy@example.org~(555)555-0199^PRN^CP",
+        "NK1|2|^||",
+        "NK1|3|DUCK^DEWEY|SON^Son^HL70063",
+    ]
+    receipt = feed(session, "\r".join(lines))
+    stored = session.get(Hl7Message, receipt.message_id)
+    assert stored is not None
+    assert any("NK1 #2" in str(w) for w in stored.warnings or [])
+    session.expire_all()
+    assert _contacts(session, patient) == [
+        ("DAISY DUCK", "Spouse", "+15555550199", True),
+        ("DEWEY DUCK", "Son", None, False),
+    ]
+    daisy = session.scalars(
+        select(EmergencyContact).where(EmergencyContact.name == "DAISY DUCK")
+    ).one()
+    assert daisy.email == "daisy@example.org"
+    lines = [line for line in lines if not line.startswith("NK1")]
+    lines[0] = lines[0].replace("|599104|", "|599105|")
+    feed(session, "\r".join(lines))
+    session.expire_all()
+    assert _contacts(session, patient) == []
 
 
 def test_a08_updates_the_same_patient(session: Session) -> None:

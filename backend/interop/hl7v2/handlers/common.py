@@ -28,6 +28,7 @@ from backend.interop.hl7v2.parse import (
     parse_hl7_date,
     parse_hl7_datetime,
     repeats,
+    segments,
 )
 from backend.mpi.records import load, raw_fields
 from backend.patients.identifiers import InvalidSSNError, hash_ssn, ssn_key
@@ -38,6 +39,7 @@ from backend.patients.models import (
     ContactPoint,
     ContactSystem,
     ContactUse,
+    EmergencyContact,
     IdentifierKind,
     Patient,
     PatientIdentifier,
@@ -220,6 +222,7 @@ def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
         identifiers_ = _sync_identifiers(ctx, patient, pid, mrn, created=created)
         addresses = _sync_addresses(ctx, patient, pid, created=created)
         phones = _sync_phones(ctx, patient, pid, created=created)
+        _sync_next_of_kin(ctx, patient, created=created)
         if created:
             # What the matcher would read back: it is all in hand (nobody else can see
             # the patient before this transaction commits), so it reads nothing.
@@ -368,6 +371,10 @@ def _phone(pid: Any, field_no: int, rep: int) -> dict[str, Any] | None:
     email = get(pid, field_no, rep, 4)
     equipment = get(pid, field_no, rep, 3).upper()
     if equipment in {"INTERNET", "X.400"} or (email and "@" in email):
+        # An "Internet" entry without an address in XTN-4 (senders do put a phone
+        # number in XTN-1 and mark it Internet) is nothing to store.
+        if "@" not in email:
+            return None
         return {"system": ContactSystem.EMAIL, "value": email.lower()[:255], "use": None}
     area, local = get(pid, field_no, rep, 6), get(pid, field_no, rep, 7)
     number = e164(area + local if local else get(pid, field_no, rep, 1))
@@ -393,3 +400,32 @@ def _sync_phones(
         ranks[row["system"]] = ranks.get(row["system"], 0) + 1
         row["rank"] = ranks[row["system"]]
     return _sync(ctx, ContactPoint, patient, "PID-13", wanted, created=created)
+
+
+def _sync_next_of_kin(ctx: MessageContext, patient: Patient, *, created: bool) -> None:
+    """NK1 segments as the patient's emergency contacts (the first is the primary one):
+    name, relationship (NK1-3's text, else its code) and the first phone or e-mail of
+    NK1-5 (home) or NK1-6 (business). A segment without a name is skipped with a warning."""
+    wanted: list[dict[str, Any]] = []
+    for n, nk1 in enumerate(segments(ctx.message, "NK1"), start=1):
+        name = " ".join(part for part in (get(nk1, 2, 1, 2), get(nk1, 2, 1, 1, 1)) if part)
+        if not name:
+            ctx.warnings.append(f"NK1 #{n}: a contact without a name was not stored")
+            continue
+        relationship = get(nk1, 3, 1, 2) or get(nk1, 3) or "unknown"
+        row: dict[str, Any] = {
+            "name": name[:200],
+            "relationship_to_patient": relationship[:64],
+            "phone": None,
+            "email": None,
+            "is_primary": not wanted,
+        }
+        for field_no in (5, 6):
+            for rep in range(1, repeats(nk1, field_no) + 1):
+                found = _phone(nk1, field_no, rep)
+                if found is None:
+                    continue
+                key = "email" if found["system"] is ContactSystem.EMAIL else "phone"
+                row[key] = row[key] or found["value"][: 255 if key == "email" else 32]
+        wanted.append(row)
+    _sync(ctx, EmergencyContact, patient, "NK1", wanted, created=created)
