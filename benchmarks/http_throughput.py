@@ -91,7 +91,7 @@ def prepare(url: str) -> str:
     from backend.settings import Settings
 
     upgrade_to_head(url)
-    settings = Settings(env="production", database_url=url, secret_key=SecretStr(SECRET))  # type: ignore[arg-type]
+    settings = Settings(env="production", database_url=url, secret_key=SecretStr(SECRET))
     engine = make_engine(url)
     with transaction(engine) as s:
         user = StaffUser(id=uuid.uuid4(), username="bench-physician", display_name="Dr Bench")

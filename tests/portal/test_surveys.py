@@ -353,13 +353,11 @@ def test_staff_read_responses_through_graphql_and_patients_cannot_send_surveys(
         return response.json()  # type: ignore[no-any-return]
 
     patient = read(coordinator)["data"]["patient"]  # type: ignore[index]
-    assert patient["surveyResponses"] == [  # type: ignore[index]
-        {"nps": 9, "csat": 4, "comments": script, "via": "link"}
-    ]
-    assert patient["surveyInvitations"][0]["usedAt"] is not None  # type: ignore[index]
+    assert patient["surveyResponses"] == [{"nps": 9, "csat": 4, "comments": script, "via": "link"}]
+    assert patient["surveyInvitations"][0]["usedAt"] is not None
     # The front desk has no surveys grant: the category is withheld, not leaked.
     hidden = read(front_desk)["data"]["patient"]  # type: ignore[index]
-    assert hidden["surveyResponses"] is None  # type: ignore[index]
+    assert hidden["surveyResponses"] is None
     # A signed-in patient cannot create survey links (staff only).
     with transaction(portal_engine) as s:
         ana = patient_principal(session=s, portal_account_id=world.accounts["ana"])

@@ -29,7 +29,7 @@ def test_generated_schedule_inserts_and_respects_the_journey(session: Session) -
         else:
             assert 6 <= len(appointments) <= 8
             assert encounters, "a treated patient has been seen at least once (intake)"
-            assert encounters[0][1] >= seed.admitted_at  # type: ignore[operator]
+            assert encounters[0][1] >= seed.admitted_at
         assert [e[1] for e in encounters] == sorted(e[1] for e in encounters)
     for row in session.scalars(select(Appointment)):
         assert row.recorded_at <= now
