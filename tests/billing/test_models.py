@@ -29,12 +29,12 @@ from backend.billing.models import (
     UnitType,
 )
 from backend.common.types import Code, CodeSystem
-from backend.demo.context import JourneyStage
+from backend.demo.context import DemoContext, JourneyStage, PatientSeed
 from backend.organization.models import Organization, OrganizationKind
 from tests.demo_world import clinic, insert_in_savepoint, new_sink, patient
 
 
-def _world(session: Session):  # type: ignore[no-untyped-def]
+def _world(session: Session) -> tuple[DemoContext, PatientSeed, Coverage]:
     sink = new_sink()
     ctx = clinic(sink)
     seed = patient(ctx, sink, 2, JourneyStage.IN_TREATMENT)

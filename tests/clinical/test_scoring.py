@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -142,9 +143,9 @@ def test_dispatcher_accepts_enum_and_string() -> None:
         (lambda: response_items("cssrs", [0]), "no item definitions"),
     ],
 )
-def test_invalid_input_raises_clear_value_error(call: object, message: str) -> None:
+def test_invalid_input_raises_clear_value_error(call: Callable[[], object], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        call()  # type: ignore[operator]
+        call()
 
 
 def test_response_items_follow_fhir_questionnaire_response() -> None:

@@ -58,6 +58,13 @@ class Mailbox:
         return [m for m in self.messages if m["To"] == address]
 
 
+def text_of(message: Message) -> str:
+    """The decoded body of a single-part message (every mail the portal sends is one)."""
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes), "expected a single-part message"
+    return payload.decode()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

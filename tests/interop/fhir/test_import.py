@@ -81,7 +81,8 @@ def test_every_synthea_bundle_imports_with_its_facts(session: Session, path: Pat
     source = by_type["Patient"][0]
     assert patient is not None
     assert patient.family_name == source["name"][0]["family"]
-    assert patient.birth_date.isoformat() == source["birthDate"]  # type: ignore[union-attr]
+    assert patient.birth_date is not None
+    assert patient.birth_date.isoformat() == source["birthDate"]
     assert report.patients_upserted == [pid]
     # Counts per type, on the patient.
     for model, resource_type in (
