@@ -17,6 +17,7 @@ from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
+import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
@@ -156,7 +157,7 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Any:
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> httpx2.Response:
     token = csrf_of(client.get("/portal/sign-in").text)
     return client.post(
         "/portal/sign-in", data={"email": email, "password": password, "csrf_token": token}
