@@ -35,10 +35,11 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import orjson
 from pydantic import SecretStr
@@ -262,29 +263,26 @@ def open_policy(base: CompiledPolicy) -> CompiledPolicy:
 
 @contextmanager
 def rows_unchecked() -> Iterator[None]:
-    """Row scope, the record-rule filters and their lookups as no-ops."""
-    saved = (
-        listing.patient_scope,
-        listing.patients_in_scope,
-        listing.sensitivity_filter,
-        listing.load_patient_access,
-        patients_service.visible_patients,
-    )
-    listing.patient_scope = lambda *a, **k: true()  # type: ignore[assignment]
-    listing.patients_in_scope = lambda **k: frozenset(k["patient_ids"])  # type: ignore[assignment]
-    listing.sensitivity_filter = lambda *a, **k: true()  # type: ignore[assignment]
-    listing.load_patient_access = lambda **k: dict.fromkeys(k["patient_ids"], PatientAccess())  # type: ignore[assignment]
-    patients_service.visible_patients = lambda **k: true()  # type: ignore[assignment]
-    try:
-        yield
-    finally:
+    """Row scope, the record-rule filters and their lookups as no-ops.
+
+    Each stand-in replaces the name in the module that calls it (listing and the patients
+    service import these functions), so patching the defining module would change nothing.
+    """
+    stand_ins: tuple[tuple[object, str, object], ...] = (
+        (listing, "patient_scope", lambda *a, **k: true()),
+        (listing, "patients_in_scope", lambda **k: frozenset(k["patient_ids"])),
+        (listing, "sensitivity_filter", lambda *a, **k: true()),
         (
-            listing.patient_scope,
-            listing.patients_in_scope,
-            listing.sensitivity_filter,
-            listing.load_patient_access,
-            patients_service.visible_patients,
-        ) = saved
+            listing,
+            "load_patient_access",
+            lambda **k: dict.fromkeys(k["patient_ids"], PatientAccess()),
+        ),
+        (patients_service, "visible_patients", lambda **k: true()),
+    )
+    with ExitStack() as stack:
+        for module, name, stand_in in stand_ins:
+            stack.enter_context(patch.object(module, name, stand_in))
+        yield
 
 
 # --- measurements ---------------------------------------------------------------------
@@ -412,7 +410,7 @@ def _children(patient: dict[str, Any]) -> tuple[int, int, int]:
 
 
 async def measure(backend: str, url: str, world: str, size: int, runs: int, operation: str) -> None:
-    settings = Settings(env="production", database_url=url, secret_key=SecretStr("b" * 40))  # type: ignore[arg-type]
+    settings = Settings(env="production", database_url=url, secret_key=SecretStr("b" * 40))
     sync_engine = make_engine(url)
     if world == "record":
         principal, patients = build_record_world(sync_engine, size)

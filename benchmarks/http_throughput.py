@@ -27,8 +27,12 @@ import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx2 as httpx
+
+if TYPE_CHECKING:  # the servers import Starlette in their own subprocess
+    from starlette.applications import Starlette
 
 QUERY = {"query": "query Me { me { username } }", "operationName": "Me"}
 SECRET = "bench-secret-" + "s" * 40
@@ -38,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # --- the servers (run in subprocesses) -----------------------------------------------
 
 
-def bare_app() -> object:
+def bare_app() -> Starlette:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
@@ -54,11 +58,15 @@ def bare_app() -> object:
 def serve(kind: str, port: int) -> None:
     import uvicorn
 
-    common = {"host": "127.0.0.1", "port": port, "access_log": False, "log_level": "warning"}
-    if kind == "app":
-        uvicorn.run("backend.app:app_from_environment", factory=True, **common)  # type: ignore[arg-type]
-    else:
-        uvicorn.run(bare_app(), **common)  # type: ignore[arg-type]
+    app: str | Starlette = "backend.app:app_from_environment" if kind == "app" else bare_app()
+    uvicorn.run(
+        app,
+        factory=kind == "app",
+        host="127.0.0.1",
+        port=port,
+        access_log=False,
+        log_level="warning",
+    )
 
 
 # --- the driver ------------------------------------------------------------------------
@@ -91,7 +99,7 @@ def prepare(url: str) -> str:
     from backend.settings import Settings
 
     upgrade_to_head(url)
-    settings = Settings(env="production", database_url=url, secret_key=SecretStr(SECRET))  # type: ignore[arg-type]
+    settings = Settings(env="production", database_url=url, secret_key=SecretStr(SECRET))
     engine = make_engine(url)
     with transaction(engine) as s:
         user = StaffUser(id=uuid.uuid4(), username="bench-physician", display_name="Dr Bench")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -54,7 +54,9 @@ def _drop_pg_database(name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def fresh_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def fresh_database_url(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[[str], str]]:
     """A factory of empty databases: ``fresh_database_url("sqlite" | "postgresql")``."""
     created: list[str] = []
 
@@ -72,9 +74,9 @@ def fresh_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[obj
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, fresh_database_url: object) -> str:
+def db_url(request: pytest.FixtureRequest, fresh_database_url: Callable[[str], str]) -> str:
     """A migrated database on each backend, shared by the session's tests."""
-    url: str = fresh_database_url(request.param)  # type: ignore[operator]
+    url = fresh_database_url(request.param)
     if os.environ.get("P360_TEST_SCHEMA") == "metadata" and not os.environ.get("CI"):
         # Developers' shortcut while models change faster than migrations; CI never uses it.
         engine = make_engine(url)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
@@ -30,11 +32,11 @@ def test_every_model_table_exists(engine: Engine) -> None:
     assert set(metadata.tables) <= tables
 
 
-def test_unmigrated_database_says_what_to_run(fresh_database_url: object) -> None:
+def test_unmigrated_database_says_what_to_run(fresh_database_url: Callable[[str], str]) -> None:
     from backend.db import make_engine
 
     for backend in ("sqlite", "postgresql"):
-        url: str = fresh_database_url(backend)  # type: ignore[operator]
+        url = fresh_database_url(backend)
         engine = make_engine(url)
         with engine.connect() as connection:
             message = pending_message(connection)
@@ -43,13 +45,13 @@ def test_unmigrated_database_says_what_to_run(fresh_database_url: object) -> Non
         assert "patient360 db upgrade" in message
 
 
-def test_downgrade_and_upgrade_round_trip(fresh_database_url: object) -> None:
+def test_downgrade_and_upgrade_round_trip(fresh_database_url: Callable[[str], str]) -> None:
     from alembic import command
     from backend.db import make_engine
     from backend.migrations import alembic_config
 
     for backend in ("sqlite", "postgresql"):
-        url: str = fresh_database_url(backend)  # type: ignore[operator]
+        url = fresh_database_url(backend)
         config = alembic_config(url)
         command.upgrade(config, "head")
         command.downgrade(config, "base")

@@ -82,7 +82,7 @@ def settings_for(db_url: str, env: str = "test") -> Settings:
     # tests (tests/auth/test_principal_cache.py).
     return Settings(
         env=env,
-        database_url=db_url,  # type: ignore[arg-type]
+        database_url=db_url,
         secret_key=SecretStr(SECRET),
         principal_cache_seconds=0,
     )
@@ -361,9 +361,17 @@ def api_world(api_engine: Engine, api_db_url: str) -> ApiWorld:
         s.add(_observation(jose, 9, ObservationCategory.VITAL_SIGNS))
         # Psychotherapy notes: one by nobody on staff (the treating therapist reads it),
         # one by the physician (the author reads it).
-        psychotherapy = {"kind": NoteKind.PSYCHOTHERAPY, "sensitivity": Sensitivity.PSYCHOTHERAPY}
-        s.add(_note(jose, 7, **psychotherapy))
-        s.add(_note(jose, 8, author_id=staff["physician"].id, **psychotherapy))
+        psychotherapy = NoteKind.PSYCHOTHERAPY
+        s.add(_note(jose, 7, psychotherapy, sensitivity=Sensitivity.PSYCHOTHERAPY))
+        s.add(
+            _note(
+                jose,
+                8,
+                psychotherapy,
+                author_id=staff["physician"].id,
+                sensitivity=Sensitivity.PSYCHOTHERAPY,
+            )
+        )
         s.add_all(_chart(world.patients["few"], 2, org.id, shared))
         s.add_all(_chart(world.patients["many"], 40, org.id, shared))
         s.add_all([_condition(world.patients["few"], n) for n in range(2)])

@@ -326,8 +326,8 @@ def _same(stored: Any, answered: Any) -> bool:
         stored = stored.value
     if isinstance(stored, datetime):
         got = datetime.fromisoformat(str(answered))
-        stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
-        return got == stored
+        aware = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+        return got == aware
     if isinstance(stored, date):
         return bool(str(answered) == stored.isoformat())
     if isinstance(stored, Decimal):

@@ -9,6 +9,7 @@ from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
 
 from backend.access.models import AuditAction
+from backend.common.mixins import PatientRecord
 from backend.db import transaction
 from backend.engagement.consent import Consent
 from backend.engagement.models import Communication
@@ -43,9 +44,10 @@ def _call(patient: uuid.UUID, **extra: object) -> dict[str, object]:
     }
 
 
-def _count(engine: Engine, model: type, patient: uuid.UUID) -> int:
+def _count(engine: Engine, model: type[PatientRecord], patient: uuid.UUID) -> int:
     with transaction(engine) as s:
-        return int(s.scalar(select(func.count()).where(model.patient_id == patient)) or 0)  # type: ignore[attr-defined]
+        count = s.scalar(select(func.count()).where(model.patient_id == patient))
+        return count or 0
 
 
 def test_a_clinician_logs_a_call_and_the_audit_row_names_fields_not_values(

@@ -50,10 +50,16 @@ def add_staff(
     return user
 
 
-def committed_staff(engine: Engine, **kwargs: object) -> tuple[uuid.UUID, str]:
+def committed_staff(
+    engine: Engine,
+    *,
+    roles: tuple[StaffRole, ...] = (StaffRole.NURSE,),
+    active: bool = True,
+    password_hash: str | None = PASSWORD_HASH,
+) -> tuple[uuid.UUID, str]:
     """A staff user committed for the app to see: (id, username)."""
     with transaction(engine) as session:
-        user = add_staff(session, **kwargs)  # type: ignore[arg-type]
+        user = add_staff(session, roles=roles, active=active, password_hash=password_hash)
         return user.id, user.username
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import httpx2
 import pytest
 from sqlalchemy import Engine, update
 from starlette.testclient import TestClient
@@ -23,7 +24,9 @@ def _client(engine: Engine, scopes: tuple[str, ...] = ("patients:read", "audit:r
         return create_client(session=session, name="Lab feed", staff_user_id=user_id, scopes=scopes)
 
 
-def _token(client: TestClient, new: NewClient, secret: str | None = None, **form: str) -> object:
+def _token(
+    client: TestClient, new: NewClient, secret: str | None = None, **form: str
+) -> httpx2.Response:
     return client.post(
         "/oauth/token",
         data={"grant_type": "client_credentials", **form},

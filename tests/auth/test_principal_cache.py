@@ -82,7 +82,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 def _client(db_url: str, seconds: float) -> TestClient:
     settings = Settings(
         env="test",
-        database_url=db_url,  # type: ignore[arg-type]
+        database_url=db_url,
         secret_key=SecretStr(SECRET),
         principal_cache_seconds=seconds,
     )
@@ -103,7 +103,7 @@ def statements(engine: Engine) -> Iterator[Callable[[], int]]:
 
 
 def _token(engine: Engine, db_url: str, user_id: uuid.UUID) -> str:
-    settings = Settings(env="test", database_url=db_url, secret_key=SecretStr(SECRET))  # type: ignore[arg-type]
+    settings = Settings(env="test", database_url=db_url, secret_key=SecretStr(SECRET))
     with transaction(engine) as session:
         return issue_access_token(
             session=session, settings=settings, staff_user_id=user_id, scopes=READ
@@ -153,7 +153,7 @@ def test_revocation_through_the_service_applies_at_once(
     engine: Engine, db_url: str, clock: FakeClock
 ) -> None:
     user_id, _ = committed_staff(engine, roles=(StaffRole.PHYSICIAN,))
-    settings = Settings(env="test", database_url=db_url, secret_key=SecretStr(SECRET))  # type: ignore[arg-type]
+    settings = Settings(env="test", database_url=db_url, secret_key=SecretStr(SECRET))
     with transaction(engine) as session:
         issued = issue_access_token(
             session=session, settings=settings, staff_user_id=user_id, scopes=READ
@@ -188,7 +188,7 @@ async def test_concurrent_requests_with_one_credential_resolve_it_once(
 
     settings = Settings(
         env="test",
-        database_url=db_url,  # type: ignore[arg-type]
+        database_url=db_url,
         secret_key=SecretStr(SECRET),
         principal_cache_seconds=5,
     )

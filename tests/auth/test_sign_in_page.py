@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx2
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine
@@ -27,7 +28,7 @@ def client(db_url: str) -> Iterator[TestClient]:
         yield test_client
 
 
-def sign_in(client: TestClient, username: str, password: str, **extra: str) -> object:
+def sign_in(client: TestClient, username: str, password: str, **extra: str) -> httpx2.Response:
     return client.post(
         "/auth/sign-in",
         data={"username": username, "password": password, **extra},
@@ -48,9 +49,9 @@ def test_the_page_is_a_plain_form(client: TestClient) -> None:
 def test_a_right_password_signs_in_and_goes_to_graphiql(engine: Engine, client: TestClient) -> None:
     _, username = committed_staff(engine)
     answer = sign_in(client, username, PASSWORD)
-    assert answer.status_code == 303  # type: ignore[attr-defined]
-    assert answer.headers["location"] == "/graphql"  # type: ignore[attr-defined]
-    assert DEVELOPMENT_COOKIE in answer.headers["set-cookie"]  # type: ignore[attr-defined]
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/graphql"
+    assert DEVELOPMENT_COOKIE in answer.headers["set-cookie"]
     assert client.get("/auth/whoami").json()["username"] == username
     ide = client.get("/graphql", headers={"accept": "text/html"})
     assert ide.status_code == 200
@@ -89,7 +90,7 @@ def test_next_stays_on_this_site(
 ) -> None:
     _, username = committed_staff(engine)
     answer = sign_in(client, username, PASSWORD, next=given)
-    assert answer.headers["location"] == expected  # type: ignore[attr-defined]
+    assert answer.headers["location"] == expected
 
 
 def test_empty_fields_and_cross_site_posts_are_refused(engine: Engine, client: TestClient) -> None:

@@ -29,12 +29,12 @@ from backend.billing.models import (
     UnitType,
 )
 from backend.common.types import Code, CodeSystem
-from backend.demo.context import JourneyStage
+from backend.demo.context import DemoContext, JourneyStage, PatientSeed
 from backend.organization.models import Organization, OrganizationKind
 from tests.demo_world import clinic, insert_in_savepoint, new_sink, patient
 
 
-def _world(session: Session):  # type: ignore[no-untyped-def]
+def _world(session: Session) -> tuple[DemoContext, PatientSeed, Coverage]:
     sink = new_sink()
     ctx = clinic(sink)
     seed = patient(ctx, sink, 2, JourneyStage.IN_TREATMENT)
@@ -122,7 +122,7 @@ def test_billing_chain_round_trips(session: Session) -> None:
     loaded = session.scalars(
         select(Invoice).options(selectinload(Invoice.charges), selectinload(Invoice.payments))
     ).one()
-    assert sorted(c.code.code for c in loaded.charges) == ["90837", "99214"]
+    assert sorted(str(c.code.code) for c in loaded.charges) == ["90837", "99214"]
     assert sum(c.amount for c in loaded.charges) == loaded.total == Decimal("440.00")
     assert loaded.total == loaded.patient_responsibility + loaded.insurer_responsibility
     assert [p.copay for p in loaded.payments] == [True]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Browser, ConsoleMessage
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 
 def test_home_page_in_chromium(live_server: str, browser: Browser, artifacts: Path) -> None:
     for width, name in ((1280, "home-desktop.png"), (375, "home-phone.png")):
         page = browser.new_page(viewport={"width": width, "height": 800})
-        errors: list[str] = []
-        page.on("console", lambda m, errors=errors: errors.append(m.text) if _is_error(m) else None)
+        errors = _console_errors(page)
         response = page.goto(live_server + "/")
         assert response is not None
         assert response.status == 200
@@ -32,5 +31,13 @@ def test_home_page_in_chromium(live_server: str, browser: Browser, artifacts: Pa
         page.close()
 
 
-def _is_error(message: ConsoleMessage) -> bool:
-    return message.type == "error"
+def _console_errors(page: Page) -> list[str]:
+    """A list that fills with the text of each console error the page logs from now on."""
+    errors: list[str] = []
+
+    def collect(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    page.on("console", collect)
+    return errors

@@ -26,7 +26,7 @@ from backend.db import make_engine, transaction
 from backend.migrations import upgrade_to_head
 from tests.browser.conftest import page_errors, running_server
 from tests.conftest import BACKENDS
-from tests.portal.conftest import Mailbox, free_port, portal_settings
+from tests.portal.conftest import Mailbox, free_port, portal_settings, text_of
 from tests.portal.world import PASSWORD, PortalWorld, add_account, build_world
 
 NEW_PASSWORD = "amber orchard lighthouse 9"
@@ -148,7 +148,7 @@ def test_password_reset_through_a_mailed_link(portal: Portal, context: BrowserCo
     page.get_by_role("button", name="Send me a link").click()
     expect(page.get_by_role("status")).to_contain_text("If a portal account uses that address")
     message = portal.mailbox.wait_for(email)
-    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    body = text_of(message)
     link = re.search(r"(http://127\.0\.0\.1:\d+/portal/reset/[A-Za-z0-9_-]+)", body)
     assert link, body
     page.goto(link.group(1))

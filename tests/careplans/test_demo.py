@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from datetime import date
 
@@ -170,7 +171,7 @@ def test_patient_rows_insert_and_are_consistent(session: Session, program: str) 
 
 def test_utilizations_respect_benefit_limits(session: Session) -> None:
     ctx, _, _ = seed_patients(session, 60)
-    uses: dict[object, list[BenefitUtilization]] = defaultdict(list)
+    uses: dict[uuid.UUID, list[BenefitUtilization]] = defaultdict(list)
     for use in session.scalars(select(BenefitUtilization).order_by(BenefitUtilization.used_on)):
         uses[use.benefit_id].append(use)
     assert uses, "some benefits should have been used"
@@ -188,8 +189,10 @@ def test_utilizations_respect_benefit_limits(session: Session) -> None:
 def test_inquiries_get_few_rows_and_cases_are_closed_consistently(session: Session) -> None:
     _, seeds, _ = seed_patients(session, 80)
     inquiries = {s.id for s in seeds if s.stage is JourneyStage.INQUIRY}
-    per_patient = dict(
-        session.execute(select(Task.patient_id, func.count()).group_by(Task.patient_id)).all()
+    per_patient: dict[uuid.UUID, int] = dict(
+        session.execute(select(Task.patient_id, func.count()).group_by(Task.patient_id))
+        .tuples()
+        .all()
     )
     assert all(per_patient.get(pid, 0) <= 1 for pid in inquiries)
     plans_of_inquiries = select(func.count()).where(CarePlan.patient_id.in_(inquiries))

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -208,9 +209,9 @@ def test_benefit_windows_relative_absolute_and_default() -> None:
         ({"benefits": [BenefitSpec(id=uid(1), name="Zero", max_uses=0)]}, "positive"),
     ],
 )
-def test_bad_templates_are_refused(kwargs: dict[str, object], message: str) -> None:
+def test_bad_templates_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(PlanningError, match=message):
-        plan_from_template(start=START, **kwargs)  # type: ignore[arg-type]
+        plan_from_template(start=START, **kwargs)
 
 
 def test_specs_from_template_rows() -> None:
@@ -261,7 +262,7 @@ def test_specs_from_template_rows() -> None:
 
 
 def benefit(**overrides: object) -> PlannedBenefit:
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "template_benefit_id": uid(70),
         "name": "Transportation vouchers",
         "category": BenefitCategory.TRANSPORTATION,
@@ -273,7 +274,7 @@ def benefit(**overrides: object) -> PlannedBenefit:
         "unit": "voucher",
     }
     values.update(overrides)
-    return PlannedBenefit(**values)  # type: ignore[arg-type]
+    return PlannedBenefit(**values)
 
 
 def test_window_edges() -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from backend.billing.models import Charge
 from backend.careplans.models import CarePlan
 from backend.clinical.models import Condition, DiagnosticReport, Medication
-from backend.common.types import Sensitivity
+from backend.common.types import Code, Sensitivity
 from backend.db import make_engine
 from backend.demo.journey_content import CONCERN_BY_KEY, Concern
 from backend.demo.seed import seed_demo
@@ -42,6 +42,11 @@ def engine(
     engine.dispose()
 
 
+def _code_of(coded: Code | None) -> str | None:
+    """The ``*_code`` column's value: a nullable composite reads back None when all three are."""
+    return None if coded is None else coded.code
+
+
 @pytest.fixture
 def concerns(engine: Engine) -> dict[uuid.UUID, Concern]:
     """Each patient's concern, read back from the inquiry the journey wrote."""
@@ -49,8 +54,9 @@ def concerns(engine: Engine) -> dict[uuid.UUID, Concern]:
         inquiries = session.scalars(select(Inquiry)).all()
     found: dict[uuid.UUID, Concern] = {}
     for inquiry in inquiries:
-        assert inquiry.reason_code is not None
-        concern = CONCERN_BY_SNOMED[inquiry.reason_code]
+        reason_code = _code_of(inquiry.reason)
+        assert reason_code is not None
+        concern = CONCERN_BY_SNOMED[reason_code]
         assert inquiry.patient_id not in found, "one inquiry per demo patient"
         found[inquiry.patient_id] = concern
         part2 = Sensitivity.PART2 in inquiry.sensitivity
@@ -97,9 +103,10 @@ def test_visits_and_charges_carry_the_concerns_diagnosis(
     assert appointments
     assert encounters
     assert charges
-    for record in (*appointments, *encounters):
+    records: list[Appointment | Encounter] = [*appointments, *encounters]
+    for record in records:
         concern = concerns[record.patient_id]
-        assert record.reason_code == concern.diagnosis.icd10, concern.key
+        assert _code_of(record.reason) == concern.diagnosis.icd10, concern.key
         assert is_part2(record.sensitivity) is concern.sud
     for charge in charges:
         concern = concerns[charge.patient_id]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -47,6 +47,7 @@ from backend.engagement.models import (
 )
 from backend.patients.models import Patient
 from tests.demo_world import staff_user
+from tests.tables import table_of
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 
@@ -465,7 +466,7 @@ def test_enum_values_are_stored_as_lowercase_values(
         session.add(model(patient_id=patient.id, **{attr: member}, **values))
     session.flush()
     session.expire_all()
-    table: Table = model.__table__  # type: ignore[assignment]
+    table = table_of(model)
     raw = session.scalars(select(table.c[attr]).where(table.c.patient_id == patient.id)).all()
     assert sorted(raw) == sorted(m.value for m in enum_type)
     loaded = session.scalars(

@@ -44,7 +44,8 @@ def test_generated_responses_are_valid_and_consistent(session: Session) -> None:
         if seed.admitted_at is not None:
             intake = intakes[seed.id]
             assert intake.status is ResponseStatus.COMPLETED
-            assert seed.admitted_at >= intake.completed_at  # type: ignore[operator]
+            assert intake.completed_at is not None
+            assert seed.admitted_at >= intake.completed_at
             summary = seed.facts["billing.coverage_summary"]
             if summary and summary["payer"] != "self_pay":
                 assert intake.answers["insurance_member_id"] == summary["member_id"]

@@ -21,6 +21,7 @@ from backend.forms.models import (
     SubmitterKind,
 )
 from tests.demo_world import clinic, insert_in_savepoint, new_sink, patient
+from tests.tables import table_of
 
 
 def _definition(form_version: int = 1) -> FormDefinition:
@@ -113,7 +114,7 @@ def test_stale_response_update_is_refused(session: Session) -> None:
     response = FormResponse(patient_id=seed.id, definition_id=definition.id, answers={})
     session.add(response)
     session.flush()
-    table = FormResponse.__table__
+    table = table_of(FormResponse)
     session.execute(update(table).where(table.c.id == response.id).values(version=5))
     response.current_step = "contact"
     with pytest.raises(StaleDataError):

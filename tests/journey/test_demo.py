@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.common.types import Sensitivity
@@ -25,11 +25,12 @@ from backend.journey.models import (
     ReferralSource,
 )
 from tests.demo_world import clinic, new_sink, patient
+from tests.tables import table_of
 
 TODAY = date(2026, 3, 2)
 NOW = demo_now(TODAY)
 PER_STAGE = 6
-INQUIRY: Table = Inquiry.__table__  # type: ignore[assignment]
+INQUIRY = table_of(Inquiry)
 
 
 def _seed(sink: RowSink) -> tuple[DemoContext, list[PatientSeed], Counter[str]]:
@@ -68,6 +69,7 @@ def test_generated_journeys_insert_and_follow_the_stage(session: Session) -> Non
         assert inquiry.outcome is InquiryOutcome.ADMITTED
         assert inquiry.admitted_at == seed.admitted_at
         assert inquiry.first_response_at is not None
+        assert inquiry.admitted_at is not None
         assert inquiry.inquiry_at <= inquiry.first_response_at <= inquiry.admitted_at
         if inquiry.assessment_at is not None:
             assert inquiry.first_response_at <= inquiry.assessment_at <= inquiry.admitted_at

@@ -17,6 +17,7 @@ from email import message_from_bytes
 from email.message import Message
 from typing import Any
 
+import httpx2
 import pytest
 from aiosmtpd.controller import Controller
 from pydantic import SecretStr
@@ -56,6 +57,13 @@ class Mailbox:
 
     def to(self, address: str) -> list[Message]:
         return [m for m in self.messages if m["To"] == address]
+
+
+def text_of(message: Message) -> str:
+    """The decoded body of a single-part message (every mail the portal sends is one)."""
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes), "expected a single-part message"
+    return payload.decode()
 
 
 def free_port() -> int:
@@ -149,7 +157,7 @@ def csrf_of(html: str) -> str:
     return match.group(1)
 
 
-def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> Any:
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> httpx2.Response:
     token = csrf_of(client.get("/portal/sign-in").text)
     return client.post(
         "/portal/sign-in", data={"email": email, "password": password, "csrf_token": token}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import httpx2
 from starlette.testclient import TestClient
 
 from tests.portal.conftest import csrf_of
@@ -82,7 +83,9 @@ def start(client: TestClient) -> str:
     return match.group(1)
 
 
-def post_step(client: TestClient, response_id: str, step: str, data: dict[str, Any]) -> Any:
+def post_step(
+    client: TestClient, response_id: str, step: str, data: dict[str, Any]
+) -> httpx2.Response:
     url = f"/portal/intake/{response_id}/{step}"
     token = csrf_of(client.get(url).text)
     return client.post(url, data={**data, "csrf_token": token})
@@ -105,6 +108,6 @@ def complete(client: TestClient, response_id: str) -> None:
         assert response.status_code == 303, (step, response.text[:3000])
 
 
-def submit(client: TestClient, response_id: str) -> Any:
+def submit(client: TestClient, response_id: str) -> httpx2.Response:
     token = csrf_of(client.get(f"/portal/intake/{response_id}/review").text)
     return client.post(f"/portal/intake/{response_id}/submit", data={"csrf_token": token})

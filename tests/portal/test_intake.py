@@ -379,7 +379,8 @@ def test_staff_see_what_the_patient_changed_as_the_policy_allows(
         assert answer.status_code == 200, answer.text
         body: dict[str, Any] = answer.json()
         assert "errors" not in body, body
-        return body["data"]["patient"]
+        patient: dict[str, Any] = body["data"]["patient"]
+        return patient
 
     nurse = ask("nurse")
     (response,) = [r for r in nurse["formResponses"] if r["id"] == rid]

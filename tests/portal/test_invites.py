@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import date, timedelta
+from typing import TypedDict
 
 import pytest
 from sqlalchemy import select
@@ -24,6 +25,26 @@ from backend.accounts.models import PortalAccount, PortalInvite, StaffRole
 from backend.common.mixins import utcnow
 from backend.settings import Settings
 from tests.portal.world import PASSWORD_HASH, build_world
+from tests.tables import table_of
+
+
+class _Account(TypedDict):
+    """The form fields a redeem call shares apart from the ones a test varies."""
+
+    password_hash: str
+    address: str
+
+
+class _BornAccount(_Account):
+    birth_date: date
+
+
+class _EmailAccount(_Account):
+    email: str
+
+
+class _Form(_BornAccount, _EmailAccount):
+    pass
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +109,7 @@ def test_a_new_invite_revokes_the_old_one_and_an_account_stops_new_ones(session:
     ana, born = world.patients["ana"], world.birth_dates["ana"]
     first = issue_invite(session=session, patient_id=ana, created_by_id=None)
     second = issue_invite(session=session, patient_id=ana, created_by_id=None)
-    args = {"birth_date": born, "password_hash": PASSWORD_HASH, "address": "10.0.0.1"}
+    args = _BornAccount(birth_date=born, password_hash=PASSWORD_HASH, address="10.0.0.1")
     dead = redeem_invite(session=session, token=first.token, email="a@example.org", **args)
     assert (dead.account_id, dead.error, dead.field) == (None, INVALID_LINK, None)
     ok = redeem_invite(session=session, token=second.token, email=" A@Example.ORG ", **args)
@@ -107,12 +128,12 @@ def test_expired_and_unknown_links_are_dead(session: Session) -> None:
     world = build_world(session, accounts=False)
     ana = world.patients["ana"]
     invite = issue_invite(session=session, patient_id=ana, created_by_id=None)
-    args = {
-        "birth_date": world.birth_dates["ana"],
-        "email": "x@example.org",
-        "password_hash": PASSWORD_HASH,
-        "address": "10.0.0.2",
-    }
+    args = _Form(
+        birth_date=world.birth_dates["ana"],
+        email="x@example.org",
+        password_hash=PASSWORD_HASH,
+        address="10.0.0.2",
+    )
     late = utcnow() + INVITE_LIFETIME + timedelta(seconds=1)
     assert redeem_invite(session=session, token=invite.token, now=late, **args).error == (
         INVALID_LINK
@@ -126,7 +147,7 @@ def test_wrong_birth_dates_are_throttled_per_invite(session: Session) -> None:
     world = build_world(session, accounts=False)
     invite = issue_invite(session=session, patient_id=world.patients["ana"], created_by_id=None)
     right = world.birth_dates["ana"]
-    args = {"email": "t@example.org", "password_hash": PASSWORD_HASH, "address": "10.0.0.3"}
+    args = _EmailAccount(email="t@example.org", password_hash=PASSWORD_HASH, address="10.0.0.3")
     for n in range(5):
         wrong = right - timedelta(days=n + 1)
         out = redeem_invite(session=session, token=invite.token, birth_date=wrong, **args)
@@ -148,7 +169,7 @@ def test_an_address_already_used_is_refused(session: Session) -> None:
     world = build_world(session)  # ana and ben have accounts
     from backend.accounts.models import PortalAccount as Account
 
-    session.execute(Account.__table__.delete().where(Account.patient_id == world.patients["ben"]))
+    session.execute(table_of(Account).delete().where(Account.patient_id == world.patients["ben"]))
     invite = issue_invite(session=session, patient_id=world.patients["ben"], created_by_id=None)
     out = redeem_invite(
         session=session,

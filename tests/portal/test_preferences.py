@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -14,9 +16,11 @@ from starlette.testclient import TestClient
 from backend.access import audit
 from backend.access.models import AuditAction, AuditEvent, AuditOutcome
 from backend.access.policy import CompiledPolicy, policy_store
+from backend.access.principal import Principal
 from backend.accounts.models import StaffRole
 from backend.app import create_app
 from backend.auth.portal_sessions import patient_principal
+from backend.common.mixins import PatientRecord
 from backend.db import transaction
 from backend.engagement.enums import MessageType, PreferenceChannel
 from backend.engagement.models import ContactPreference, PreferenceChange
@@ -32,6 +36,17 @@ from tests.portal.conftest import Mailbox, csrf_of, new_address, portal_settings
 from tests.portal.world import PortalWorld, build_world
 
 Http = Callable[..., TestClient]
+
+
+class _Scope(TypedDict):
+    """Who reads or writes whose preferences: the arguments every call shares."""
+
+    session: Session
+    principal: Principal
+    policy: CompiledPolicy
+    patient_id: uuid.UUID
+
+
 ALL_ON_BUT_MARKETING = {
     f"{c.value}:{m.value}"
     for c in PreferenceChannel
@@ -86,7 +101,7 @@ def test_a_change_keeps_history_and_a_repeat_writes_nothing(
         checked=checked,
         **{**SETTINGS, "quiet_hours_start": "21:00", "quiet_hours_end": "08:00"},
     )
-    args = {"session": session, "principal": ana, "policy": policy, "patient_id": ana_id}
+    args = _Scope(session=session, principal=ana, policy=policy, patient_id=ana_id)
     assert update_preferences(update=update, method_detail="test", **args) == 5
     assert update_preferences(update=update, method_detail="test", **args) == 0  # idempotent
     view = get_preferences(**args)
@@ -154,18 +169,14 @@ def test_bad_values_name_the_field(field: str, value: str, message: str) -> None
         parse_update(checked={"sms:everything"}, **SETTINGS)
 
 
-def _count(engine: Engine, world: PortalWorld, model: type) -> int:
+def _count(engine: Engine, world: PortalWorld, model: type[PatientRecord]) -> int:
     with transaction(engine) as s:
-        return int(
-            s.scalar(
-                select(func.count())
-                .select_from(model)
-                .where(
-                    model.patient_id.in_(list(world.patients.values()))  # type: ignore[attr-defined]
-                )
-            )
-            or 0
+        count = s.scalar(
+            select(func.count())
+            .select_from(model)
+            .where(model.patient_id.in_(list(world.patients.values())))
         )
+        return count or 0
 
 
 def test_without_javascript_post_redirect_get(

@@ -15,7 +15,7 @@ from backend.cli import app
 from backend.db import transaction
 from backend.engagement.feedback import SurveyInvitation
 from backend.settings import get_settings
-from tests.portal.conftest import SECRET, Mailbox
+from tests.portal.conftest import SECRET, Mailbox, text_of
 from tests.portal.world import add_visits, build_world
 
 
@@ -65,7 +65,7 @@ def test_invite_prints_a_link_mails_it_and_audits(
     assert link.startswith("https://portal.example.org/portal/survey/")
     assert "e-mailed to the patient" in result.stderr
     message = mailbox[0].wait_for(address)
-    assert link in message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert link in text_of(message)
     [row] = _invitations(portal_engine, ana)
     assert row.token_hash == hashlib.sha256(link.rsplit("/", 1)[1].encode()).hexdigest()
     assert row.encounter_id == visits["ana"]

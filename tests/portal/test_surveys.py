@@ -6,7 +6,9 @@ import logging
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx2
 import pytest
 from sqlalchemy import Engine, func, select
 from starlette.testclient import TestClient
@@ -32,7 +34,7 @@ from backend.engagement.surveys import (
 )
 from backend.settings import Settings
 from portal.redact import RedactOneTimeLinks, redact_path
-from tests.portal.conftest import Mailbox, csrf_of, sign_in
+from tests.portal.conftest import Mailbox, csrf_of, sign_in, text_of
 from tests.portal.world import PortalWorld, add_visits
 
 Http = Callable[..., TestClient]
@@ -61,7 +63,7 @@ def _responses(engine: Engine, invitation_id: uuid.UUID) -> list[SurveyResponse]
         return list(rows)
 
 
-def _answer(client: TestClient, path: str, **values: str) -> object:
+def _answer(client: TestClient, path: str, **values: str) -> httpx2.Response:
     return client.post(path, data={**GOOD, **values}, headers={"Origin": "http://testserver"})
 
 
@@ -75,15 +77,15 @@ def test_a_link_is_answered_once_without_signing_in(
     assert "How likely are you to recommend us" in form.text
     assert form.headers["referrer-policy"] == "same-origin"
     done = _answer(client, link.path)
-    assert done.status_code == 303  # type: ignore[attr-defined]
-    assert done.headers["location"] == "/portal/survey/thanks"  # type: ignore[attr-defined]
+    assert done.status_code == 303
+    assert done.headers["location"] == "/portal/survey/thanks"
     assert "Thank you" in client.get("/portal/survey/thanks").text
     [row] = _responses(portal_engine, link.invitation_id)
     assert (row.nps, row.csat, row.comments, row.via) == (9, 4, "Kind staff.", SurveyVia.LINK)
     # A second submission (a double click, a reload, the link forwarded): nothing new.
     again = _answer(client, link.path, nps="0")
-    assert again.status_code == 410  # type: ignore[attr-defined]
-    assert CLOSED in again.text  # type: ignore[attr-defined]
+    assert again.status_code == 410
+    assert CLOSED in again.text
     assert client.get(link.path).status_code == 410
     assert [r.nps for r in _responses(portal_engine, link.invitation_id)] == [9]
     with transaction(portal_engine) as s:
@@ -107,7 +109,7 @@ def test_expired_unknown_and_used_links_answer_alike(
     expired = _link(portal_engine, world, valid=timedelta(seconds=-1))
     used = _link(portal_engine, world)
     client = http()
-    assert _answer(client, used.path).status_code == 303  # type: ignore[attr-defined]
+    assert _answer(client, used.path).status_code == 303
     pages = [
         client.get(path)
         for path in (expired.path, used.path, "/portal/survey/" + "A" * 43, "/portal/survey/x")
@@ -116,7 +118,7 @@ def test_expired_unknown_and_used_links_answer_alike(
     assert len({p.text for p in pages}) == 1  # nothing tells them apart
     assert CLOSED in pages[0].text
     posted = _answer(client, expired.path)
-    assert posted.status_code == 410  # type: ignore[attr-defined]
+    assert posted.status_code == 410
     assert _responses(portal_engine, expired.invitation_id) == []
 
 
@@ -138,10 +140,10 @@ def test_bad_answers_are_refused_by_field_and_nothing_is_written(
     link = _link(portal_engine, world)
     client = http()
     refused = _answer(client, link.path, **values)
-    assert refused.status_code == 422  # type: ignore[attr-defined]
-    assert f'id="{field}-error"' in refused.text or f'id="f-{field}-error"' in refused.text  # type: ignore[attr-defined]
+    assert refused.status_code == 422
+    assert f'id="{field}-error"' in refused.text or f'id="f-{field}-error"' in refused.text
     assert _responses(portal_engine, link.invitation_id) == []
-    assert _answer(client, link.path).status_code == 303  # type: ignore[attr-defined]
+    assert _answer(client, link.path).status_code == 303
 
 
 def test_script_in_a_comment_is_kept_as_text_and_escaped_on_output(
@@ -151,10 +153,10 @@ def test_script_in_a_comment_is_kept_as_text_and_escaped_on_output(
     client = http()
     script = "<script>alert('x')</script>"
     refused = _answer(client, link.path, nps="", comments=script)
-    assert refused.status_code == 422  # type: ignore[attr-defined]
-    assert script not in refused.text  # type: ignore[attr-defined]
-    assert "&lt;script&gt;" in refused.text  # type: ignore[attr-defined]
-    assert _answer(client, link.path, comments=script).status_code == 303  # type: ignore[attr-defined]
+    assert refused.status_code == 422
+    assert script not in refused.text
+    assert "&lt;script&gt;" in refused.text
+    assert _answer(client, link.path, comments=script).status_code == 303
     [row] = _responses(portal_engine, link.invitation_id)
     assert row.comments == script
 
@@ -254,21 +256,22 @@ def test_staff_create_a_survey_for_a_visit_and_mail_honours_preferences(
     ).read_text()
     client = http()
 
-    def call(token: str, **values: object) -> dict[str, object]:
+    def call(token: str, **values: object) -> dict[str, Any]:
         response = client.post(
             "/graphql",
             json={"query": document, "variables": {"input": values}},
             headers={"Authorization": f"Bearer {token}"},
         )
-        return response.json()  # type: ignore[no-any-return]
+        body: dict[str, Any] = response.json()
+        return body
 
     ana, ben = str(world.patients["ana"]), str(world.patients["ben"])
     made = call(coordinator, patientId=ana, encounterId=str(visits["ana"]), sendEmail=True)
-    created = made["data"]["createSurveyInvitation"]  # type: ignore[index]
+    created = made["data"]["createSurveyInvitation"]
     assert created["emailed"] is True
     assert created["link"].startswith("http://portal.test/portal/survey/")
     message = mailbox[0].wait_for(address)
-    assert created["link"] in message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert created["link"] in text_of(message)
     path = created["link"].removeprefix("http://portal.test")
     assert http().get(path).status_code == 200
     with transaction(portal_engine) as s:
@@ -290,17 +293,17 @@ def test_staff_create_a_survey_for_a_visit_and_mail_honours_preferences(
         )
     before = len(mailbox[0].to(address))
     quiet = call(coordinator, patientId=ana, encounterId=str(visits["ana"]), sendEmail=True)
-    assert quiet["data"]["createSurveyInvitation"]["emailed"] is False  # type: ignore[index]
+    assert quiet["data"]["createSurveyInvitation"]["emailed"] is False
     assert len(mailbox[0].to(address)) == before
     # Another patient's visit, a patient out of scope, a role without surveys write, bad input.
     wrong_visit = call(coordinator, patientId=ana, encounterId=str(visits["ben"]))
-    assert wrong_visit["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # type: ignore[index]
+    assert wrong_visit["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     out_of_scope = call(coordinator, patientId=ben, encounterId=str(visits["ben"]))
-    assert out_of_scope["errors"][0]["extensions"]["code"] == "NOT_FOUND"  # type: ignore[index]
+    assert out_of_scope["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     refused = call(nurse, patientId=ana, encounterId=str(visits["ana"]))
-    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # type: ignore[index]
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     no_visit = call(coordinator, patientId=ana, kind="visit", validDays=400)
-    assert no_visit["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"  # type: ignore[index]
+    assert no_visit["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     with transaction(portal_engine) as s:
         count = s.scalar(
             select(func.count())
@@ -336,7 +339,7 @@ def test_staff_read_responses_through_graphql_and_patients_cannot_send_surveys(
     link = _link(portal_engine, world)
     client = http()
     script = "<script>alert(1)</script>"
-    assert _answer(client, link.path, comments=script).status_code == 303  # type: ignore[attr-defined]
+    assert _answer(client, link.path, comments=script).status_code == 303
     coordinator = _token(portal_engine, settings, world, "coordinator", StaffRole.CARE_COORDINATOR)
     front_desk = _token(portal_engine, settings, world, "front_desk", StaffRole.FRONT_DESK)
     query = (
@@ -344,22 +347,21 @@ def test_staff_read_responses_through_graphql_and_patients_cannot_send_surveys(
         "surveyInvitations { id usedAt } } }"
     )
 
-    def read(token: str) -> dict[str, object]:
+    def read(token: str) -> dict[str, Any]:
         response = client.post(
             "/graphql",
             json={"query": query, "variables": {"id": str(world.patients["ana"])}},
             headers={"Authorization": f"Bearer {token}"},
         )
-        return response.json()  # type: ignore[no-any-return]
+        body: dict[str, Any] = response.json()
+        return body
 
-    patient = read(coordinator)["data"]["patient"]  # type: ignore[index]
-    assert patient["surveyResponses"] == [  # type: ignore[index]
-        {"nps": 9, "csat": 4, "comments": script, "via": "link"}
-    ]
-    assert patient["surveyInvitations"][0]["usedAt"] is not None  # type: ignore[index]
+    patient = read(coordinator)["data"]["patient"]
+    assert patient["surveyResponses"] == [{"nps": 9, "csat": 4, "comments": script, "via": "link"}]
+    assert patient["surveyInvitations"][0]["usedAt"] is not None
     # The front desk has no surveys grant: the category is withheld, not leaked.
-    hidden = read(front_desk)["data"]["patient"]  # type: ignore[index]
-    assert hidden["surveyResponses"] is None  # type: ignore[index]
+    hidden = read(front_desk)["data"]["patient"]
+    assert hidden["surveyResponses"] is None
     # A signed-in patient cannot create survey links (staff only).
     with transaction(portal_engine) as s:
         ana = patient_principal(session=s, portal_account_id=world.accounts["ana"])

@@ -13,6 +13,7 @@ from backend.demo import billing, forms, scheduling
 from backend.demo.context import JourneyStage
 from backend.scheduling.models import Appointment, AppointmentStatus, Encounter, EncounterStatus
 from tests.demo_world import clinic, new_sink, patient, seeded
+from tests.tables import table_of
 
 
 def test_generated_schedule_inserts_and_respects_the_journey(session: Session) -> None:
@@ -29,7 +30,7 @@ def test_generated_schedule_inserts_and_respects_the_journey(session: Session) -
         else:
             assert 6 <= len(appointments) <= 8
             assert encounters, "a treated patient has been seen at least once (intake)"
-            assert encounters[0][1] >= seed.admitted_at  # type: ignore[operator]
+            assert encounters[0][1] >= seed.admitted_at
         assert [e[1] for e in encounters] == sorted(e[1] for e in encounters)
     for row in session.scalars(select(Appointment)):
         assert row.recorded_at <= now
@@ -77,7 +78,7 @@ def test_generator_is_deterministic() -> None:
         seed = patient(ctx, sink, 3, JourneyStage.IN_TREATMENT)
         seed.id = seed.id.__class__(int=3)
         scheduling.patient_rows(ctx, seed, sink)
-        table = Appointment.__table__
-        return [(r["id"], r["start_at"], r["status"]) for r in sink.rows[table]]  # type: ignore[index]
+        table = table_of(Appointment)
+        return [(r["id"], r["start_at"], r["status"]) for r in sink.rows[table]]
 
     assert run() == run()

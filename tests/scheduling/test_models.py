@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from backend.accounts.models import StaffRole
-from backend.common.types import Code, CodeSystem, Sensitivity
+from backend.common.types import Code, CodeSystem, LevelOfCare, Sensitivity
+from backend.demo.context import DemoContext, JourneyStage, PatientSeed
 from backend.scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -20,14 +21,13 @@ from backend.scheduling.models import (
     Encounter,
     EncounterClass,
     EncounterStatus,
-    LevelOfCare,
     ServiceType,
 )
 from tests.demo_world import clinic, insert_in_savepoint, new_sink, patient
+from tests.tables import table_of
 
 
-def _world(session: Session):  # type: ignore[no-untyped-def]
-    from backend.demo.context import JourneyStage
+def _world(session: Session) -> tuple[DemoContext, PatientSeed]:
 
     sink = new_sink()
     ctx = clinic(sink)
@@ -36,9 +36,9 @@ def _world(session: Session):  # type: ignore[no-untyped-def]
     return ctx, seed
 
 
-def _appointment(ctx, seed, **overrides):  # type: ignore[no-untyped-def]
+def _appointment(ctx: DemoContext, seed: PatientSeed, **overrides: object) -> Appointment:
     start = ctx.now - timedelta(days=3)
-    values = {
+    values: dict[str, object] = {
         "patient_id": seed.id,
         "appointment_type": AppointmentType.VIDEO,
         "service_type": ServiceType.THERAPY_INDIVIDUAL,
@@ -150,11 +150,8 @@ def test_stale_appointment_update_is_refused(session: Session) -> None:
     session.flush()
     assert appointment.version == 1
     # Someone else saves the row in the meantime.
-    session.execute(
-        update(Appointment.__table__)
-        .where(Appointment.__table__.c.id == appointment.id)
-        .values(version=2)
-    )
+    table = table_of(Appointment)
+    session.execute(update(table).where(table.c.id == appointment.id).values(version=2))
     appointment.status = AppointmentStatus.CANCELLED
     with pytest.raises(StaleDataError):
         session.flush()

@@ -20,7 +20,7 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
 
 
 def rows(session: Session, model: type[object]) -> int:
-    return session.scalar(select(func.count()).select_from(model)) or 0  # type: ignore[arg-type]
+    return session.scalar(select(func.count()).select_from(model)) or 0
 
 
 def test_dry_run_reports_and_writes_nothing(session: Session) -> None:

@@ -60,7 +60,7 @@ def engine(own_db: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def http(own_db: str) -> Iterator[TestClient]:
-    settings = Settings(env="test", database_url=own_db, secret_key=SecretStr(SECRET))  # type: ignore[arg-type]
+    settings = Settings(env="test", database_url=own_db, secret_key=SecretStr(SECRET))
     with TestClient(create_app(settings)) as client:
         yield client
 

@@ -21,6 +21,7 @@ from backend.clinical.models import Condition, Immunization, Observation
 from backend.interop.fhir.exporter import everything
 from backend.interop.fhir.importer import import_batch
 from backend.interop.fhir.reader import bundle_from_json, ndjson_from_bytes
+from backend.interop.fhir.report import BatchReport
 from backend.interop.fhir.validation import validate_model
 from backend.interop.models import RawReason, RawResource
 from backend.models import metadata
@@ -45,7 +46,7 @@ def _load(path: Path) -> dict[str, Any]:
     return bundle
 
 
-def _import(session: Session, bundle: dict[str, Any], label: str = "test") -> Any:
+def _import(session: Session, bundle: dict[str, Any], label: str = "test") -> BatchReport:
     return import_batch(session=session, batch=bundle_from_json(bundle, label=label), ssn_key=KEY)
 
 
@@ -81,7 +82,8 @@ def test_every_synthea_bundle_imports_with_its_facts(session: Session, path: Pat
     source = by_type["Patient"][0]
     assert patient is not None
     assert patient.family_name == source["name"][0]["family"]
-    assert patient.birth_date.isoformat() == source["birthDate"]  # type: ignore[union-attr]
+    assert patient.birth_date is not None
+    assert patient.birth_date.isoformat() == source["birthDate"]
     assert report.patients_upserted == [pid]
     # Counts per type, on the patient.
     for model, resource_type in (
