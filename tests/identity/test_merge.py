@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.access.models import AuditAction, AuditEvent
 from backend.access.policy import CompiledPolicy, load_policy
+from backend.access.principal import Principal
 from backend.accounts.models import PortalAccount, PortalAccountStatus
 from backend.clinical.models import Condition
 from backend.db import Base
@@ -277,25 +278,41 @@ def test_refusals_write_nothing(session: Session, policy: CompiledPolicy) -> Non
     world = clinic(session)
     a, b = patient(session, world, "Amy"), patient(session, world, "Amie")
     stranger = patient(session, world, "Zed", team=world.other_team)
-    args = {"session": session, "policy": policy, "reason": "same person", "now": NOW}
+
+    def merge(
+        principal: Principal,
+        survivor_id: uuid.UUID,
+        merged_id: uuid.UUID,
+        reason: str = "same person",
+    ) -> MergeRecord:
+        return merge_patients(
+            session=session,
+            policy=policy,
+            principal=principal,
+            survivor_id=survivor_id,
+            merged_id=merged_id,
+            reason=reason,
+            now=NOW,
+        )
+
     for role in ("admin", "billing", "physician"):
         with pytest.raises(MergeForbidden):
-            merge_patients(principal=world.principal(role), survivor_id=a, merged_id=b, **args)
+            merge(world.principal(role), a, b)
     who = world.principal("care_coordinator")
     with pytest.raises(MergeInputError):
-        merge_patients(principal=who, survivor_id=a, merged_id=a, **args)
+        merge(who, a, a)
     with pytest.raises(MergeInputError):
-        merge_patients(principal=who, survivor_id=a, merged_id=b, **{**args, "reason": "  "})
+        merge(who, a, b, reason="  ")
     for missing in (stranger, uuid.uuid4()):
         with pytest.raises(MergeNotFound):
-            merge_patients(principal=who, survivor_id=a, merged_id=missing, **args)
+            merge(who, a, missing)
     assert session.execute(select(func.count()).select_from(MergeRecord)).scalar() == 0
-    merge_patients(principal=who, survivor_id=a, merged_id=b, **args)
+    merge(who, a, b)
     with pytest.raises(MergeConflict):
-        merge_patients(principal=who, survivor_id=b, merged_id=a, **args)
+        merge(who, b, a)
     c = patient(session, world, "Amelia")
     with pytest.raises(MergeConflict):
-        merge_patients(principal=who, survivor_id=c, merged_id=b, **args)
+        merge(who, c, b)
 
 
 def test_automatic_links_become_merges_older_record_survives(

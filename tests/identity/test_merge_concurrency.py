@@ -6,8 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -27,10 +26,12 @@ from tests.identity.factory import NOW, Clinic, chart, clinic, patient
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def own_engine(request: pytest.FixtureRequest, fresh_database_url: Any) -> Iterator[Engine]:
+def own_engine(
+    request: pytest.FixtureRequest, fresh_database_url: Callable[[str], str]
+) -> Iterator[Engine]:
     """A database of this module's own: its rows are committed (two connections must see
     them) and must not show up in tests that count rows in the shared one."""
-    url: str = fresh_database_url(request.param)
+    url = fresh_database_url(request.param)
     if os.environ.get("P360_TEST_SCHEMA") == "metadata" and not os.environ.get("CI"):
         engine = make_engine(url)
         metadata.create_all(engine)
@@ -53,7 +54,7 @@ def test_concurrent_merges_of_one_patient_one_wins(own_engine: Engine) -> None:
     policy: CompiledPolicy = load_policy(Settings().policies_dir)[1]
     world, a, b, c = _setup(own_engine)
     who = world.principal("care_coordinator")
-    outcome: dict[str, Any] = {}
+    outcome: dict[str, str] = {}
 
     first = Session(own_engine, expire_on_commit=False)
     first.begin()
@@ -97,14 +98,20 @@ def test_concurrent_merges_of_one_patient_one_wins(own_engine: Engine) -> None:
     with Session(own_engine) as s:
         records = s.execute(select(MergeRecord).where(MergeRecord.merged_id == b)).scalars().all()
         assert [(r.survivor_id, r.merged_id) for r in records] == [(a, b)]
-        owners = s.execute(
-            select(Condition.patient_id, func.count())
-            .where(Condition.patient_id.in_([a, b, c]))
-            .group_by(Condition.patient_id)
-        ).all()
+        owners = (
+            s.execute(
+                select(Condition.patient_id, func.count())
+                .where(Condition.patient_id.in_([a, b, c]))
+                .group_by(Condition.patient_id)
+            )
+            .tuples()
+            .all()
+        )
         assert owners == [(a, 1)]
         statuses = dict(
-            s.execute(select(Patient.id, Patient.status).where(Patient.id.in_([a, b, c]))).all()
+            s.execute(select(Patient.id, Patient.status).where(Patient.id.in_([a, b, c])))
+            .tuples()
+            .all()
         )
         assert statuses == {
             a: PatientStatus.ACTIVE,

@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
@@ -109,7 +109,9 @@ def test_link_and_merge_round_trip(session: Session) -> None:
     assert merge.merged_snapshot["given_name"] == "Katherine"
 
     # Both patient columns are indexed for "links of this patient" lookups.
-    indexed = {tuple(ix.columns.keys()) for ix in IdentityLink.__table__.indexes}
+    link_table = IdentityLink.__table__
+    assert isinstance(link_table, Table)
+    indexed = {tuple(ix.columns.keys()) for ix in link_table.indexes}
     assert {("patient_a_id",), ("patient_b_id",)} <= indexed
 
 
@@ -250,6 +252,8 @@ def test_demo_duplicate_links(session: Session) -> None:
     # Reproducible: the same pair gets the same score and evidence in another run.
     again = RowSink(random.Random(1), recorded_at=NOW)
     identity.duplicate_links(ctx, pairs[:1], again)
-    (row,) = again.rows[IdentityLink.__table__]
+    link_table = IdentityLink.__table__
+    assert isinstance(link_table, Table)
+    (row,) = again.rows[link_table]
     assert row["score"] == nickname.score
     assert row["match_evidence"] == nickname.match_evidence
