@@ -70,23 +70,23 @@ def test_birth_date_levels(a: str, b: str | None, expected: str) -> None:
 
 
 def test_contact_address_and_id_levels() -> None:
-    a = {
-        "phones": ["617-555-0101", "617-555-0199"],
-        "emails": "A@x.org",
-        "address_lines": "14 Elm Street",
-        "postcode": "02139",
-        "national_id": "123456789",
-        "sex": "F",
-    }
-    b = {
-        "phones": "+16175550199",
-        "emails": "a@X.ORG",
-        "address_lines": "14 elm st.",
-        "postcode": "02193",
-        "national_id": "123456780",
-        "sex": "male",
-    }
-    levels = compare(from_fields(**a), from_fields(**b)).levels
+    a = from_fields(
+        phones=["617-555-0101", "617-555-0199"],
+        emails="A@x.org",
+        address_lines="14 Elm Street",
+        postcode="02139",
+        national_id="123456789",
+        sex="F",
+    )
+    b = from_fields(
+        phones="+16175550199",
+        emails="a@X.ORG",
+        address_lines="14 elm st.",
+        postcode="02193",
+        national_id="123456780",
+        sex="male",
+    )
+    levels = compare(a, b).levels
     assert levels["phone"] == "exact"
     assert levels["email"] == "exact"
     assert levels["address"] == "exact"

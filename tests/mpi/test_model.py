@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Literal, TypedDict
 
 import pytest
 
@@ -57,6 +58,25 @@ def test_a_rare_surname_weighs_more_than_a_common_one() -> None:
     assert score_pair(a, b, model).total < score_pair(c, d, model).total
 
 
+class _Fields(TypedDict):
+    """The ``from_fields`` keywords a synthetic person is built from."""
+
+    given: str
+    family: str
+    birth_date: str | None
+    postcode: str
+    national_id: str
+    address_lines: str
+
+
+_NOISY: list[Literal["given", "family", "postcode", "birth_date"]] = [
+    "given",
+    "family",
+    "postcode",
+    "birth_date",
+]
+
+
 def _synthetic(n: int, seed: int) -> list[MatchRecord]:
     """People and, for a third of them, a copy with one typo or one field dropped."""
     rng = random.Random(seed)
@@ -65,7 +85,7 @@ def _synthetic(n: int, seed: int) -> list[MatchRecord]:
     out = []
     for i in range(n):
         dob = f"19{rng.randint(30, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-        fields = {
+        fields: _Fields = {
             "given": rng.choice(given),
             "family": rng.choice(family),
             "birth_date": dob,
@@ -75,9 +95,12 @@ def _synthetic(n: int, seed: int) -> list[MatchRecord]:
         }
         out.append(from_fields(**fields))
         if i % 3 == 0:
-            noisy = dict(fields)
-            key = rng.choice(["given", "family", "postcode", "birth_date"])
-            noisy[key] = None if key == "birth_date" else str(noisy[key])[:-1] + "x"
+            noisy = fields.copy()
+            key = rng.choice(_NOISY)
+            if key == "birth_date":
+                noisy[key] = None
+            else:
+                noisy[key] = noisy[key][:-1] + "x"
             out.append(from_fields(**noisy))
     return out
 
