@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
@@ -36,6 +36,18 @@ def surname() -> str:
     """A surname no other test uses (letters only: digits would be folded away)."""
     letters = "".join(chr(ord("a") + int(c, 16) % 26) for c in uuid.uuid4().hex[:10])
     return "Q" + letters
+
+
+class Shared(TypedDict, total=False):
+    """What the records of one person (or of twins) share: ``patient(..., **shared)``."""
+
+    family: Required[str]
+    birth: date | None
+    phone: str | None
+    email: str | None
+    line1: str | None
+    postcode: str | None
+    mrn: tuple[str, str] | None
 
 
 def patient(

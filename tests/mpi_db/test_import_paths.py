@@ -39,7 +39,11 @@ def fhir_patient(pid: str, given: str, family: str, **extra: Any) -> dict[str, A
 
 
 def bundle(source: str, *entries: dict[str, Any]) -> Any:
-    raw = {"resourceType": "Bundle", "type": "collection", "meta": {"source": source}}
+    raw: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "meta": {"source": source},
+    }
     raw["entry"] = list(entries)
     return bundle_from_json(raw, label=source)
 

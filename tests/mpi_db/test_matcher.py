@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -21,6 +22,7 @@ from backend.patients.models import ContactPoint, ContactSystem, Patient, Patien
 from tests.identity.factory import clinic
 from tests.mpi_db.factory import (
     NOW,
+    Shared,
     links,
     match,
     open_count,
@@ -31,15 +33,15 @@ from tests.mpi_db.factory import (
 )
 
 
-def _twins(session: Session) -> tuple:
+def _twins(session: Session) -> tuple[uuid.UUID, uuid.UUID]:
     family = surname()
-    shared = dict(
-        family=family,
-        birth=date(2001, 5, 9),
-        phone="+12175550100",
-        line1="1 Main St",
-        postcode="62701",
-    )
+    shared: Shared = {
+        "family": family,
+        "birth": date(2001, 5, 9),
+        "phone": "+12175550100",
+        "line1": "1 Main St",
+        "postcode": "62701",
+    }
     return patient(session, given="Ada", **shared), patient(session, given="Ife", **shared)
 
 
@@ -78,15 +80,15 @@ def test_the_same_person_links_automatically_and_merges_into_the_older_record(
     session: Session,
 ) -> None:
     family = surname()
-    same = dict(family=family, phone="+13125550142", email=f"{family}@example.org")
+    same: Shared = {"family": family, "phone": "+13125550142", "email": f"{family}@example.org"}
     first = patient(session, given="William", recorded_at=NOW - timedelta(days=30), **same)
     second = patient(session, given="William", **same)
     assert match(session, first).pairs_compared == 0  # not indexed yet: no candidate
     summary = match(session, second)
     assert (summary.auto_links, summary.merges) == (1, 1)
     session.expire_all()
-    assert session.get(Patient, second).status is PatientStatus.MERGED  # type: ignore[union-attr]
-    assert session.get(Patient, first).status is PatientStatus.ACTIVE  # type: ignore[union-attr]
+    assert session.get_one(Patient, second).status is PatientStatus.MERGED
+    assert session.get_one(Patient, first).status is PatientStatus.ACTIVE
     (link,) = links(session, first, second)
     assert (link.status, link.method) == (LinkStatus.CONFIRMED, LinkMethod.AUTOMATIC)
     # The merged record is nobody's candidate any more; the survivor has both phones' keys.
@@ -101,7 +103,7 @@ def test_patient_reported_data_is_held_for_review_never_merged(session: Session)
     """The portal intake matches with ``review_only``: typing someone else's name, phone
     and e-mail must not fold one's own account into that person's record."""
     family = surname()
-    same = dict(family=family, phone="+13125550199", email=f"{family}.r@example.org")
+    same: Shared = {"family": family, "phone": "+13125550199", "email": f"{family}.r@example.org"}
     first = patient(session, given="William", recorded_at=NOW - timedelta(days=30), **same)
     second = patient(session, given="William", **same)
     match(session, first)
@@ -110,7 +112,7 @@ def test_patient_reported_data_is_held_for_review_never_merged(session: Session)
     )
     assert (summary.auto_links, summary.merges, summary.review) == (0, 0, 1)
     session.expire_all()
-    assert session.get(Patient, second).status is PatientStatus.ACTIVE  # type: ignore[union-attr]
+    assert session.get_one(Patient, second).status is PatientStatus.ACTIVE
     (link,) = links(session, first, second)
     assert (link.status, link.method) == (LinkStatus.OPEN, LinkMethod.AUTOMATIC)
 
@@ -164,7 +166,7 @@ def test_not_duplicate_stays_quiet_until_matching_data_change(session: Session) 
     assert (quiet.skipped_not_duplicate, quiet.review, quiet.pairs_compared) == (1, 0, 0)
     assert open_count(session, ada, ife) == 0
     # A change that is not matching data (the language) keeps it quiet.
-    session.get(Patient, ife).language = "fr"  # type: ignore[union-attr]
+    session.get_one(Patient, ife).language = "fr"
     assert match(session, ife, later).skipped_not_duplicate == 1
     # A new e-mail is: the pair is scored again, and at most for review.
     session.add(ContactPoint(patient_id=ife, system=ContactSystem.EMAIL, value="ife@example.org"))
@@ -231,7 +233,7 @@ def test_match_records_load_in_a_fixed_number_of_queries(session: Session) -> No
 
 def test_an_unmerge_reindexes_both_records_and_the_pair_stays_quiet(session: Session) -> None:
     family = surname()
-    same = dict(family=family, phone="+13125550177", email=f"{family}@example.org")
+    same: Shared = {"family": family, "phone": "+13125550177", "email": f"{family}@example.org"}
     first = patient(session, given="Nora", recorded_at=NOW - timedelta(days=3), **same)
     second = patient(session, given="Nora", **same)
     match(session, first)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -12,13 +13,18 @@ from backend.identity.models import IdentityLink
 from backend.mpi.model import default_model
 from backend.mpi.scan import scan
 from backend.patients.models import Patient, PatientStatus
-from tests.mpi_db.factory import NOW, links, patient, policy, surname
+from tests.mpi_db.factory import NOW, Shared, links, patient, policy, surname
 from tests.test_cli import run
 
 
-def _world(session: Session) -> dict[str, object]:
-    twins = dict(family=surname(), birth=date(2001, 5, 9), phone="+12175550111", line1="3 Elm")
-    same = dict(family=surname(), phone="+13125550199", email="dup@example.org")
+def _world(session: Session) -> dict[str, uuid.UUID]:
+    twins: Shared = {
+        "family": surname(),
+        "birth": date(2001, 5, 9),
+        "phone": "+12175550111",
+        "line1": "3 Elm",
+    }
+    same: Shared = {"family": surname(), "phone": "+13125550199", "email": "dup@example.org"}
     ids = {
         "ada": patient(session, given="Ada", **twins),
         "ife": patient(session, given="Ife", **twins),
@@ -52,7 +58,7 @@ def test_scan_summarises_and_a_second_run_changes_nothing(session: Session) -> N
     merged = session.get(Patient, ids["bill"])
     assert merged is not None
     assert merged.status is PatientStatus.MERGED
-    (twin_link,) = links(session, ids["ada"], ids["ife"])  # type: ignore[arg-type]
+    (twin_link,) = links(session, ids["ada"], ids["ife"])
     assert str(twin_link.status) == "open"
     count = _links(session)
 
@@ -61,7 +67,7 @@ def test_scan_summarises_and_a_second_run_changes_nothing(session: Session) -> N
     assert second.summary.review >= 1  # the twins, scored again, link unchanged
     assert _links(session) == count
     session.expire_all()
-    (again,) = links(session, ids["ada"], ids["ife"])  # type: ignore[arg-type]
+    (again,) = links(session, ids["ada"], ids["ife"])
     assert (again.id, again.version) == (twin_link.id, twin_link.version)
 
 
