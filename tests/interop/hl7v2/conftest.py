@@ -60,10 +60,12 @@ class MllpClient:
 
 
 @pytest.fixture(scope="package", params=BACKENDS)
-def feed_engine(request: pytest.FixtureRequest, fresh_database_url: object) -> Iterator[Engine]:
+def feed_engine(
+    request: pytest.FixtureRequest, fresh_database_url: Callable[[str], str]
+) -> Iterator[Engine]:
     """A database of its own on each backend: what the listener commits stays here and
     cannot disturb the counts other test packages make on the shared database."""
-    url: str = fresh_database_url(request.param)  # type: ignore[operator]
+    url = fresh_database_url(request.param)
     upgrade_to_head(url)
     engine = make_engine(url)
     yield engine

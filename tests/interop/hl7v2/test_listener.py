@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
 
 from sqlalchemy import Engine, func, select
 
@@ -13,7 +12,7 @@ from backend.db import make_engine
 from backend.interop.hl7v2.handlers import HANDLERS
 from backend.interop.hl7v2.listener import END, START, Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
-from backend.interop.hl7v2.parse import digest, normalize, parse
+from backend.interop.hl7v2.parse import Header, digest, normalize, parse
 from backend.patients.models import Patient
 from tests.interop.hl7v2.conftest import (
     SECRET,
@@ -41,8 +40,8 @@ def test_every_fixture_is_acknowledged_and_recorded(feed_engine: Engine) -> None
     messages = fixture_messages()
     assert len(messages) >= 77
 
-    async def scenario() -> list[tuple[str, Any, str, str]]:
-        outcomes = []
+    async def scenario() -> list[tuple[str, Header, str, str]]:
+        outcomes: list[tuple[str, Header, str, str]] = []
         async with serving(feed_engine) as (_, client):
             for name, n, message in messages:
                 # Real feeds separate segments with CR; the files use LF. Send both.

@@ -43,6 +43,7 @@ def test_a01_then_a03_admits_and_discharges(session: Session) -> None:
     receipt = feed(session, admit)
     patient = only_patient(session, "10006579")
     assert (patient.family_name, patient.given_name, patient.middle_name) == ("DUCK", "DONALD", "D")
+    assert patient.birth_date is not None
     assert patient.birth_date.isoformat() == "1924-10-10"
     assert patient.sex == AdministrativeSex.MALE
     row = session.get(Hl7Message, receipt.message_id)
@@ -74,16 +75,14 @@ def test_a01_then_a03_admits_and_discharges(session: Session) -> None:
     segments[4] = "|".join(pv1)
     feed(session, "\r".join(segments))
     session.expire_all()
-    admission = session.get(Admission, admission.id)
-    assert admission is not None
+    admission = session.get_one(Admission, admission.id)
     assert admission.status == AdmissionStatus.FINISHED
     discharge = session.scalars(
         select(Discharge).where(Discharge.admission_id == admission.id)
     ).one()
     assert discharge.disposition == DischargeDisposition.LEFT_AGAINST_ADVICE
     assert discharge.discharged_at == datetime(2005, 1, 12, 3, 0, tzinfo=UTC)
-    encounter = session.get(Encounter, encounter.id)
-    assert encounter is not None
+    encounter = session.get_one(Encounter, encounter.id)
     assert encounter.status == EncounterStatus.FINISHED
 
 
@@ -149,12 +148,14 @@ def test_a08_updates_the_same_patient(session: Session) -> None:
     assert [
         p.id for p in session.scalars(select(Patient).where(Patient.source_id == "PATID1234"))
     ] == [patient.id]
-    assert (session.get(Patient, patient.id).family_name) == "EVERYWOMAN"  # type: ignore[union-attr]
+    assert session.get_one(Patient, patient.id).family_name == "EVERYWOMAN"
 
 
 def test_oru_results_become_reports_and_observations(session: Session) -> None:
     feed(session, fixture_text("LRI_2.0-NG_CBC_Typ_Message.hl7"))
-    hemoglobin = session.scalars(select(Observation).where(Observation.code_code == "718-7")).one()
+    hemoglobin = session.scalars(
+        select(Observation).where(Observation.__table__.c.code_code == "718-7")
+    ).one()
     assert hemoglobin.value_quantity == Decimal("12.5")
     assert hemoglobin.value_unit == "g/mL"
     assert (hemoglobin.reference_low, hemoglobin.reference_high) == (Decimal(13), Decimal(18))
@@ -196,14 +197,12 @@ def test_siu_book_reschedule_cancel(session: Session) -> None:
     )
     feed(session, rescheduled)
     session.expire_all()
-    appointment = session.get(Appointment, appointment.id)
-    assert appointment is not None
+    appointment = session.get_one(Appointment, appointment.id)
     assert appointment.start_at == datetime(2021, 9, 25, 7, 15, tzinfo=UTC)
     assert appointment.minutes == 50
     feed(session, fixture_text("SIU-S15-01.hl7"))
     session.expire_all()
-    appointment = session.get(Appointment, appointment.id)
-    assert appointment is not None
+    appointment = session.get_one(Appointment, appointment.id)
     assert appointment.status == AppointmentStatus.CANCELLED
     assert appointment.cancelled_at is not None
     assert session.scalars(
