@@ -227,7 +227,7 @@ def splink_matcher(sets: list[DataSet], p_link: float, p_review: float) -> dict[
         linker.training.estimate_parameters_using_expectation_maximisation(block_on("surname"))
         predictions = linker.inference.predict(
             threshold_match_probability=0.0001
-        ).as_pandas_dataframe()
+        ).as_pandas_dataframe()  # type: ignore[no-untyped-call]  # splink leaves it unannotated
         prob = predictions["match_probability"].to_numpy()
         pairs = [
             frozenset((str(x), str(y)))
