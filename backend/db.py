@@ -80,6 +80,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # WAL + NORMAL: a commit survives a crash of the process (an HL7 AA, a form saved),
+    # not a power cut before the next checkpoint. SQLite is the embedded default; a
+    # deployment that must survive power loss runs PostgreSQL.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
     # SQLite has no Unicode-aware lower() or translate(); search folds text with ours.
