@@ -425,7 +425,8 @@ def _sync_next_of_kin(ctx: MessageContext, patient: Patient, *, created: bool) -
                 found = _phone(nk1, field_no, rep)
                 if found is None:
                     continue
+                # _phone already bounds both: e-mail to 255, a phone is E.164 (<= 16).
                 key = "email" if found["system"] is ContactSystem.EMAIL else "phone"
-                row[key] = row[key] or found["value"][: 255 if key == "email" else 32]
+                row[key] = row[key] or found["value"]
         wanted.append(row)
     _sync(ctx, EmergencyContact, patient, "NK1", wanted, created=created)
