@@ -99,12 +99,13 @@ def invite(
         engine.dispose()
     print(url)
     err.print(f"expires {link.expires_at.isoformat()}; the link works once")
-    if email:
+    if emailed:
+        err.print("e-mailed to the patient")
+    elif email:
         err.print(
-            "e-mailed to the patient"
-            if emailed
-            else "not e-mailed: the patient has no address, does not allow survey e-mail, "
-            "or the mail relay failed"
+            "not e-mailed: the patient has no e-mail address or does not allow survey e-mail"
+            if address is None
+            else f"not e-mailed: the mail relay {settings.smtp_host}:{settings.smtp_port} failed"
         )
 
 
