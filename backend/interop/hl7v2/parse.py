@@ -17,7 +17,10 @@ from typing import Any
 import hl7
 
 SUPPORTED_VERSIONS = ("2.3", "2.4", "2.5", "2.6", "2.7", "2.8")
+NULL = '""'
+"""HL7's explicit null: "delete the value we hold". A field left empty means "no change"."""
 _SEGMENT_ID = re.compile(r"^[A-Z][A-Z0-9]{2}$")
+_EMPTY = re.compile(r"[\^~&\s]")  # "^^^" is a field sent with nothing in it
 
 
 class Hl7ContentError(ValueError):
@@ -138,7 +141,9 @@ def field_text(segment: Any, field: int) -> str:
 
 
 def get(segment: Any, field: int, rep: int = 1, comp: int = 1, sub: int = 1) -> str:
-    """One value, unescaped; "" when the sender left it off (HL7 optional semantics)."""
+    """One value, unescaped; "" when the sender left it off (HL7 optional semantics) or
+    sent the explicit null (:data:`NULL`): what to do about the value held is
+    :func:`sent`'s question, and a literal ``""`` must never be stored as data."""
     if segment is None:
         return ""
     if segment[0][0] == "MSH" and field in (3, 4, 5, 6) and comp == 1 and sub == 1:
@@ -148,7 +153,17 @@ def get(segment: Any, field: int, rep: int = 1, comp: int = 1, sub: int = 1) -> 
         value = segment.extract_field(1, field, rep, comp, sub)
     except IndexError:
         return ""
-    return str(value).strip()
+    text = str(value).strip()
+    return "" if text == NULL else text
+
+
+def sent(segment: Any, field: int) -> bool:
+    """Whether the sender said anything about a field: a value, or the explicit null.
+
+    HL7 v2 (chapter 2, null values and snapshot processing): a field that is not
+    present means "no change" on an update; ``""`` means "delete what you hold"; a value
+    replaces what is held, all repetitions at once for a repeating field."""
+    return segment is not None and _EMPTY.sub("", field_text(segment, field)) != ""
 
 
 def repeats(segment: Any, field: int) -> int:

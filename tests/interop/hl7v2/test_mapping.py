@@ -124,11 +124,76 @@ def test_nk1_segments_become_emergency_contacts(session: Session) -> None:
         select(EmergencyContact).where(EmergencyContact.name == "DAISY DUCK")
     ).one()
     assert daisy.email == "daisy@example.org"
-    lines = [line for line in lines if not line.startswith("NK1")]
-    lines[0] = lines[0].replace("|599104|", "|599105|")
-    feed(session, "\r".join(lines))
+    # An update without NK1 segments says nothing about them (HL7: no change) ...
+    without = [line for line in lines if not line.startswith("NK1")]
+    without[0] = without[0].replace("|599104|", "|599105|")
+    feed(session, "\r".join(without))
+    session.expire_all()
+    assert [c[0] for c in _contacts(session, patient)] == ["DAISY DUCK", "DEWEY DUCK"]
+    # ... and one NK1 whose name is the explicit null "" removes them all, silently.
+    cleared = [*without, 'NK1|1|""']
+    cleared[0] = cleared[0].replace("|599105|", "|599106|")
+    receipt = feed(session, "\r".join(cleared))
     session.expire_all()
     assert _contacts(session, patient) == []
+    assert session.get_one(Hl7Message, receipt.message_id).warnings is None
+
+
+def _pid_update(text: str, control_id: str, **fields: str) -> str:
+    """``text`` as an A08 with a new control id and PID fields (by number) replaced."""
+    lines = text.replace("\n", "\r").split("\r")
+    msh = lines[0].split("|")
+    msh[8], msh[9] = "ADT^A08", control_id
+    lines[0] = "|".join(msh)
+    at = next(i for i, line in enumerate(lines) if line.startswith("PID|"))
+    pid = lines[at].split("|")
+    for name, value in fields.items():
+        number = int(name.removeprefix("f"))
+        pid += [""] * (number + 1 - len(pid))
+        pid[number] = value
+    lines[at] = "|".join(pid)
+    return "\r".join(line for line in lines if line and not line.startswith("NK1"))
+
+
+def _live_phones(session: Session, patient: Patient) -> list[str]:
+    query = select(ContactPoint.value).where(
+        ContactPoint.patient_id == patient.id, ContactPoint.deleted_at.is_(None)
+    )
+    return sorted(session.scalars(query))
+
+
+def test_an_update_changes_only_what_it_sends(session: Session) -> None:
+    """HL7 null semantics: an empty field keeps the value held, "" clears it, a value
+    replaces it (all repetitions at once); a literal "" is never stored."""
+    admit = fixture_text("ADT01-23.hl7")
+    feed(session, admit)
+    patient = only_patient(session, "10006579")
+    born, sex = patient.birth_date, patient.sex
+    phones = _live_phones(session, patient)
+    assert phones
+    # Birth date, sex, address and phones left empty: all kept.
+    feed(session, _pid_update(admit, "U1", f7="", f8="", f11="", f13="", f14=""))
+    session.expire_all()
+    kept = session.get_one(Patient, patient.id)
+    assert (kept.birth_date, kept.sex) == (born, sex)
+    live = select(Address).where(Address.patient_id == patient.id, Address.deleted_at.is_(None))
+    assert [a.line1 for a in session.scalars(live)] == ["111 DUCK ST"]
+    assert _live_phones(session, patient) == phones
+    # The explicit null clears: the birth date, the address list, the phone list; a ""
+    # middle name is no middle name, not the two characters.
+    feed(
+        session,
+        _pid_update(admit, "U2", f5='DUCK^DONALD^""', f7='""', f11='""', f13='""', f14='""'),
+    )
+    session.expire_all()
+    cleared = session.get_one(Patient, patient.id)
+    assert (cleared.birth_date, cleared.middle_name, cleared.sex) == (None, None, sex)
+    assert list(session.scalars(live)) == []
+    assert _live_phones(session, patient) == []
+    # A value replaces: the new address is the only live one.
+    feed(session, _pid_update(admit, "U3", f11="9 POND LN^^FOWL^CA^99999"))
+    session.expire_all()
+    assert [a.line1 for a in session.scalars(live)] == ["9 POND LN"]
 
 
 def test_a08_updates_the_same_patient(session: Session) -> None:

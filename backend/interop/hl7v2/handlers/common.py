@@ -29,6 +29,7 @@ from backend.interop.hl7v2.parse import (
     parse_hl7_datetime,
     repeats,
     segments,
+    sent,
 )
 from backend.mpi.records import load, raw_fields
 from backend.patients.identifiers import InvalidSSNError, hash_ssn, ssn_key
@@ -216,9 +217,10 @@ def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
         )
         ctx.session.add(patient)
     if created or update:
-        _demographics(patient, pid)
+        _demographics(patient, pid, created=created)
         # A new patient and its rows go in one flush (the unit of work inserts the
-        # patient first: the rows' foreign key says so).
+        # patient first: the rows' foreign key says so). An update leaves what the
+        # message does not mention alone (HL7: an absent field means "no change").
         identifiers_ = _sync_identifiers(ctx, patient, pid, mrn, created=created)
         addresses = _sync_addresses(ctx, patient, pid, created=created)
         phones = _sync_phones(ctx, patient, pid, created=created)
@@ -234,7 +236,9 @@ def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
     return patient
 
 
-def _demographics(patient: Patient, pid: Any) -> None:
+def _demographics(patient: Patient, pid: Any, *, created: bool) -> None:
+    """Name (required, always replaced) and the other PID fields the message sends; on
+    an update a field left empty keeps what we hold and ``""`` clears it."""
     family = get(pid, 5, 1, 1, 1)
     given = get(pid, 5, 1, 2)
     if not family and not given:
@@ -244,11 +248,20 @@ def _demographics(patient: Patient, pid: Any) -> None:
     patient.middle_name = get(pid, 5, 1, 3)[:100] or None
     patient.name_suffix = get(pid, 5, 1, 4)[:20] or None
     patient.name_prefix = get(pid, 5, 1, 5)[:20] or None
-    patient.birth_date = parse_hl7_date(get(pid, 7), "PID-7")
-    patient.sex = _SEX.get(get(pid, 8).upper(), AdministrativeSex.UNKNOWN)
-    patient.marital_status = get(pid, 16, comp=2)[:32] or get(pid, 16)[:32] or None
-    patient.race = get(pid, 10, comp=2)[:64] or get(pid, 10)[:64] or None
-    patient.ethnicity = get(pid, 22, comp=2)[:64] or get(pid, 22)[:64] or None
+
+    def says(field_no: int) -> bool:
+        return created or sent(pid, field_no)
+
+    if says(7):
+        patient.birth_date = parse_hl7_date(get(pid, 7), "PID-7")
+    if says(8):
+        patient.sex = _SEX.get(get(pid, 8).upper(), AdministrativeSex.UNKNOWN)
+    if says(16):
+        patient.marital_status = get(pid, 16, comp=2)[:32] or get(pid, 16)[:32] or None
+    if says(10):
+        patient.race = get(pid, 10, comp=2)[:64] or get(pid, 10)[:64] or None
+    if says(22):
+        patient.ethnicity = get(pid, 22, comp=2)[:64] or get(pid, 22)[:64] or None
     language = get(pid, 15)
     if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
         patient.language = language.lower()[:16]
@@ -256,8 +269,13 @@ def _demographics(patient: Patient, pid: Any) -> None:
     if died is not None or get(pid, 30).upper() == "Y":
         patient.status = PatientStatus.DECEASED
         patient.deceased_at = died
-    elif patient.status is None or patient.status == PatientStatus.DECEASED:
+    elif patient.status is None or (
+        patient.status == PatientStatus.DECEASED and (sent(pid, 29) or sent(pid, 30))
+    ):
+        # Only a message that says so (PID-30 "N", or "" for the death date) brings a
+        # deceased patient back; one that leaves both fields empty changes nothing.
         patient.status = PatientStatus.ACTIVE
+        patient.deceased_at = None
 
 
 def _children(session: Session, model: type[T], patient: Patient, system: str) -> dict[str, T]:
@@ -278,11 +296,16 @@ def _sync(
     wanted: list[dict[str, Any]],
     *,
     created: bool,
+    mentioned: bool = True,
 ) -> list[Any]:
     """Make this patient's ``model`` rows from this source equal ``wanted``: update in
     place by position, add new ones, soft-delete the ones the message no longer sends;
-    returns the live rows. A patient this message created has no rows yet: no look-up
-    (the hot path of a feed of registrations)."""
+    returns the rows it wrote. A patient this message created has no rows yet: no
+    look-up (the hot path of a feed of registrations). When the message does not
+    mention the field or segment at all (``mentioned``), an update keeps every row: HL7
+    snapshot processing replaces repetitions only when some (or ``""``) are sent."""
+    if not (created or mentioned):
+        return []
     system = patient.source_system
     existing = {} if created else _children(ctx.session, model, patient, system)
     keep: set[str] = set()
@@ -353,7 +376,7 @@ def _sync_addresses(
              "district": get(pid, 11, rep, 9)[:100] or None,
              "use": _ADDRESS_USE.get(get(pid, 11, rep, 7).upper(), AddressUse.HOME)}
         )  # fmt: skip
-    return _sync(ctx, Address, patient, "PID-11", wanted, created=created)
+    return _sync(ctx, Address, patient, "PID-11", wanted, created=created, mentioned=sent(pid, 11))
 
 
 def e164(raw: str) -> str | None:
@@ -399,18 +422,24 @@ def _sync_phones(
     for row in wanted:
         ranks[row["system"]] = ranks.get(row["system"], 0) + 1
         row["rank"] = ranks[row["system"]]
-    return _sync(ctx, ContactPoint, patient, "PID-13", wanted, created=created)
+    # PID-13 and PID-14 share one list (one prefix): either field sent replaces it.
+    mentioned = sent(pid, 13) or sent(pid, 14)
+    return _sync(ctx, ContactPoint, patient, "PID-13", wanted, created=created, mentioned=mentioned)
 
 
 def _sync_next_of_kin(ctx: MessageContext, patient: Patient, *, created: bool) -> None:
     """NK1 segments as the patient's emergency contacts (the first is the primary one):
     name, relationship (NK1-3's text, else its code) and the first phone or e-mail of
-    NK1-5 (home) or NK1-6 (business). A segment without a name is skipped with a warning."""
+    NK1-5 (home) or NK1-6 (business). A segment without a name is skipped with a
+    warning; one whose name is ``""`` is HL7's "delete them all". A message without NK1
+    segments leaves the contacts we hold alone (most updates do not repeat them)."""
     wanted: list[dict[str, Any]] = []
-    for n, nk1 in enumerate(segments(ctx.message, "NK1"), start=1):
+    sent_nk1 = segments(ctx.message, "NK1")
+    for n, nk1 in enumerate(sent_nk1, start=1):
         name = " ".join(part for part in (get(nk1, 2, 1, 2), get(nk1, 2, 1, 1, 1)) if part)
         if not name:
-            ctx.warnings.append(f"NK1 #{n}: a contact without a name was not stored")
+            if not sent(nk1, 2):
+                ctx.warnings.append(f"NK1 #{n}: a contact without a name was not stored")
             continue
         relationship = get(nk1, 3, 1, 2) or get(nk1, 3) or "unknown"
         row: dict[str, Any] = {
@@ -429,4 +458,4 @@ def _sync_next_of_kin(ctx: MessageContext, patient: Patient, *, created: bool) -
                 key = "email" if found["system"] is ContactSystem.EMAIL else "phone"
                 row[key] = row[key] or found["value"]
         wanted.append(row)
-    _sync(ctx, EmergencyContact, patient, "NK1", wanted, created=created)
+    _sync(ctx, EmergencyContact, patient, "NK1", wanted, created=created, mentioned=bool(sent_nk1))
