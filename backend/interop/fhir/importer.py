@@ -419,9 +419,11 @@ def _raw_row(entry: Entry, ctx: MapContext, sid: str, reason: RawReason, note: s
     )
 
 
-def _same(old: Any, new: Any) -> bool:
+def _same(old: Any, new: Any, column: str = "") -> bool:
     if old == new:
         return True
+    if column == "deleted_at" and old is not None and new is not None:
+        return True  # withdrawn again (an inactive resource re-sent): keep when it first was
     if isinstance(old, Decimal | float | int) and isinstance(new, Decimal | float | int):
         return Decimal(str(old)) == Decimal(str(new))
     return False
@@ -490,7 +492,9 @@ def _write(
                 if tablename == "patient":
                     on_patient_upserted(session, values["id"])
                 continue
-            changed = {k: v for k, v in row.values.items() if k in table.c and not _same(old[k], v)}
+            changed = {
+                k: v for k, v in row.values.items() if k in table.c and not _same(old[k], v, k)
+            }
             if not changed:
                 row_state[key] = "unchanged"
                 continue

@@ -32,7 +32,7 @@ from backend.organization.models import (
     Organization,
     OrganizationKind,
 )
-from backend.patients.models import Patient, PatientIdentifier
+from backend.patients.models import EmergencyContact, Patient, PatientIdentifier
 from backend.scheduling.models import Encounter
 from backend.settings import get_settings
 
@@ -365,3 +365,59 @@ def test_everything_per_role_masks_labels_and_audits_export(session: Session) ->
     ).all()
     assert len(exports) >= 2
     assert any(e.masked_fields for e in exports) is not None
+
+
+def test_related_person_becomes_a_contact_and_can_be_withdrawn(session: Session) -> None:
+    """RelatedPerson -> an emergency contact of its patient (never the primary one); the
+    same resource again writes nothing; ``active: false`` withdraws it once and keeps
+    the time it was first withdrawn; one without a patient we know is kept raw."""
+    bundle = _load(BUNDLES[0])
+    assert _import(session, bundle).ok
+    patient_id = _patient_id(session, bundle)
+    patient = next(
+        e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"
+    )
+    source_id = patient["id"]
+    person: dict[str, Any] = {
+        "resourceType": "RelatedPerson",
+        "id": "rp-1",
+        "patient": {"reference": f"Patient/{source_id}"},
+        "relationship": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/"
+                                      "v3-RoleCode", "code": "SIS", "display": "sister"}]}],
+        "name": [{"family": "Rivera", "given": ["Ana"]}],
+        "telecom": [{"system": "phone", "value": "+15555550142"},
+                    {"system": "email", "value": "ana@example.org"}],
+    }  # fmt: skip
+    orphan = {**person, "id": "rp-2", "patient": {"reference": "Patient/nobody-here"}}
+    entries = [{"resource": r} for r in (patient, person, orphan)]
+    batch = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    report = _import(session, batch)
+    assert report.ok, report
+    assert report.counts["RelatedPerson"].created == 1
+    contact = session.scalars(
+        select(EmergencyContact).where(EmergencyContact.source_id == "rp-1")
+    ).one()
+    assert (contact.patient_id, contact.name, contact.relationship_to_patient) == (
+        patient_id,
+        "Ana Rivera",
+        "sister",
+    )
+    assert (contact.phone, contact.email, contact.is_primary) == (
+        "+15555550142",
+        "ana@example.org",
+        False,
+    )
+    assert contact.deleted_at is None
+    raw = session.scalars(select(RawResource).where(RawResource.source_id.like("%rp-2%"))).one()
+    assert raw.reason == RawReason.UNRESOLVED_REFERENCE
+    again = _import(session, batch)
+    assert all(c.created == 0 and c.updated == 0 for c in again.counts.values())
+    person["active"] = False
+    assert _import(session, batch).counts["RelatedPerson"].updated == 1
+    session.expire_all()
+    withdrawn = session.get_one(EmergencyContact, contact.id)
+    assert withdrawn.deleted_at is not None
+    first_withdrawn = withdrawn.deleted_at
+    assert _import(session, batch).counts["RelatedPerson"].updated == 0
+    session.expire_all()
+    assert session.get_one(EmergencyContact, contact.id).deleted_at == first_withdrawn

@@ -29,6 +29,7 @@ from backend.interop.fhir.mapping.patients import (
     map_organization,
     map_patient,
     map_practitioner,
+    map_related_person,
 )
 from backend.interop.fhir.mapping.scheduling import map_appointment, map_encounter
 
@@ -36,6 +37,7 @@ Mapper = Callable[[dict[str, Any], MapContext], list[Row]]
 
 MAPPERS: dict[str, Mapper] = {
     "Patient": map_patient,
+    "RelatedPerson": map_related_person,
     "Practitioner": map_practitioner,
     "Organization": map_organization,
     "Encounter": map_encounter,

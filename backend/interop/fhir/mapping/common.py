@@ -57,6 +57,7 @@ ENCOUNTERLESS = frozenset(
         "Goal",
         "Consent",
         "Communication",
+        "RelatedPerson",
     }
 )
 """Resource types whose models have no ``encounter_id`` column."""

@@ -7,6 +7,7 @@ import hashlib
 from typing import Any
 
 from backend.accounts.models import StaffUser
+from backend.common.mixins import utcnow
 from backend.interop.fhir.mapping.base import (
     MapContext,
     MappingError,
@@ -16,6 +17,7 @@ from backend.interop.fhir.mapping.base import (
     parse_date,
     parse_datetime,
 )
+from backend.interop.fhir.mapping.common import patient_columns
 from backend.organization.models import Organization, OrganizationKind
 from backend.patients.identifiers import InvalidSSNError, hash_ssn
 from backend.patients.models import (
@@ -254,6 +256,27 @@ def _contacts(res: dict[str, Any], ctx: MapContext, sid: str, pid: Any) -> list[
         }
         rows.append(Row(EmergencyContact, ctx.source_system, f"{sid}/contact/{i}", values))
     return rows
+
+
+def map_related_person(res: dict[str, Any], ctx: MapContext) -> list[Row]:
+    """A RelatedPerson as one of the patient's contacts: name, relationship, the first
+    phone and e-mail. Never the primary one (Patient.contact says who that is), and an
+    inactive one is kept but withdrawn (soft-deleted) so an update can switch it off."""
+    values = patient_columns(res, ctx, "RelatedPerson")
+    name = official_name(res.get("name"))
+    text = name.get("text") or " ".join([*(name.get("given") or []), name.get("family") or ""])
+    if not text.strip():
+        raise MappingError("RelatedPerson.name", "a related person needs a name")
+    telecom = {p.get("system"): p.get("value") for p in reversed(res.get("telecom", []))}
+    values.update(
+        name=text.strip()[:200],
+        relationship_to_patient=_relationship(res.get("relationship") or [])[:64],
+        phone=(telecom.get("phone") or telecom.get("sms") or "")[:32] or None,
+        email=(telecom.get("email") or "")[:255] or None,
+        is_primary=False,
+        deleted_at=None if res.get("active", True) else utcnow(),
+    )
+    return [Row(EmergencyContact, ctx.source_system, res["id"], values)]
 
 
 def _relationship(concepts: list[dict[str, Any]]) -> str:
