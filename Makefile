@@ -21,7 +21,9 @@ $(BIN)/python:
 
 $(INSTALLED): $(BIN)/python requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	# Bytecode now: with PYTHONDONTWRITEBYTECODE set (as on CI machines) every process
+	# would otherwise compile every imported module from source, seconds per start.
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
@@ -40,6 +42,7 @@ $(HTMX): package.json package-lock.json
 assets: $(HTMX) ## fetch pinned front-end assets into static/vendor/
 
 run: install assets ## migrate, seed demo data on first run, match duplicates, serve on http://127.0.0.1:8000
+	$(BIN)/python -m compileall -q backend portal alembic
 	$(BIN)/patient360 db upgrade
 	$(BIN)/patient360 demo --if-empty --no-show-logins --patients $(DEMO_PATIENTS)
 	$(BIN)/patient360 mpi scan
@@ -59,6 +62,8 @@ typecheck: install
 	$(BIN)/mypy
 
 pytest: install assets postgres chromium
+	@# Our own bytecode too: the suite starts the CLI in dozens of subprocesses.
+	$(BIN)/python -m compileall -q backend portal alembic
 	$(BIN)/pytest
 
 test: lint typecheck pytest ## lint, type-check and run the whole suite on SQLite and PostgreSQL
