@@ -51,6 +51,11 @@ class Refusal:
         """The policy refused: ``error`` names what the caller lacked."""
         return cls(operation, action, AuditOutcome.DENIED, error.refused)
 
+    @classmethod
+    def not_found(cls, operation: str, action: AuditAction) -> Refusal:
+        """Scope refused: the record is missing or not the caller's (not told apart)."""
+        return cls(operation, action, AuditOutcome.NOT_FOUND, ())
+
 
 async def audit_refused(
     state: Any,

@@ -5,7 +5,9 @@ say). The command acts as the named staff user, exactly as the ``createSurveyInv
 mutation does for them: the same access checks (surveys write, the patient in their
 scope, the visit or discharge the patient's own), the same audit row, the same e-mail
 rules. stdout carries only the link, so ``LINK=$(patient360 survey invite ...)`` works;
-only the link's hash is stored.
+only the link's hash is stored. A refusal (the policy's, or a patient out of scope) is
+audited as the API audits it, with ``client`` ``cli`` and no id, after the refused
+work has rolled back.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from backend.access.policy import CompiledPolicy
+    from backend.access.principal import Principal
+    from backend.api.refusals import Refusal
     from backend.engagement.surveys import SurveyLink, SurveyRequest
+
+OPERATION = "Mutation.createSurveyInvitation"  # what the API's audit row names, too
 
 survey_app = typer.Typer(help="Satisfaction surveys.", no_args_is_help=True)
 
@@ -81,11 +88,16 @@ def invite(
     engine = make_engine(settings.database_url)
     run = f"cli-survey-{uuid.uuid4().hex}"
     try:
-        with transaction(engine) as session:
-            link = _create(
-                session, user=user, request=request, run=run, policies_dir=settings.policies_dir
-            )
-            address = survey_email(session, patient) if email else None
+        try:
+            with transaction(engine) as session:
+                link = _create(
+                    session, user=user, request=request, run=run, policies_dir=settings.policies_dir
+                )
+                address = survey_email(session, patient) if email else None
+        except _Refused as refused:
+            with transaction(engine) as session:
+                refused.audit(session, request_id=run)
+            raise fail(refused.message) from None
         url = settings.base_url + link.path
         emailed = address is not None and email_survey_link(
             settings=settings, to=address, link=url, expires_at=link.expires_at
@@ -109,11 +121,42 @@ def invite(
         )
 
 
+class _Refused(Exception):
+    """The policy or the scope refused: the message for the operator, and the refusal
+    to audit once the refused transaction has rolled back."""
+
+    def __init__(
+        self, message: str, refusal: Refusal, principal: Principal, policy: CompiledPolicy
+    ) -> None:
+        super().__init__(message)
+        self.message, self.refusal = message, refusal
+        self.principal, self.policy = principal, policy
+
+    def audit(self, session: Session, *, request_id: str) -> None:
+        from backend.access.writes import audit_refusal
+        from backend.common.mixins import utcnow
+
+        audit_refusal(
+            session=session,
+            principal=self.principal,
+            policy=self.policy,
+            action=self.refusal.action,
+            outcome=self.refusal.outcome,
+            operation=self.refusal.operation,
+            refused=self.refusal.refused,
+            request_id=request_id,
+            now=utcnow(),
+            client="cli",
+        )
+
+
 def _create(
     session: Session, *, user: str, request: SurveyRequest, run: str, policies_dir: Path
 ) -> SurveyLink:
     """The invitation, made as ``user`` with the checks and audit the API applies."""
+    from backend.access.models import AuditAction
     from backend.access.policy import policy_store
+    from backend.api.refusals import Refusal
     from backend.auth.principals import named_staff_principal
     from backend.common.errors import Forbidden, InvalidInput, NotFound
     from backend.engagement.surveys import create_survey_invitation
@@ -121,18 +164,18 @@ def _create(
     principal = named_staff_principal(session=session, username=user, token_id=run)
     if principal is None:
         raise fail(f"no active staff user named {user!r}", 2)
+    policy = policy_store(policies_dir).current()
     try:
         return create_survey_invitation(
-            session=session,
-            principal=principal,
-            policy=policy_store(policies_dir).current(),
-            request=request,
-            request_id=run,
+            session=session, principal=principal, policy=policy, request=request, request_id=run
         )
     except InvalidInput as exc:
         problems = "; ".join(f"{p.field}: {p.message}" for p in exc.problems)
         raise fail(f"invalid invitation: {problems}", 2) from None
     except Forbidden as exc:
-        raise fail(f"{user} may not do this: {exc}") from None
+        refusal = Refusal.denied(OPERATION, AuditAction.CREATE, exc)
+        raise _Refused(f"{user} may not do this: {exc}", refusal, principal, policy) from None
     except NotFound:
-        raise fail("no such patient, visit or discharge in this user's scope") from None
+        refusal = Refusal.not_found(OPERATION, AuditAction.CREATE)
+        message = "no such patient, visit or discharge in this user's scope"
+        raise _Refused(message, refusal, principal, policy) from None

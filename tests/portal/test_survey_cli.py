@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
-from backend.access.models import AuditEvent
+from backend.access.models import AuditEvent, AuditOutcome
 from backend.cli import app
 from backend.db import transaction
 from backend.engagement.feedback import SurveyInvitation
@@ -109,3 +109,19 @@ def test_refusals_and_bad_input_write_nothing(portal_engine: Engine) -> None:
     refused(2, ("no active staff user",), ana, "--user", "nobody-at-all", "--encounter", visit)
     for key in ("ana", "ben"):
         assert _invitations(portal_engine, world.patients[key]) == []
+    # The three refusals are in the trail as the API writes them: no id, no value.
+    with transaction(portal_engine) as s:
+        rows = s.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.client == "cli", AuditEvent.outcome != AuditOutcome.SUCCESS)
+            .where(AuditEvent.actor_username.in_([f"nurse-{world.tag}", coordinator]))
+            .order_by(AuditEvent.seq)
+        ).all()
+        assert [(r.actor_username, r.outcome) for r in rows] == [
+            (f"nurse-{world.tag}", AuditOutcome.DENIED),
+            (coordinator, AuditOutcome.NOT_FOUND),
+            (coordinator, AuditOutcome.NOT_FOUND),
+        ]
+        assert all(r.patient_id is None for r in rows)
+        assert all(r.fields[0] == "Mutation.createSurveyInvitation" for r in rows)
+        assert any(f.startswith("capability.") or "." in f for f in rows[0].fields[1:])
