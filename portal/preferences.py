@@ -15,6 +15,7 @@ from backend.access.models import AuditAction
 from backend.access.policy import policy_store
 from backend.access.principal import Principal
 from backend.api.refusals import Refusal, audit_refused
+from backend.common.errors import NotFound
 from backend.engagement.enums import MessageType, PreferenceChannel
 from backend.engagement.preferences import (
     LANGUAGES,
@@ -132,6 +133,18 @@ async def save_preferences(portal: Portal, principal: Principal) -> Response:
         )
         return await _render(
             portal, principal, error="You cannot change these preferences.", status=403
+        )
+    except NotFound:
+        # Only a patient whose own record was removed while signed in gets here.
+        await audit_refused(
+            portal.request.app.state,
+            principal=principal,
+            policy=policy,
+            refusal=Refusal.not_found(SAVE_OPERATION, AuditAction.UPDATE),
+            client="portal",
+        )
+        return await _render(
+            portal, principal, error="Nothing was saved: your record was not found.", status=404
         )
     if portal.htmx:
         return await _render(portal, principal, notice=SAVED)

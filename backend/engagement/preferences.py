@@ -27,7 +27,7 @@ from backend.access.policy import WRITE, CompiledPolicy
 from backend.access.principal import Principal, PrincipalKind
 from backend.access.reads import ReadLog
 from backend.access.scoping import can_see_patient
-from backend.common.errors import Forbidden
+from backend.common.errors import Forbidden, NotFound
 from backend.common.mixins import utcnow
 from backend.engagement.enums import MessageType, PreferenceChannel
 from backend.engagement.models import (
@@ -233,13 +233,13 @@ def update_preferences(
     update: PreferenceUpdate,
     method_detail: str,
     now: datetime | None = None,
-) -> int | None:
-    """Apply a whole preferences form; the number of changes written, or None when the
-    patient is not in scope. Raises :class:`PreferenceWriteForbidden` without the
-    ``contact_preferences`` write grant."""
+) -> int:
+    """Apply a whole preferences form; the number of changes written. Raises
+    :class:`~backend.common.errors.NotFound` when the patient is not in scope and
+    :class:`PreferenceWriteForbidden` without the ``contact_preferences`` write grant."""
     now = now or utcnow()
     if not can_see_patient(session=session, principal=principal, patient_id=patient_id, now=now):
-        return None
+        raise NotFound()
     writable = policy.allowed_fields(principal.roles, "ContactPreference", WRITE)
     if "allowed" not in writable:
         raise PreferenceWriteForbidden(

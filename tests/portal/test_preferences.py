@@ -20,6 +20,7 @@ from backend.access.principal import Principal
 from backend.accounts.models import StaffRole
 from backend.app import create_app
 from backend.auth.portal_sessions import patient_principal
+from backend.common.errors import NotFound
 from backend.common.mixins import PatientRecord
 from backend.db import transaction
 from backend.engagement.enums import MessageType, PreferenceChannel
@@ -104,6 +105,10 @@ def test_a_change_keeps_history_and_a_repeat_writes_nothing(
     args = _Scope(session=session, principal=ana, policy=policy, patient_id=ana_id)
     assert update_preferences(update=update, method_detail="test", **args) == 5
     assert update_preferences(update=update, method_detail="test", **args) == 0  # idempotent
+    # Another patient's preferences are "not found" to Ana, never silently unsaved.
+    others = _Scope(session=session, principal=ana, policy=policy, patient_id=world.patients["ben"])
+    with pytest.raises(NotFound):
+        update_preferences(update=update, method_detail="test", **others)
     view = get_preferences(**args)
     assert view is not None
     cells = {(c.channel, c.message_type): c for c in view.cells}
