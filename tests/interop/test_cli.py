@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from backend.db import make_engine, write_transaction
+from backend.interop.hl7v2.listener import END, frame
+from backend.interop.hl7v2.store import store
 from tests.interop.hl7v2.conftest import FIXTURES
-from tests.test_cli import run
+from tests.interop.hl7v2.test_listener import adt_a04
+from tests.test_cli import BIN, run
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 SYNTHEA = Path("/work/shared/fixtures/fhir/synthea")
@@ -188,3 +197,55 @@ def test_import_fhir_folder_validated_ahead_keeps_all_or_nothing_per_file(
     assert "valueQuantity.value" in result.stderr
     assert "many" not in result.stderr  # the field, never the value
     assert "patients created or changed: 1" in result.stdout  # the good file only
+
+
+def test_hl7_listen_ack_after_stored_end_to_end(home: dict[str, str]) -> None:
+    """``hl7 listen --ack-after stored`` as a process: AA over the socket, the message
+    applied by SIGTERM's stop; ``hl7 errors --state received`` lists what waits."""
+    assert run("hl7", "listen", "--ack-after", "later", env=home).returncode == 2
+    engine = make_engine(home["DATABASE_URL"])
+    try:
+        with write_transaction(engine) as session:  # acknowledged, never applied
+            store(session=session, text=adt_a04("CLIWAIT", "CLIWAIT", family="WAITING"))
+    finally:
+        engine.dispose()
+    waiting = run("hl7", "errors", "--state", "received", env=home)
+    assert waiting.returncode == 0
+    assert "ADT^A04" in waiting.stdout
+    assert "CLIWAIT" in waiting.stdout  # the control id; no patient data
+    assert "WAITING" not in waiting.stdout
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("P360_", "DATABASE_URL"))}
+    server = subprocess.Popen(
+        [str(BIN), "hl7", "listen", "--port", str(port), "--ack-after", "stored"],
+        env={**env, **home},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the listener did not start"
+                time.sleep(0.2)
+        with sock:
+            sock.sendall(frame(adt_a04("CLISENT", "CLISENT")))
+            ack = b""
+            while END not in ack:
+                ack += sock.recv(65536)
+        assert b"MSA|AA|CLISENT" in ack
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, _ = server.communicate(timeout=60)
+    assert server.returncode == 0
+    assert "stopped" in out
+    assert "CLIWAIT" not in run("hl7", "errors", "--state", "received", env=home).stdout
+    processed = run("hl7", "errors", "--state", "processed", env=home).stdout
+    assert "CLIWAIT" in processed
+    assert "CLISENT" in processed

@@ -34,12 +34,35 @@ hl7_app = typer.Typer(help="HL7 v2: the MLLP listener and the error queue.", no_
 def listen(
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (MLLP).")] = 2575,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    ack_after: Annotated[
+        str,
+        typer.Option(
+            "--ack-after",
+            help=(
+                "applied (default): answer once the message is in the record; every "
+                "problem, including an A40's unknown prior patient, is an AE / AR to the "
+                "sender. stored: answer AA once the raw message is stored and passed the "
+                "checks that need no database, and apply it right after, in order (a "
+                "faster ACK; a problem only the database finds lands in the error queue, "
+                "'hl7 errors', instead of going back to the sender)."
+            ),
+        ),
+    ] = "applied",
 ) -> None:
     """Receive HL7 v2 over MLLP until interrupted (Ctrl-C or SIGTERM)."""
+    if ack_after not in ("applied", "stored"):
+        err.print("[red]--ack-after must be applied or stored[/red]")
+        raise typer.Exit(2)
     settings = settings_or_exit()
     require_current_schema(settings)
     engine = make_engine(settings.database_url)
-    listener = Listener(engine=engine, secret_key=settings.secret(), host=host, port=port)
+    listener = Listener(
+        engine=engine,
+        secret_key=settings.secret(),
+        host=host,
+        port=port,
+        ack_after="stored" if ack_after == "stored" else "applied",
+    )
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -18,14 +18,17 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from backend.db import write_transaction
 from backend.interop.hl7v2.ack import AckError, build_ack
+from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import Hl7ContentError, parse
-from backend.interop.hl7v2.store import Receipt, receive
+from backend.interop.hl7v2.store import Receipt, apply_stored, receive, received_ids, store
 
 logger = logging.getLogger(__name__)
 
@@ -65,21 +68,41 @@ class _Pending:
     done: asyncio.Future[Receipt]
 
 
+AckAfter = Literal["applied", "stored"]
+APPLY_BATCH = 50
+"""Stored messages applied per transaction at most: between two batches the writer
+stores and acknowledges what arrived meanwhile, so a backlog delays ACKs by one batch."""
+
+
 @dataclass
 class Listener:
-    """Serve MLLP on ``host:port`` and store every message through ``engine``."""
+    """Serve MLLP on ``host:port`` and store every message through ``engine``.
+
+    ``ack_after``: ``applied`` (the default) answers once the message is mapped into the
+    record, so AA means the record holds it and AE / AR says every reason it does not.
+    ``stored`` answers once the raw message is committed and has passed every check that
+    needs no database (the ACK a sender waits for then costs a parse and one insert),
+    and applies it right after, in arrival order; what only the database can find (an
+    A40 whose prior patient is unknown here) makes the message a failed one in the
+    error queue instead of an AE to the sender."""
 
     engine: Engine
     secret_key: str
     host: str = "127.0.0.1"
     port: int = 2575
     on_receipt: Callable[[Receipt], None] | None = None
+    ack_after: AckAfter = "applied"
     _server: asyncio.Server | None = None
     _connections: set[asyncio.Task[None]] = field(default_factory=set)
     _busy: set[asyncio.Task[None]] = field(default_factory=set)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    _queue: asyncio.Queue[_Pending] | None = None
+    _queue: asyncio.Queue[_Pending | None] | None = None
     _writer: asyncio.Task[None] | None = None
+
+    def _store_one(self, session: Session, text: str) -> Receipt:
+        if self.ack_after == "stored":
+            return store(session=session, text=text)
+        return receive(session=session, text=text, secret_key=self.secret_key)
 
     def _store_group(self, texts: list[str]) -> list[Receipt | Exception]:
         """Store messages in one transaction, each in its own savepoint; a message that
@@ -91,21 +114,61 @@ class Listener:
                 for text in texts:
                     try:
                         with session.begin_nested():
-                            results.append(
-                                receive(session=session, text=text, secret_key=self.secret_key)
-                            )
+                            results.append(self._store_one(session, text))
                     except Exception as exc:  # this message's answer, not the group's
                         results.append(exc)
         except SQLAlchemyError as exc:
             return [exc] * len(texts)
         return results
 
+    def apply_stored(self, limit: int = APPLY_BATCH) -> int:
+        """Apply up to ``limit`` stored messages, oldest first, in one transaction (a
+        savepoint each, so a failure stays that message's); returns how many."""
+        with write_transaction(self.engine) as session:
+            ids = received_ids(session, limit=limit)
+            for message_id in ids:
+                # Locked, and its state read again: a retry may have processed it.
+                row = session.get(Hl7Message, message_id, with_for_update=True)
+                if row is None or row.state is not MessageState.RECEIVED:
+                    continue
+                with session.begin_nested():
+                    apply_stored(session=session, row=row, secret_key=self.secret_key)
+        return len(ids)
+
+    def apply_all_stored(self) -> int:
+        """Apply every stored message (what a previous run acknowledged and left)."""
+        total = 0
+        while applied := self.apply_stored():
+            total += applied
+        return total
+
     async def _write_groups(self) -> None:
+        """The one database writer: stores what arrived, and in between applies stored
+        messages a batch at a time; a None in the queue asks it to apply what is left
+        and end."""
         assert self._queue is not None
+        backlog = True
         while True:
-            group = [await self._queue.get()]
+            if backlog and self._queue.empty():
+                try:
+                    backlog = await asyncio.to_thread(self.apply_stored) > 0
+                except Exception as exc:  # the writer must live on: it stores the ACKs
+                    # The messages stay stored: the next message stored (or the next
+                    # start) tries again; retrying at once would only delay the ACKs.
+                    logger.error("hl7 stored messages not applied: %s", type(exc).__name__)
+                    backlog = False
+                continue
+            first = await self._queue.get()
+            if first is None:
+                await asyncio.to_thread(self.apply_all_stored)
+                return
+            group = [first]
             while len(group) < MAX_GROUP and not self._queue.empty():
-                group.append(self._queue.get_nowait())
+                item = self._queue.get_nowait()
+                if item is None:
+                    self._queue.put_nowait(None)  # after this group
+                    break
+                group.append(item)
             try:
                 results = await asyncio.to_thread(self._store_group, [p.text for p in group])
             except asyncio.CancelledError:
@@ -118,14 +181,19 @@ class Listener:
                 if isinstance(result, Exception):
                     pending.done.set_exception(result)
                 else:
+                    backlog = backlog or result.state is MessageState.RECEIVED
                     pending.done.set_result(result)
 
-    async def _receipt(self, text: str) -> Receipt:
+    def _start_writer(self) -> asyncio.Queue[_Pending | None]:
         if self._queue is None:
             self._queue = asyncio.Queue()
             self._writer = asyncio.create_task(self._write_groups())
+        return self._queue
+
+    async def _receipt(self, text: str) -> Receipt:
+        queue = self._start_writer()
         done: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Pending(text, done))
+        await queue.put(_Pending(text, done))
         return await done
 
     async def handle(self, text: str) -> str:
@@ -177,7 +245,17 @@ class Listener:
                 self._connections.discard(task)
 
     async def start(self) -> int:
-        """Bind and start accepting; returns the port (useful with port 0)."""
+        """Apply what a previous run stored and did not apply (acknowledged, then
+        stopped), then bind and start accepting; returns the port (useful with port 0)."""
+        try:
+            left = await asyncio.to_thread(self.apply_all_stored)
+        except SQLAlchemyError as exc:
+            # The database is down: listen anyway (senders get AR until it is back);
+            # what is stored stays so, and is applied with the next message stored.
+            logger.error("hl7 stored messages not applied: %s", type(exc).__name__)
+            left = 0
+        if left:
+            logger.info("hl7: applied %d messages stored by a previous run", left)
         self._server = await asyncio.start_server(
             self._serve, self.host, self.port, limit=MAX_FRAME
         )
@@ -200,10 +278,13 @@ class Listener:
                 task.cancel()
         if self._server is not None:
             await self._server.wait_closed()
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+        if self._writer is not None and self._queue is not None:
+            # Everything acknowledged is applied before the listener ends.
+            await self._queue.put(None)
+            try:
                 await self._writer
+            except SQLAlchemyError as exc:  # left stored: the next start applies it
+                logger.error("hl7 stored messages not applied: %s", type(exc).__name__)
             self._writer, self._queue = None, None
 
     async def serve_until(self, stop: asyncio.Event) -> None:

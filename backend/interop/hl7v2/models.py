@@ -26,7 +26,9 @@ from backend.db import Base
 
 
 class MessageState(enum.StrEnum):
-    RECEIVED = "received"  # stored, not yet processed (only seen mid-transaction)
+    # Stored, not yet processed: mid-transaction, or acknowledged by a listener that
+    # answers once stored (ack_after="stored") and waiting for its applier.
+    RECEIVED = "received"
     PROCESSED = "processed"  # mapped into the record; ACK AA
     FAILED = "failed"  # the error queue: content wrong (AE) or not processable now (AR)
     REJECTED = "rejected"  # a type, event or version we do not handle (AR); kept with reason

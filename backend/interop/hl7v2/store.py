@@ -23,10 +23,10 @@ import backend.models  # noqa: F401  (every table: the records written link to o
 from backend.common.errors import Conflict, NotFound
 from backend.common.mixins import utcnow
 from backend.interop.hl7v2.ack import AckError, build_ack
-from backend.interop.hl7v2.handlers import HANDLERS, MESSAGE_CODES
+from backend.interop.hl7v2.handlers import CHECKS, HANDLERS, MESSAGE_CODES
 from backend.interop.hl7v2.handlers.common import CREATED_KEY, UPSERTED_KEY, MessageContext
 from backend.interop.hl7v2.models import Hl7Message, MessageState
-from backend.interop.hl7v2.parse import Hl7ContentError, Parsed, digest, normalize, parse
+from backend.interop.hl7v2.parse import Header, Hl7ContentError, Parsed, digest, normalize, parse
 from backend.mpi.hooks import patients_changed
 
 logger = logging.getLogger(__name__)
@@ -72,16 +72,11 @@ def _receipt(row: Hl7Message, *, duplicate: bool = False) -> Receipt:
     )
 
 
-def receive(
-    *,
-    session: Session,
-    text: str,
-    secret_key: str,
-    transport: str = "mllp",
-    now: datetime | None = None,
-) -> Receipt:
-    """Store one message and process it (or answer a resend with its first ACK)."""
-    now = now or utcnow()
+def _row_for(
+    session: Session, text: str, transport: str, now: datetime
+) -> tuple[Hl7Message, Parsed | None, Hl7ContentError | None] | Receipt:
+    """The message's row (new, or the one a resend finds), its parse and parse error; or
+    the receipt of a resend already answered for good."""
     normalized = normalize(text)
     key = digest(normalized)
     try:
@@ -93,7 +88,7 @@ def receive(
     source = header.source if header is not None else "unknown"
     control_id = (header.control_id if header is not None else "")[:199]
     existing = _find(session, source, control_id, key)
-    if existing is not None and existing.state in {MessageState.PROCESSED, MessageState.REJECTED}:
+    if existing is not None and existing.state in ANSWERED:
         return _receipt(existing, duplicate=True)
     row = existing
     if row is None:
@@ -119,12 +114,134 @@ def receive(
             if found is None:
                 raise
             return _receipt(found, duplicate=True)
+    return row, parsed, error
+
+
+ANSWERED = frozenset({MessageState.PROCESSED, MessageState.REJECTED})
+"""A resend of a message in these states gets the first ACK again, nothing more."""
+
+
+def receive(
+    *,
+    session: Session,
+    text: str,
+    secret_key: str,
+    transport: str = "mllp",
+    now: datetime | None = None,
+) -> Receipt:
+    """Store one message and process it (or answer a resend with its first ACK)."""
+    now = now or utcnow()
+    found = _row_for(session, text, transport, now)
+    if isinstance(found, Receipt):
+        return found
+    row, parsed, error = found
     if parsed is None:
         assert error is not None
         _finish(row, None, "AE", MessageState.FAILED, "not_hl7", error, now)
         return _receipt(row)
     _process(session, row, parsed, secret_key, now)
     return _receipt(row)
+
+
+def store(
+    *, session: Session, text: str, transport: str = "mllp", now: datetime | None = None
+) -> Receipt:
+    """Store one message to be applied later (state ``received``), after every check that
+    needs no database; the receipt carries the ACK: AA (what a processed message gets),
+    or the AE / AR the checks found, the message then stored as failed or rejected as
+    :func:`receive` would. A resend of a message waiting to be applied gets its AA again."""
+    now = now or utcnow()
+    found = _row_for(session, text, transport, now)
+    if isinstance(found, Receipt):
+        return found
+    row, parsed, error = found
+    if row.state is MessageState.RECEIVED and row.ack_code == "AA":
+        return _receipt(row, duplicate=True)
+    if parsed is None:
+        assert error is not None
+        row.attempts += 1
+        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", error, now)
+        return _receipt(row)
+    refused = check(parsed)
+    if refused is not None:
+        row.attempts += 1
+        _finish(row, parsed, *refused, now)
+        return _receipt(row)
+    # A failed message sent again is applied again, as receive() would process it again.
+    row.state = MessageState.RECEIVED
+    row.ack_code = "AA"
+    row.ack = build_ack(parsed.header, "AA", now=now)
+    row.error_code = row.error_detail = None
+    return _receipt(row)
+
+
+def apply_stored(
+    *, session: Session, row: Hl7Message, secret_key: str, now: datetime | None = None
+) -> Receipt:
+    """Process a message :func:`store` kept (state ``received``), as :func:`receive`
+    would have; a failure lands in the error queue. A message that ends processed keeps
+    the AA its sender got."""
+    now = now or utcnow()
+    answered = row.ack if row.ack_code == "AA" else None
+    try:
+        parsed = parse(row.raw)
+    except Hl7ContentError as exc:
+        row.attempts += 1
+        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
+        return _receipt(row)
+    _process(session, row, parsed, secret_key, now)
+    if row.state is MessageState.PROCESSED and answered is not None:
+        row.ack = answered
+    return _receipt(row)
+
+
+def received_ids(session: Session, *, limit: int) -> list[uuid.UUID]:
+    """Messages stored but not applied yet, in arrival order."""
+    return list(
+        session.scalars(
+            select(Hl7Message.id)
+            .where(Hl7Message.state == MessageState.RECEIVED)
+            .order_by(Hl7Message.received_at, Hl7Message.id)
+            .limit(limit)
+        )
+    )
+
+
+Refusal = tuple[str, MessageState, str, Hl7ContentError]
+"""(ACK code, state, error code, problem) of a message refused on its content."""
+
+
+def _header_refusal(header: Header) -> Refusal | None:
+    if not header.control_id:
+        problem = Hl7ContentError("MSH-10", "no message control id", code="101")
+        return "AE", MessageState.FAILED, "content_error", problem
+    if not header.version_supported:
+        problem = Hl7ContentError("MSH-12", "version not supported (2.3 to 2.8 are)", code="203")
+        return "AR", MessageState.REJECTED, "unsupported_version", problem
+    if (header.message_code.upper(), header.trigger.upper()) not in HANDLERS:
+        known_code = header.message_code.upper() in MESSAGE_CODES
+        problem = Hl7ContentError(
+            "MSH-9",
+            f"{'event' if known_code else 'message type'} {header.message_type} is not handled",
+            code="201" if known_code else "200",
+        )
+        slug = "unsupported_event" if known_code else "unsupported_type"
+        return "AR", MessageState.REJECTED, slug, problem
+    return None
+
+
+def check(parsed: Parsed) -> Refusal | None:
+    """Every reason to refuse the message that needs no database: the header's, then
+    its handler's content checks (the handler runs the same ones when it applies it)."""
+    header = parsed.header
+    refused = _header_refusal(header)
+    if refused is not None:
+        return refused
+    try:
+        CHECKS[(header.message_code.upper(), header.trigger.upper())](parsed.message, header)
+    except Hl7ContentError as exc:
+        return "AE", MessageState.FAILED, "content_error", exc
+    return None
 
 
 def _finish(
@@ -164,24 +281,10 @@ def _process(
 
 def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now: datetime) -> None:
     header = parsed.header
-    if not header.control_id:
-        problem = Hl7ContentError("MSH-10", "no message control id", code="101")
-        return _finish(row, parsed, "AE", MessageState.FAILED, "content_error", problem, now)
-    if not header.version_supported:
-        problem = Hl7ContentError("MSH-12", "version not supported (2.3 to 2.8 are)", code="203")
-        return _finish(
-            row, parsed, "AR", MessageState.REJECTED, "unsupported_version", problem, now
-        )
-    handler = HANDLERS.get((header.message_code.upper(), header.trigger.upper()))
-    if handler is None:
-        known_code = header.message_code.upper() in MESSAGE_CODES
-        problem = Hl7ContentError(
-            "MSH-9",
-            f"{'event' if known_code else 'message type'} {header.message_type} is not handled",
-            code="201" if known_code else "200",
-        )
-        slug = "unsupported_event" if known_code else "unsupported_type"
-        return _finish(row, parsed, "AR", MessageState.REJECTED, slug, problem, now)
+    refused = _header_refusal(header)
+    if refused is not None:
+        return _finish(row, parsed, *refused, now)
+    handler = HANDLERS[(header.message_code.upper(), header.trigger.upper())]
     ctx = MessageContext(
         session=session, header=header, message=parsed.message, secret_key=secret_key
     )
@@ -222,7 +325,8 @@ def retry(
 ) -> Receipt:
     """Process a failed (or rejected) message again, after a fix."""
     now = now or utcnow()
-    row = session.get(Hl7Message, message_id)
+    # Locked: a listener's applier may be applying the same stored message right now.
+    row = session.get(Hl7Message, message_id, with_for_update=True)
     if row is None:
         raise NotFound()
     if row.state == MessageState.PROCESSED:

@@ -23,16 +23,18 @@ from backend.identity.merge import merge_patients
 from backend.identity.models import LinkMethod
 from backend.identity.routing import resolve_survivor
 from backend.interop.hl7v2.handlers.common import (
+    Identifier,
     MessageContext,
+    check_pid,
     coded,
+    event_time,
     find_patient,
     forget_created,
     identifiers,
-    medical_record_number,
     patient_from_pid,
     upsert,
 )
-from backend.interop.hl7v2.parse import Hl7ContentError, first, get, optional_datetime
+from backend.interop.hl7v2.parse import Header, Hl7ContentError, first, get, optional_datetime
 from backend.journey.models import Admission, AdmissionStatus, Discharge, DischargeDisposition
 from backend.patients.models import Patient, PatientStatus
 from backend.scheduling.models import Encounter, EncounterClass, EncounterStatus
@@ -59,15 +61,37 @@ _DISPOSITION = {
 }
 
 
+def check_register(message: Any, header: Header) -> None:
+    """What makes an A04 / A08 wrong before any record is read: its PID."""
+    check_pid(message, header)
+
+
 def register(ctx: MessageContext) -> list[uuid.UUID]:
     """A04 / A08: the patient with identifiers, contact points and addresses."""
     return [patient_from_pid(ctx).id]
 
 
-def _pv1(ctx: MessageContext) -> Any:
-    pv1 = first(ctx.message, "PV1")
+def _pv1(message: Any) -> Any:
+    pv1 = first(message, "PV1")
     if pv1 is None:
         raise Hl7ContentError("PV1", "an admit or discharge needs a PV1 segment", code="100")
+    return pv1
+
+
+def check_admit(message: Any, header: Header) -> Any:
+    """What makes an A01 wrong before any record is read: PID, PV1 and the times
+    (EVN-2, PV1-44 admitted); returns the PV1."""
+    check_pid(message, header)
+    pv1 = _pv1(message)
+    event_time(message)
+    optional_datetime(pv1, 44)
+    return pv1
+
+
+def check_discharge(message: Any, header: Header) -> Any:
+    """An A03: as an A01, and PV1-45 (discharged); returns the PV1."""
+    pv1 = check_admit(message, header)
+    optional_datetime(pv1, 45)
     return pv1
 
 
@@ -119,8 +143,8 @@ def _admit(
 
 def admit(ctx: MessageContext) -> list[uuid.UUID]:
     """A01: the patient, an active admission and an in-progress encounter."""
+    pv1 = check_admit(ctx.message, ctx.header)
     patient = patient_from_pid(ctx)
-    pv1 = _pv1(ctx)
     admitted_at = optional_datetime(pv1, 44) or ctx.event_at
     key = _visit_key(pv1, patient) or f"admit:{patient.source_id}|{admitted_at:%Y%m%d%H%M%S}"
     admission, encounter = _admit(ctx, patient, pv1, key, admitted_at)
@@ -131,8 +155,8 @@ def admit(ctx: MessageContext) -> list[uuid.UUID]:
 
 def discharge(ctx: MessageContext) -> list[uuid.UUID]:
     """A03: close the admission and its encounter with a Discharge."""
+    pv1 = check_discharge(ctx.message, ctx.header)
     patient = patient_from_pid(ctx)
-    pv1 = _pv1(ctx)
     discharged_at = optional_datetime(pv1, 45) or ctx.event_at
     key = _visit_key(pv1, patient)
     admission = None
@@ -173,20 +197,27 @@ def discharge(ctx: MessageContext) -> list[uuid.UUID]:
     return [patient.id]
 
 
-def merge(ctx: MessageContext) -> list[uuid.UUID]:
-    """A40: merge the MRG-1 patient into the PID patient, through the merge service."""
-    mrg = first(ctx.message, "MRG")
+def check_merge(message: Any, header: Header) -> Identifier:
+    """What makes an A40 wrong before any record is read: MRG, MRG-1 and the PID; returns
+    the prior patient's identifier (its authority defaults to the PID MRN's). Whether
+    that patient is known only the database can tell."""
+    mrg = first(message, "MRG")
     if mrg is None:
         raise Hl7ContentError("MRG", "an A40 merge needs an MRG segment", code="100")
-    survivor = patient_from_pid(ctx)
-    pid = first(ctx.message, "PID")
-    fallback = medical_record_number(pid, ctx.header)
+    _, fallback = check_pid(message, header)
     prior_ids = identifiers(mrg, 1)
     if not prior_ids:
         raise Hl7ContentError("MRG-1", "no prior patient identifier", code="101")
     prior_id = prior_ids[0]
     if not prior_id.authority:
         prior_id = type(prior_id)(prior_id.value, fallback.authority, prior_id.type_code)
+    return prior_id
+
+
+def merge(ctx: MessageContext) -> list[uuid.UUID]:
+    """A40: merge the MRG-1 patient into the PID patient, through the merge service."""
+    prior_id = check_merge(ctx.message, ctx.header)
+    survivor = patient_from_pid(ctx)
     prior = find_patient(ctx.session, prior_id)
     if prior is None:
         raise Hl7ContentError("MRG-1", "the prior patient is not known here", code="204")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -100,10 +100,13 @@ class MessageContext:
 
     @property
     def event_at(self) -> datetime:
-        evn = first(self.message, "EVN")
-        return (
-            parse_hl7_datetime(get(evn, 2), "EVN-2") if evn is not None and get(evn, 2) else None
-        ) or (self.header.sent_at or utcnow())
+        return event_time(self.message) or (self.header.sent_at or utcnow())
+
+
+def event_time(message: Any) -> datetime | None:
+    """EVN-2 (when the event happened), if the message says."""
+    evn = first(message, "EVN")
+    return parse_hl7_datetime(get(evn, 2), "EVN-2") if evn is not None and get(evn, 2) else None
 
 
 def system_name(namespace: str) -> str:
@@ -202,13 +205,25 @@ def forget_created(session: Session, patient_id: uuid.UUID) -> None:
     session.info.get(CREATED_KEY, {}).pop(patient_id, None)
 
 
+def check_pid(message: Any, header: Header, *, demographics: bool = True) -> tuple[Any, Identifier]:
+    """The PID segment and its MRN, or the content error that stops the message; with
+    ``demographics`` (a message that replaces them: ADT) also the name and the dates
+    :func:`patient_from_pid` writes. Needs no database: the listener runs it before it
+    acknowledges a message it applies later, and the handler runs it again."""
+    pid = first(message, "PID")
+    if pid is None:
+        raise Hl7ContentError("PID", "the message has no PID segment", code="100")
+    mrn = medical_record_number(pid, header)
+    if demographics:
+        _name(pid)
+        _dates(pid)
+    return pid, mrn
+
+
 def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
     """Find the PID's patient by (system, MRN) or create it; with ``update`` its
     demographics, identifiers, addresses and phones are replaced by the message's."""
-    pid = first(ctx.message, "PID")
-    if pid is None:
-        raise Hl7ContentError("PID", "the message has no PID segment", code="100")
-    mrn = medical_record_number(pid, ctx.header)
+    pid, mrn = check_pid(ctx.message, ctx.header, demographics=update)
     patient = find_patient(ctx.session, mrn)
     created = patient is None
     if patient is None:
@@ -236,13 +251,24 @@ def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
     return patient
 
 
-def _demographics(patient: Patient, pid: Any, *, created: bool) -> None:
-    """Name (required, always replaced) and the other PID fields the message sends; on
-    an update a field left empty keeps what we hold and ``""`` clears it."""
+def _name(pid: Any) -> tuple[str, str]:
     family = get(pid, 5, 1, 1, 1)
     given = get(pid, 5, 1, 2)
     if not family and not given:
         raise Hl7ContentError("PID-5", "the patient has no name", code="101")
+    return family, given
+
+
+def _dates(pid: Any) -> tuple[date | None, datetime | None]:
+    """PID-7 (birth) and PID-29 (death); empty (or ``""``) is None."""
+    return parse_hl7_date(get(pid, 7), "PID-7"), parse_hl7_datetime(get(pid, 29), "PID-29")
+
+
+def _demographics(patient: Patient, pid: Any, *, created: bool) -> None:
+    """Name (required, always replaced) and the other PID fields the message sends; on
+    an update a field left empty keeps what we hold and ``""`` clears it."""
+    family, given = _name(pid)
+    born, died = _dates(pid)
     patient.family_name = family[:100]
     patient.given_name = given[:100]
     patient.middle_name = get(pid, 5, 1, 3)[:100] or None
@@ -253,7 +279,7 @@ def _demographics(patient: Patient, pid: Any, *, created: bool) -> None:
         return created or sent(pid, field_no)
 
     if says(7):
-        patient.birth_date = parse_hl7_date(get(pid, 7), "PID-7")
+        patient.birth_date = born
     if says(8):
         patient.sex = _SEX.get(get(pid, 8).upper(), AdministrativeSex.UNKNOWN)
     if says(16):
@@ -265,7 +291,6 @@ def _demographics(patient: Patient, pid: Any, *, created: bool) -> None:
     language = get(pid, 15)
     if re.fullmatch(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*", language):
         patient.language = language.lower()[:16]
-    died = parse_hl7_datetime(get(pid, 29), "PID-29")
     if died is not None or get(pid, 30).upper() == "Y":
         patient.status = PatientStatus.DECEASED
         patient.deceased_at = died

@@ -8,11 +8,19 @@ encapsulated file (OBX ED) is kept as its base64 text with a ``;base64`` content
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from backend.clinical.models import ClinicalNote, NoteKind, NoteStatus
 from backend.common.types import Code
-from backend.interop.hl7v2.handlers.common import MessageContext, patient_from_pid, upsert
+from backend.interop.hl7v2.handlers.common import (
+    MessageContext,
+    check_pid,
+    event_time,
+    patient_from_pid,
+    upsert,
+)
 from backend.interop.hl7v2.parse import (
+    Header,
     Hl7ContentError,
     first,
     get,
@@ -35,11 +43,23 @@ _DOC_TYPES = {
 }
 
 
-def document(ctx: MessageContext) -> list[uuid.UUID]:
-    """T02: the document as a note on the PID's patient."""
-    txa = first(ctx.message, "TXA")
+def check_document(message: Any, header: Header) -> Any:
+    """What makes an MDM^T02 wrong before any record is read: TXA, PID-3 and the times
+    (TXA-4, TXA-6, TXA-22, EVN-2); returns the TXA."""
+    txa = first(message, "TXA")
     if txa is None:
         raise Hl7ContentError("TXA", "a document message needs a TXA segment", code="100")
+    check_pid(message, header, demographics=False)
+    optional_datetime(txa, 4)
+    optional_datetime(txa, 6)
+    parse_hl7_datetime(get(txa, 22, comp=15), "TXA-22")
+    event_time(message)
+    return txa
+
+
+def document(ctx: MessageContext) -> list[uuid.UUID]:
+    """T02: the document as a note on the PID's patient."""
+    txa = check_document(ctx.message, ctx.header)
     patient = patient_from_pid(ctx, update=False)
     number = get(txa, 12) or get(txa, 13)
     key = f"doc:{number}" if number else f"msg:{ctx.header.control_id}"

@@ -23,8 +23,15 @@ from backend.clinical.results import (
     ObservationCategory,
     ReportStatus,
 )
-from backend.interop.hl7v2.handlers.common import MessageContext, coded, patient_from_pid, upsert
-from backend.interop.hl7v2.parse import Hl7ContentError, get, optional_datetime, repeats
+from backend.common.types import Code
+from backend.interop.hl7v2.handlers.common import (
+    MessageContext,
+    check_pid,
+    coded,
+    patient_from_pid,
+    upsert,
+)
+from backend.interop.hl7v2.parse import Header, Hl7ContentError, get, optional_datetime, repeats
 
 _STATUS = {
     "F": ObservationStatus.FINAL,
@@ -91,19 +98,55 @@ def _report_key(ctx: MessageContext, obr: Any, index: int) -> str:
     return f"msg:{ctx.header.control_id}|OBR{index}"
 
 
+def _has_value(obx: Any) -> bool:
+    return bool(get(obx, 5)) or repeats(obx, 5) > 0
+
+
+def _numeric(obx: Any, location: str) -> Decimal | None:
+    """OBX-5 of an NM observation as a number; None when the OBX is not NM or has no
+    value. An NM value that is not a number is a content error."""
+    if get(obx, 2).upper() != "NM" or not _has_value(obx):
+        return None
+    number = _decimal(get(obx, 5))
+    if number is None:
+        raise Hl7ContentError(location, "an NM (numeric) value that is not a number")
+    return number
+
+
+def _report_code(obr: Any) -> Code:
+    code = coded(obr, 4)
+    if code is None:
+        raise Hl7ContentError("OBR-4", "no universal service identifier", code="101")
+    return code
+
+
+def check_results(message: Any, header: Header) -> None:
+    """What makes an ORU^R01 wrong before any record is read: PID-3, every OBR-4, the
+    numeric values and the times the records take."""
+    check_pid(message, header, demographics=False)
+    for obr, observations in _groups(message):
+        if obr is not None:
+            _report_code(obr)
+            optional_datetime(obr, 7)
+            optional_datetime(obr, 22)
+        for position, obx in observations:
+            if coded(obx, 3) is None:
+                continue  # not an Observation: a warning, not an error
+            _numeric(obx, f"OBX-{position}")
+            optional_datetime(obx, 14)
+            optional_datetime(obx, 19)
+
+
 def _value(obs: Observation, obx: Any, location: str) -> None:
     kind = get(obx, 2).upper()
     count = repeats(obx, 5)
     first_value = get(obx, 5)
     obs.value_quantity = obs.value_text = obs.value_other = obs.value_precise = None
     obs.value_code = None
-    if not first_value and count == 0:
+    if not _has_value(obx):
         return
     if kind == "NM":
-        number = _decimal(first_value)
-        if number is None:
-            raise Hl7ContentError(location, "an NM (numeric) value that is not a number")
-        obs.value_quantity = number
+        obs.value_quantity = _numeric(obx, location)
         obs.value_precise = first_value[:40]
         if count > 1:
             obs.value_other = {
@@ -156,15 +199,14 @@ def _observation(
 
 def results(ctx: MessageContext) -> list[uuid.UUID]:
     """ORU^R01: reports and observations for the PID's patient."""
+    check_results(ctx.message, ctx.header)
     patient = patient_from_pid(ctx, update=False)
     for index, (obr, observations) in enumerate(_groups(ctx.message)):
         report: DiagnosticReport | None = None
         key = f"msg:{ctx.header.control_id}|patient"
         if obr is not None:
             key = _report_key(ctx, obr, index)
-            code = coded(obr, 4)
-            if code is None:
-                raise Hl7ContentError("OBR-4", "no universal service identifier", code="101")
+            code = _report_code(obr)
             found, _ = upsert(ctx.session, DiagnosticReport, ctx.source_system, key)
             report = found
             report.patient_id = patient.id

@@ -13,9 +13,24 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
-from backend.interop.hl7v2.handlers.common import MessageContext, coded, patient_from_pid, upsert
-from backend.interop.hl7v2.parse import Hl7ContentError, first, get, optional_datetime, segments
+from backend.interop.hl7v2.handlers.common import (
+    MessageContext,
+    check_pid,
+    coded,
+    event_time,
+    patient_from_pid,
+    upsert,
+)
+from backend.interop.hl7v2.parse import (
+    Header,
+    Hl7ContentError,
+    first,
+    get,
+    optional_datetime,
+    segments,
+)
 from backend.scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -59,8 +74,8 @@ def _minutes(amount: str, unit: str) -> int | None:
     return max(1, round(value * _UNIT_MINUTES.get(unit.upper().removesuffix("UTES"), 1.0)))
 
 
-def _times(ctx: MessageContext) -> tuple[datetime, datetime]:
-    sch, tq1, ais = (first(ctx.message, name) for name in ("SCH", "TQ1", "AIS"))
+def _times(message: Any) -> tuple[datetime, datetime]:
+    sch, tq1, ais = (first(message, name) for name in ("SCH", "TQ1", "AIS"))
     start = optional_datetime(tq1, 7) or optional_datetime(sch, 11, comp=4)
     end = optional_datetime(tq1, 8) or optional_datetime(sch, 11, comp=5)
     start = start or optional_datetime(ais, 4)
@@ -80,16 +95,25 @@ def _service_type(texts: list[str]) -> ServiceType:
     return ServiceType.ASSESSMENT
 
 
-def schedule(ctx: MessageContext) -> list[uuid.UUID]:
-    """S12-S15: create or update the appointment; S15 cancels it."""
-    sch = first(ctx.message, "SCH")
+def check_schedule(message: Any, header: Header) -> tuple[Any, str, tuple[datetime, datetime]]:
+    """What makes an SIU wrong before any record is read: SCH and its appointment id,
+    PID-3, the times (TQ1-7 ...) and EVN-2; returns the SCH, the id and the times."""
+    sch = first(message, "SCH")
     if sch is None:
         raise Hl7ContentError("SCH", "a scheduling message needs an SCH segment", code="100")
     appointment_id = get(sch, 2) or get(sch, 1)
     if not appointment_id:
         raise Hl7ContentError("SCH-2", "no filler or placer appointment id", code="101")
+    check_pid(message, header, demographics=False)
+    times = _times(message)
+    event_time(message)
+    return sch, appointment_id, times
+
+
+def schedule(ctx: MessageContext) -> list[uuid.UUID]:
+    """S12-S15: create or update the appointment; S15 cancels it."""
+    sch, appointment_id, (start, end) = check_schedule(ctx.message, ctx.header)
     patient = patient_from_pid(ctx, update=False)
-    start, end = _times(ctx)
     ais = first(ctx.message, "AIS")
     appointment, created = upsert(
         ctx.session, Appointment, ctx.source_system, f"appt:{appointment_id}"
