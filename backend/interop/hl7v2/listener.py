@@ -72,6 +72,14 @@ AckAfter = Literal["applied", "stored"]
 APPLY_BATCH = 50
 """Stored messages applied per transaction at most: between two batches the writer
 stores and acknowledges what arrived meanwhile, so a backlog delays ACKs by one batch."""
+PAUSE = 0.005
+"""Seconds without a new message after which stored ones are applied: a sender waiting
+for its ACK sends the next within a millisecond on a LAN, so a burst is acknowledged
+first and applied in batches (cheaper per message), a trickle is applied at once."""
+APPLY_EVERY = 0.5
+"""Seconds at most between two apply batches while messages keep arriving."""
+MAX_WAITING = 1000
+"""Stored, unapplied messages at most: past it each group stored waits for a batch."""
 
 
 @dataclass
@@ -143,22 +151,35 @@ class Listener:
         return total
 
     async def _write_groups(self) -> None:
-        """The one database writer: stores what arrived, and in between applies stored
-        messages a batch at a time; a None in the queue asks it to apply what is left
-        and end."""
+        """The one database writer: stores what arrived (its ACKs wait for that), and
+        applies stored messages a batch at a time when the feed pauses, at least every
+        ``APPLY_EVERY`` seconds, and before storing more once ``MAX_WAITING`` wait (so a
+        feed faster than the apply slows down to it instead of piling up). A None in
+        the queue asks it to apply what is left and end."""
         assert self._queue is not None
-        backlog = True
+        loop = asyncio.get_running_loop()
+        waiting, last_apply = 0, loop.time()
         while True:
-            if backlog and self._queue.empty():
+            first: _Pending | None
+            due = waiting >= MAX_WAITING or loop.time() - last_apply >= APPLY_EVERY
+            if waiting and not due:
                 try:
-                    backlog = await asyncio.to_thread(self.apply_stored) > 0
+                    first = await asyncio.wait_for(self._queue.get(), PAUSE)
+                except TimeoutError:
+                    due = True
+            elif not waiting:
+                first = await self._queue.get()
+            if waiting and due:
+                try:
+                    applied = await asyncio.to_thread(self.apply_stored)
+                    waiting = max(waiting - applied, 1) if applied == APPLY_BATCH else 0
                 except Exception as exc:  # the writer must live on: it stores the ACKs
                     # The messages stay stored: the next message stored (or the next
                     # start) tries again; retrying at once would only delay the ACKs.
                     logger.error("hl7 stored messages not applied: %s", type(exc).__name__)
-                    backlog = False
+                    waiting = 0
+                last_apply = loop.time()
                 continue
-            first = await self._queue.get()
             if first is None:
                 await asyncio.to_thread(self.apply_all_stored)
                 return
@@ -181,7 +202,7 @@ class Listener:
                 if isinstance(result, Exception):
                     pending.done.set_exception(result)
                 else:
-                    backlog = backlog or result.state is MessageState.RECEIVED
+                    waiting += result.state is MessageState.RECEIVED
                     pending.done.set_result(result)
 
     def _start_writer(self) -> asyncio.Queue[_Pending | None]:

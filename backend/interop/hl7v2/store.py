@@ -10,14 +10,15 @@ nothing was stored, so the sender must resend.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy import Table, TextClause, bindparam, select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 import backend.models  # noqa: F401  (every table: the records written link to others)
 from backend.common.errors import Conflict, NotFound
@@ -72,49 +73,68 @@ def _receipt(row: Hl7Message, *, duplicate: bool = False) -> Receipt:
     )
 
 
-def _row_for(
-    session: Session, text: str, transport: str, now: datetime
-) -> tuple[Hl7Message, Parsed | None, Hl7ContentError | None] | Receipt:
-    """The message's row (new, or the one a resend finds), its parse and parse error; or
-    the receipt of a resend already answered for good."""
+@dataclass(frozen=True, slots=True)
+class _Incoming:
+    row: Hl7Message  # new, not in the session yet
+    parsed: Parsed | None
+    error: Hl7ContentError | None  # why it did not parse
+
+
+def _incoming(text: str, transport: str, now: datetime) -> _Incoming:
     normalized = normalize(text)
-    key = digest(normalized)
     try:
         parsed: Parsed | None = parse(normalized)
         error: Hl7ContentError | None = None
     except Hl7ContentError as exc:
         parsed, error = None, exc
     header = parsed.header if parsed is not None else None
-    source = header.source if header is not None else "unknown"
-    control_id = (header.control_id if header is not None else "")[:199]
-    existing = _find(session, source, control_id, key)
-    if existing is not None and existing.state in ANSWERED:
-        return _receipt(existing, duplicate=True)
-    row = existing
-    if row is None:
-        row = Hl7Message(
-            id=uuid.uuid4(),
-            source=source,
-            control_id=control_id,
-            digest=key,
-            message_type=(header.message_type if header is not None else "")[:20],
-            version=(header.version if header is not None else "")[:16],
-            transport=transport,
-            state=MessageState.RECEIVED,
-            attempts=0,
-            received_at=now,
-            raw=normalized,
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            # The same message arrived on another connection a moment ago.
-            found = _find(session, source, control_id, key)
-            if found is None:
-                raise
-            return _receipt(found, duplicate=True)
-    return row, parsed, error
+    row = Hl7Message(
+        id=uuid.uuid4(),
+        source=header.source if header is not None else "unknown",
+        control_id=(header.control_id if header is not None else "")[:199],
+        digest=digest(normalized),
+        message_type=(header.message_type if header is not None else "")[:20],
+        version=(header.version if header is not None else "")[:16],
+        transport=transport,
+        state=MessageState.RECEIVED,
+        attempts=0,
+        received_at=now,
+        raw=normalized,
+    )
+    return _Incoming(row, parsed, error)
+
+
+@functools.cache
+def _insert_statement(columns: tuple[str, ...]) -> TextClause:
+    """INSERT ... ON CONFLICT DO NOTHING for these columns (SQLite and PostgreSQL both
+    speak it). Plain SQL with typed parameters: the dialects' own on-conflict inserts
+    are not cacheable, so they would be compiled again for every message."""
+    table = Hl7Message.__table__
+    assert isinstance(table, Table)
+    names = ", ".join(columns)
+    params = ", ".join(f":{c}" for c in columns)
+    return text(
+        f"INSERT INTO {table.name} ({names}) VALUES ({params}) ON CONFLICT DO NOTHING"  # noqa: S608
+    ).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns))
+
+
+def _insert_new(session: Session, row: Hl7Message) -> bool:
+    """Insert the row unless its (source, control id, digest) is stored already; True if
+    it was. One statement: no look-up first and no savepoint, as a resend is the rare
+    case (and a resend on another connection a moment ago is no error either)."""
+    table = Hl7Message.__table__
+    assert isinstance(table, Table)
+    # Unset columns are left out, so they take their defaults (NULL, not JSON null).
+    values = {c.key: getattr(row, c.key) for c in table.c if getattr(row, c.key) is not None}
+    inserted = session.execute(_insert_statement(tuple(values)), values)
+    return bool(inserted.rowcount)  # type: ignore[attr-defined]
+
+
+def _stored_twin(session: Session, row: Hl7Message) -> Hl7Message:
+    found = _find(session, row.source, row.control_id, row.digest)
+    if found is None:  # the conflicting insert was rolled back meanwhile: cannot be
+        raise RuntimeError("hl7 message conflicts with a row that is not there")
+    return found
 
 
 ANSWERED = frozenset({MessageState.PROCESSED, MessageState.REJECTED})
@@ -131,16 +151,42 @@ def receive(
 ) -> Receipt:
     """Store one message and process it (or answer a resend with its first ACK)."""
     now = now or utcnow()
-    found = _row_for(session, text, transport, now)
-    if isinstance(found, Receipt):
-        return found
-    row, parsed, error = found
-    if parsed is None:
-        assert error is not None
-        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", error, now)
+    incoming = _incoming(text, transport, now)
+    row = incoming.row
+    if _insert_new(session, row):
+        # It is stored: the session tracks it from here as if it had loaded it, so what
+        # processing sets is one UPDATE.
+        make_transient_to_detached(row)
+        session.add(row)
+    else:
+        row = _stored_twin(session, row)
+        if row.state in ANSWERED:
+            return _receipt(row, duplicate=True)
+    if incoming.parsed is None:
+        assert incoming.error is not None
+        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", incoming.error, now)
         return _receipt(row)
-    _process(session, row, parsed, secret_key, now)
+    _process(session, row, incoming.parsed, secret_key, now)
     return _receipt(row)
+
+
+def _answer_stored(row: Hl7Message, incoming: _Incoming, now: datetime) -> None:
+    """The state and ACK of a message stored to be applied later: AA, or the refusal of
+    the checks (as :func:`receive` would answer)."""
+    parsed = incoming.parsed
+    if parsed is None:
+        assert incoming.error is not None
+        row.attempts += 1
+        return _finish(row, None, "AE", MessageState.FAILED, "not_hl7", incoming.error, now)
+    refused = check(parsed)
+    if refused is not None:
+        row.attempts += 1
+        return _finish(row, parsed, *refused, now)
+    row.state = MessageState.RECEIVED
+    row.ack_code = "AA"
+    row.ack = build_ack(parsed.header, "AA", now=now)
+    row.error_code = row.error_detail = None
+    return None
 
 
 def store(
@@ -151,27 +197,15 @@ def store(
     or the AE / AR the checks found, the message then stored as failed or rejected as
     :func:`receive` would. A resend of a message waiting to be applied gets its AA again."""
     now = now or utcnow()
-    found = _row_for(session, text, transport, now)
-    if isinstance(found, Receipt):
-        return found
-    row, parsed, error = found
-    if row.state is MessageState.RECEIVED and row.ack_code == "AA":
+    incoming = _incoming(text, transport, now)
+    _answer_stored(incoming.row, incoming, now)
+    if _insert_new(session, incoming.row):  # one INSERT, with its answer
+        return _receipt(incoming.row)
+    row = _stored_twin(session, incoming.row)
+    if row.state in ANSWERED or (row.state is MessageState.RECEIVED and row.ack_code == "AA"):
         return _receipt(row, duplicate=True)
-    if parsed is None:
-        assert error is not None
-        row.attempts += 1
-        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", error, now)
-        return _receipt(row)
-    refused = check(parsed)
-    if refused is not None:
-        row.attempts += 1
-        _finish(row, parsed, *refused, now)
-        return _receipt(row)
     # A failed message sent again is applied again, as receive() would process it again.
-    row.state = MessageState.RECEIVED
-    row.ack_code = "AA"
-    row.ack = build_ack(parsed.header, "AA", now=now)
-    row.error_code = row.error_detail = None
+    _answer_stored(row, incoming, now)
     return _receipt(row)
 
 
