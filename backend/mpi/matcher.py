@@ -18,13 +18,14 @@ Running it twice writes nothing the second time.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from backend.access.policy import CompiledPolicy, policy_store
@@ -66,9 +67,11 @@ class MatchSummary:
         self.linked_pairs += other.linked_pairs
 
 
-def _candidate_query(
-    patient_id: uuid.UUID, wanted: list[Key], limit: int, columns: Sequence[Any]
-) -> Any:
+@functools.cache
+def _candidate_query(columns: tuple[Any, ...]) -> Any:
+    """The candidate query, built once per column list: its parameters are the
+    patient (``me``), its keys (``wanted``, an expanding IN of (kind, value) pairs)
+    and ``limit``. Building the construct cost as much as running it."""
     # A key held by more than MAX_BLOCK patients (a common surname's sound and a birth
     # year, at a million patients) is skipped, as the scan skips it: its holders are
     # strangers to one another, and reading hundreds of them was most of a lookup's time.
@@ -79,13 +82,17 @@ def _candidate_query(
             .over(partition_by=(PatientMatchKey.kind, PatientMatchKey.value))
             .label("holders"),
         )
-        .where(tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(wanted))
+        .where(
+            tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(
+                bindparam("wanted", expanding=True)
+            )
+        )
         .subquery()
     )
     shared = func.count().label("shared")
     grouped = (
         select(hits.c.patient_id, shared)
-        .where(hits.c.holders <= MAX_BLOCK, hits.c.patient_id != patient_id)
+        .where(hits.c.holders <= MAX_BLOCK, hits.c.patient_id != bindparam("me"))
         .group_by(hits.c.patient_id)
         .subquery()
     )
@@ -95,7 +102,15 @@ def _candidate_query(
         .join(Patient, Patient.id == grouped.c.patient_id)
         .where(Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED)
         .order_by(grouped.c.shared.desc(), grouped.c.patient_id)
-        .limit(limit)
+        .limit(bindparam("limit"))
+    )
+
+
+def _candidate_rows(
+    session: Session, patient_id: uuid.UUID, wanted: list[Key], limit: int, columns: tuple[Any, ...]
+) -> Any:
+    return session.execute(
+        _candidate_query(columns), {"me": patient_id, "wanted": wanted, "limit": limit}
     )
 
 
@@ -107,9 +122,7 @@ def candidates(
     wanted = sorted(keys)
     if not wanted:
         return []
-    return list(
-        session.execute(_candidate_query(patient_id, wanted, limit, [Patient.id])).scalars()
-    )
+    return list(_candidate_rows(session, patient_id, wanted, limit, (Patient.id,)).scalars())
 
 
 def candidate_records(
@@ -120,8 +133,57 @@ def candidate_records(
     wanted = sorted(keys)
     if not wanted:
         return {}
-    rows = session.execute(_candidate_query(patient_id, wanted, limit, PATIENT_COLUMNS)).all()
+    rows = _candidate_rows(session, patient_id, wanted, limit, tuple(PATIENT_COLUMNS)).all()
     return loaded_from_rows(session, rows)
+
+
+KEY_CHUNK = 400
+"""(kind, value) pairs per look-up of :func:`shared_keys` (two parameters each)."""
+
+
+def shared_keys(
+    session: Session, keys: Mapping[uuid.UUID, frozenset[Key]]
+) -> dict[uuid.UUID, dict[uuid.UUID, int]]:
+    """For each patient, the others sharing selective keys with it (held by at most
+    ``MAX_BLOCK`` patients) and how many: one look-up for many patients' keys."""
+    wanted = sorted({k for found in keys.values() for k in found})
+    holders: dict[Key, list[uuid.UUID]] = {}
+    for start in range(0, len(wanted), KEY_CHUNK):
+        part = wanted[start : start + KEY_CHUNK]
+        for pid, kind, value in session.execute(_holders_query(), {"wanted": part}):
+            holders.setdefault((kind, value), []).append(pid)
+    shared: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
+    for patient_id, own in keys.items():
+        counts: dict[uuid.UUID, int] = {}
+        for key in own:
+            for other in holders.get(key, ()):
+                if other != patient_id:
+                    counts[other] = counts.get(other, 0) + 1
+        shared[patient_id] = counts
+    return shared
+
+
+@functools.cache
+def _holders_query() -> Any:
+    """Holders of the ``wanted`` keys, a key held by more than MAX_BLOCK patients left
+    out (as the candidate query leaves it out) without sending its holders here."""
+    hits = (
+        select(
+            PatientMatchKey.patient_id,
+            PatientMatchKey.kind,
+            PatientMatchKey.value,
+            func.count()
+            .over(partition_by=(PatientMatchKey.kind, PatientMatchKey.value))
+            .label("holders"),
+        )
+        .where(
+            tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(
+                bindparam("wanted", expanding=True)
+            )
+        )
+        .subquery()
+    )
+    return select(hits.c.patient_id, hits.c.kind, hits.c.value).where(hits.c.holders <= MAX_BLOCK)
 
 
 Pair = tuple[uuid.UUID, uuid.UUID]  # ordered: the smaller id first
@@ -357,6 +419,88 @@ def match_patient(
         survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
         # The survivor now carries the merged record's phones and names: one more look
         # finds a third record that matched only the merged one (A-B, B-C).
+        for survivor in from_patients(session, survivors).values():
+            match_loaded(session, survivor, model=model, now=now, summary=summary)
+        session.flush()
+        again = summary.linked_pairs[len(first) :]
+        if again:
+            merge_linked(session, policy=policy, now=now, summary=summary, pairs=again)
+    return summary
+
+
+def match_patients(
+    session: Session,
+    patient_ids: Iterable[uuid.UUID],
+    *,
+    model: MatchModel,
+    now: datetime,
+    policy: CompiledPolicy | None = None,
+    review_only: bool = False,
+    created: Mapping[uuid.UUID, Loaded] | None = None,
+    limit: int = MAX_CANDIDATES,
+) -> MatchSummary:
+    """:func:`match_patient` for many patients in one pass: one read of those not in
+    ``created``, one key write, one candidate look-up for all their keys, one read of
+    the candidates, and each pair scored once (two patients of the batch registering
+    the same person are one pair, linked as if they had come one after the other).
+
+    Every key is written before any look-up, so patients of the batch are each other's
+    candidates; merges follow as in :func:`match_patient`."""
+    ids = list(dict.fromkeys(patient_ids))
+    created = {i: created[i] for i in ids if created and i in created}
+    if len(ids) == 1:
+        return match_patient(
+            session,
+            ids[0],
+            model=model,
+            now=now,
+            policy=policy,
+            review_only=review_only,
+            created=created.get(ids[0]),
+        )
+    summary = MatchSummary()
+    if not ids:
+        return summary
+    session.flush()
+    loaded = dict(created)
+    loaded.update(from_patients(session, [i for i in ids if i not in created]))
+    gone = [i for i in ids if i not in loaded]
+    if gone:  # merged, deleted or unknown: nobody's candidate any more
+        drop_keys(session, gone)
+    for new in (True, False):
+        part = {i: item for i, item in loaded.items() if (i in created) is new}
+        if part:
+            sync_keys(
+                session,
+                {i: item.keys for i, item in part.items()},
+                {i: item.fingerprint for i, item in part.items()},
+                now=now,
+                new=new,
+            )
+    summary.patients = len(loaded)
+    shared = shared_keys(session, {i: item.keys for i, item in loaded.items()})
+    others = {o for counts in shared.values() for o in counts if o not in loaded}
+    records = {i: item.record for i, item in loaded.items()}
+    records.update({i: item.record for i, item in from_patients(session, others).items()})
+    pairs: dict[Pair, None] = {}
+    for patient_id, counts in shared.items():
+        live = sorted((o for o in counts if o in records), key=lambda o: (-counts[o], o))
+        for other in live[:limit]:
+            pairs[pair_of(patient_id, other)] = None
+    score_pairs(
+        session,
+        list(pairs),
+        records,
+        model=model,
+        now=now,
+        summary=summary,
+        review_only=review_only,
+    )
+    session.flush()
+    if summary.auto_links:
+        policy = policy or system_policy()
+        first = list(summary.linked_pairs)
+        survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
         for survivor in from_patients(session, survivors).values():
             match_loaded(session, survivor, model=model, now=now, summary=summary)
         session.flush()

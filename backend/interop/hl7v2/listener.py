@@ -28,7 +28,15 @@ from backend.db import write_transaction
 from backend.interop.hl7v2.ack import AckError, build_ack
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import Hl7ContentError, parse
-from backend.interop.hl7v2.store import Receipt, apply_stored, receive, received_ids, store
+from backend.interop.hl7v2.store import (
+    MatchingFailed,
+    Receipt,
+    apply_stored,
+    matching_together,
+    receive,
+    received_ids,
+    store,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +123,20 @@ class Listener:
     def _store_group(self, texts: list[str]) -> list[Receipt | Exception]:
         """Store messages in one transaction, each in its own savepoint; a message that
         fails gets its exception, the others are kept. If the commit fails, nothing is
-        stored and every message gets the error."""
+        stored and every message gets the error. Their patients are matched together
+        at the end; if that fails, the group is stored again matching per message."""
+        try:
+            return self._store_group_once(texts, together=True)
+        except MatchingFailed:
+            return self._store_group_once(texts, together=False)
+
+    def _store_group_once(self, texts: list[str], *, together: bool) -> list[Receipt | Exception]:
         results: list[Receipt | Exception] = []
         try:
-            with write_transaction(self.engine) as session:
+            with (
+                write_transaction(self.engine) as session,
+                matching_together(session) if together else contextlib.nullcontext(),
+            ):
                 for text in texts:
                     try:
                         with session.begin_nested():
@@ -131,16 +149,24 @@ class Listener:
 
     def apply_stored(self, limit: int = APPLY_BATCH) -> int:
         """Apply up to ``limit`` stored messages, oldest first, in one transaction (a
-        savepoint each, so a failure stays that message's); returns how many."""
+        savepoint each, so a failure stays that message's), their patients matched
+        together at the end (per message if that fails); returns how many."""
+        try:
+            return self._apply_stored_once(limit, together=True)
+        except MatchingFailed:
+            return self._apply_stored_once(limit, together=False)
+
+    def _apply_stored_once(self, limit: int, *, together: bool) -> int:
         with write_transaction(self.engine) as session:
             ids = received_ids(session, limit=limit)
-            for message_id in ids:
-                # Locked, and its state read again: a retry may have processed it.
-                row = session.get(Hl7Message, message_id, with_for_update=True)
-                if row is None or row.state is not MessageState.RECEIVED:
-                    continue
-                with session.begin_nested():
-                    apply_stored(session=session, row=row, secret_key=self.secret_key)
+            with matching_together(session) if together else contextlib.nullcontext():
+                for message_id in ids:
+                    # Locked, and its state read again: a retry may have processed it.
+                    row = session.get(Hl7Message, message_id, with_for_update=True)
+                    if row is None or row.state is not MessageState.RECEIVED:
+                        continue
+                    with session.begin_nested():
+                        apply_stored(session=session, row=row, secret_key=self.secret_key)
         return len(ids)
 
     def apply_all_stored(self) -> int:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Table, TextClause, bindparam, select, text
@@ -29,6 +31,7 @@ from backend.interop.hl7v2.handlers.common import CREATED_KEY, UPSERTED_KEY, Mes
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import Header, Hl7ContentError, Parsed, digest, normalize, parse
 from backend.mpi.hooks import patients_changed
+from backend.mpi.records import Loaded
 
 logger = logging.getLogger(__name__)
 MAX_RAW = 16 * 1024 * 1024  # the listener refuses bigger frames before they get here
@@ -324,17 +327,23 @@ def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now
     )
     session.info[UPSERTED_KEY] = []
     session.info[CREATED_KEY] = {}
+    deferred: _Deferred | None = session.info.get(DEFERRED_KEY)
+    created: dict[uuid.UUID, Loaded] = {}
     try:
         with session.begin_nested():
             touched = handler(ctx)
             session.flush()
-            # In the message's savepoint: a matcher failure keeps the message for a retry.
-            patients_changed(
-                session,
-                session.info.get(UPSERTED_KEY, []),
-                now=now,
-                created=session.info.get(CREATED_KEY),
-            )
+            if deferred is None:
+                # In the message's savepoint: a matcher failure keeps the message for a
+                # retry.
+                patients_changed(
+                    session,
+                    session.info.get(UPSERTED_KEY, []),
+                    now=now,
+                    created=session.info.get(CREATED_KEY),
+                )
+            else:
+                created = dict(session.info.get(CREATED_KEY) or {})
     except Hl7ContentError as exc:
         return _finish(row, parsed, "AE", MessageState.FAILED, "content_error", exc, now)
     except OperationalError:
@@ -348,10 +357,67 @@ def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now
         upserted = session.info.pop(UPSERTED_KEY, [])
         session.info.pop(CREATED_KEY, None)
     ids = list(dict.fromkeys([*touched, *upserted]))
+    if deferred is not None:
+        deferred.add(upserted, ids, created)
     row.patient_ids = [str(i) for i in ids] or None
     row.warnings = ctx.warnings or None
     _finish(row, parsed, "AA", MessageState.PROCESSED, None, None, now)
     return None
+
+
+DEFERRED_KEY = "p360.hl7.deferred_match"
+"""session.info: while :func:`matching_together` runs, what its messages changed."""
+
+
+@dataclass
+class _Deferred:
+    """Patients the messages of a batch created or changed, to match at its end."""
+
+    ids: list[uuid.UUID] = field(default_factory=list)
+    created: dict[uuid.UUID, Loaded] = field(default_factory=dict)
+
+    def add(
+        self, upserted: list[uuid.UUID], touched: list[uuid.UUID], created: dict[uuid.UUID, Loaded]
+    ) -> None:
+        for patient_id in touched:
+            if patient_id not in created:
+                # A patient an earlier message created, changed again (or merged): the
+                # record built at its creation is stale, so the matcher reads it back.
+                self.created.pop(patient_id, None)
+        self.created.update(created)
+        self.ids += upserted
+
+
+class MatchingFailed(Exception):
+    """Matching a batch's patients together failed: the caller rolls the batch back and
+    applies it again one message at a time (where a matcher failure is that message's)."""
+
+
+@contextmanager
+def matching_together(session: Session) -> Iterator[None]:
+    """Messages received or applied inside have their new and changed patients matched
+    in one pass when the block ends (one candidate look-up and one key write for all,
+    instead of one matcher round per message), in the same transaction; raises
+    :class:`MatchingFailed` if that fails."""
+    deferred = _Deferred()
+    session.info[DEFERRED_KEY] = deferred
+    try:
+        yield
+    finally:
+        session.info.pop(DEFERRED_KEY, None)
+    if not deferred.ids:
+        return
+    try:
+        with session.begin_nested():
+            patients_changed(
+                session, deferred.ids, now=utcnow(), created=deferred.created, together=True
+            )
+    except OperationalError:
+        raise  # the database is down: the caller answers AR
+    except Exception as exc:
+        # Only the type: exception text can quote SQL parameters, i.e. patient data.
+        logger.error("hl7 batch matching failed (%s): one at a time", type(exc).__name__)
+        raise MatchingFailed from None
 
 
 def retry(
