@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import uuid
 from collections import Counter
@@ -11,7 +12,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from backend.common.commands import (
     console,
@@ -24,7 +25,15 @@ from backend.db import make_engine, transaction
 from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import split_messages
-from backend.interop.hl7v2.store import Receipt, RetryRefused, failed_ids, receive, retry
+from backend.interop.hl7v2.store import (
+    MatchingFailed,
+    Receipt,
+    RetryRefused,
+    failed_ids,
+    matching_together,
+    receive,
+    retry,
+)
 
 hl7_app = typer.Typer(help="HL7 v2: the MLLP listener and the error queue.", no_args_is_help=True)
 
@@ -186,6 +195,28 @@ def _files(paths: list[Path]) -> list[Path]:
     return found
 
 
+IMPORT_BATCH = 200
+"""Messages of a file per transaction: a savepoint each, their patients matched together."""
+
+
+def _import_batch(
+    engine: Engine, messages: list[str], secret: str, *, together: bool
+) -> list[Receipt]:
+    """Receive messages in one transaction, a savepoint each (a message's failure stays
+    its own); with ``together`` their patients are matched in one pass at the end."""
+    receipts: list[Receipt] = []
+    with (
+        transaction(engine) as session,
+        matching_together(session) if together else contextlib.nullcontext(),
+    ):
+        for message in messages:
+            with session.begin_nested():
+                receipts.append(
+                    receive(session=session, text=message, secret_key=secret, transport="file")
+                )
+    return receipts
+
+
 @database_errors
 def import_hl7(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of HL7 v2 messages.")],
@@ -199,14 +230,17 @@ def import_hl7(
     problems: list[tuple[str, Receipt]] = []
     for path in files:
         text = path.read_bytes().decode("utf-8", errors="replace")
-        for n, message in enumerate(split_messages(text), start=1):
-            with transaction(engine) as session:
-                receipt = receive(
-                    session=session, text=message, secret_key=settings.secret(), transport="file"
-                )
-            counts["duplicate" if receipt.duplicate else receipt.state.value] += 1
-            if receipt.state != MessageState.PROCESSED and not receipt.duplicate:
-                problems.append((f"{path.name} #{n}", receipt))
+        messages = split_messages(text)
+        for start in range(0, len(messages), IMPORT_BATCH):
+            part = messages[start : start + IMPORT_BATCH]
+            try:
+                receipts = _import_batch(engine, part, settings.secret(), together=True)
+            except MatchingFailed:
+                receipts = _import_batch(engine, part, settings.secret(), together=False)
+            for n, receipt in enumerate(receipts, start=start + 1):
+                counts["duplicate" if receipt.duplicate else receipt.state.value] += 1
+                if receipt.state != MessageState.PROCESSED and not receipt.duplicate:
+                    problems.append((f"{path.name} #{n}", receipt))
     engine.dispose()
     table = Table(title=f"HL7 import: {len(files)} files")
     table.add_column("outcome")

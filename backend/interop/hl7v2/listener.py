@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from backend.db import write_transaction
 from backend.interop.hl7v2.ack import AckError, build_ack
-from backend.interop.hl7v2.models import Hl7Message, MessageState
+from backend.interop.hl7v2.models import MessageState
 from backend.interop.hl7v2.parse import Hl7ContentError, parse
 from backend.interop.hl7v2.store import (
     MatchingFailed,
@@ -34,7 +34,7 @@ from backend.interop.hl7v2.store import (
     apply_stored,
     matching_together,
     receive,
-    received_ids,
+    received,
     store,
 )
 
@@ -158,16 +158,13 @@ class Listener:
 
     def _apply_stored_once(self, limit: int, *, together: bool) -> int:
         with write_transaction(self.engine) as session:
-            ids = received_ids(session, limit=limit)
+            # Locked (a retry may be processing one of them), and read in one query.
+            rows = received(session, limit=limit)
             with matching_together(session) if together else contextlib.nullcontext():
-                for message_id in ids:
-                    # Locked, and its state read again: a retry may have processed it.
-                    row = session.get(Hl7Message, message_id, with_for_update=True)
-                    if row is None or row.state is not MessageState.RECEIVED:
-                        continue
+                for row in rows:
                     with session.begin_nested():
                         apply_stored(session=session, row=row, secret_key=self.secret_key)
-        return len(ids)
+        return len(rows)
 
     def apply_all_stored(self) -> int:
         """Apply every stored message (what a previous run acknowledged and left)."""

@@ -232,14 +232,16 @@ def apply_stored(
     return _receipt(row)
 
 
-def received_ids(session: Session, *, limit: int) -> list[uuid.UUID]:
-    """Messages stored but not applied yet, in arrival order."""
+def received(session: Session, *, limit: int) -> list[Hl7Message]:
+    """Messages stored but not applied yet, in arrival order, locked for this
+    transaction (a retry of one of them waits, then finds it processed)."""
     return list(
         session.scalars(
-            select(Hl7Message.id)
+            select(Hl7Message)
             .where(Hl7Message.state == MessageState.RECEIVED)
             .order_by(Hl7Message.received_at, Hl7Message.id)
             .limit(limit)
+            .with_for_update()
         )
     )
 
@@ -425,7 +427,8 @@ def retry(
 ) -> Receipt:
     """Process a failed (or rejected) message again, after a fix."""
     now = now or utcnow()
-    # Locked: a listener's applier may be applying the same stored message right now.
+    # Locked: a listener's applier may be applying the same stored message right now
+    # (it locks what it applies, so this waits and then finds the message processed).
     row = session.get(Hl7Message, message_id, with_for_update=True)
     if row is None:
         raise NotFound()
