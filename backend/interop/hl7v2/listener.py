@@ -162,8 +162,9 @@ class Listener:
             rows = received(session, limit=limit)
             with matching_together(session) if together else contextlib.nullcontext():
                 for row in rows:
-                    with session.begin_nested():
-                        apply_stored(session=session, row=row, secret_key=self.secret_key)
+                    # No savepoint of its own: processing has one (a failure there is the
+                    # message's), and what escapes it (the database down) ends the batch.
+                    apply_stored(session=session, row=row, secret_key=self.secret_key)
         return len(rows)
 
     def apply_all_stored(self) -> int:
