@@ -479,14 +479,20 @@ def match_patients(
             )
     summary.patients = len(loaded)
     shared = shared_keys(session, {i: item.keys for i, item in loaded.items()})
-    others = {o for counts in shared.values() for o in counts if o not in loaded}
+    # Each patient's best ``limit`` by keys shared, as the single look-up ranks them,
+    # before anything is read: a merged or deleted patient has no keys left to share.
+    best = {
+        patient_id: sorted(counts, key=lambda o: (-counts[o], o))[:limit]
+        for patient_id, counts in shared.items()
+    }
+    others = {o for found in best.values() for o in found if o not in loaded}
     records = {i: item.record for i, item in loaded.items()}
     records.update({i: item.record for i, item in from_patients(session, others).items()})
     pairs: dict[Pair, None] = {}
-    for patient_id, counts in shared.items():
-        live = sorted((o for o in counts if o in records), key=lambda o: (-counts[o], o))
-        for other in live[:limit]:
-            pairs[pair_of(patient_id, other)] = None
+    for patient_id, found in best.items():
+        for other in found:
+            if other in records:
+                pairs[pair_of(patient_id, other)] = None
     score_pairs(
         session,
         list(pairs),
