@@ -80,12 +80,15 @@ AckAfter = Literal["applied", "stored"]
 APPLY_BATCH = 50
 """Stored messages applied per transaction at most: between two batches the writer
 stores and acknowledges what arrived meanwhile, so a backlog delays ACKs by one batch."""
-PAUSE = 0.005
+PAUSE = 0.05
 """Seconds without a new message after which stored ones are applied: a sender waiting
-for its ACK sends the next within a millisecond on a LAN, so a burst is acknowledged
-first and applied in batches (cheaper per message), a trickle is applied at once."""
-APPLY_EVERY = 0.5
-"""Seconds at most between two apply batches while messages keep arriving."""
+for its ACK sends the next within milliseconds, so a burst is acknowledged first and
+applied in batches (cheaper per message: one commit and one matcher pass for many),
+while a trickle is applied 50 ms after it arrives. At 5 ms, a sender slowed a moment
+(the GIL, a PostgreSQL commit) let a whole batch in ahead of its next ACK."""
+APPLY_EVERY = 1.0
+"""Seconds at most between two apply batches while messages keep arriving, so a
+steady feed sees its messages applied within about a second plus one batch."""
 MAX_WAITING = 1000
 """Stored, unapplied messages at most: past it each group stored waits for a batch."""
 
