@@ -21,7 +21,7 @@ from backend.common.commands import (
     require_current_schema,
     settings_or_exit,
 )
-from backend.db import make_engine, transaction
+from backend.db import make_engine, transaction, write_transaction
 from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import split_messages
@@ -206,7 +206,9 @@ def _import_batch(
     its own); with ``together`` their patients are matched in one pass at the end."""
     receipts: list[Receipt] = []
     with (
-        transaction(engine) as session,
+        # write_transaction: on SQLite a plain one would commit each message's savepoint
+        # on its RELEASE, and a failed matching pass could not roll the batch back.
+        write_transaction(engine) as session,
         matching_together(session) if together else contextlib.nullcontext(),
     ):
         for message in messages:
@@ -215,6 +217,15 @@ def _import_batch(
                     receive(session=session, text=message, secret_key=secret, transport="file")
                 )
     return receipts
+
+
+def import_messages(engine: Engine, messages: list[str], secret: str) -> list[Receipt]:
+    """Receive a file's messages in one transaction, their patients matched together
+    (again one at a time if that pass fails: nothing is lost)."""
+    try:
+        return _import_batch(engine, messages, secret, together=True)
+    except MatchingFailed:
+        return _import_batch(engine, messages, secret, together=False)
 
 
 @database_errors
@@ -228,15 +239,12 @@ def import_hl7(
     engine = make_engine(settings.database_url)
     counts: Counter[str] = Counter()
     problems: list[tuple[str, Receipt]] = []
+    secret = settings.secret()
     for path in files:
         text = path.read_bytes().decode("utf-8", errors="replace")
         messages = split_messages(text)
         for start in range(0, len(messages), IMPORT_BATCH):
-            part = messages[start : start + IMPORT_BATCH]
-            try:
-                receipts = _import_batch(engine, part, settings.secret(), together=True)
-            except MatchingFailed:
-                receipts = _import_batch(engine, part, settings.secret(), together=False)
+            receipts = import_messages(engine, messages[start : start + IMPORT_BATCH], secret)
             for n, receipt in enumerate(receipts, start=start + 1):
                 counts["duplicate" if receipt.duplicate else receipt.state.value] += 1
                 if receipt.state != MessageState.PROCESSED and not receipt.duplicate:

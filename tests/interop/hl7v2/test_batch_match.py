@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from backend.interop.hl7v2.cli import import_messages
 from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.store import matching_together, receive, store
@@ -101,11 +102,8 @@ class _nothing:
         return None
 
 
-def test_a_failed_batch_match_applies_the_batch_one_message_at_a_time(
-    feed_engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The pass over the batch fails (a bug, say): nothing is lost, each message is
-    applied again with its own matcher round, and the link is still made."""
+def _fail_together(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Make the batch's matching pass fail (a bug, say); count both kinds of call."""
     real: Callable[..., Any] = patients_changed
     calls = {"together": 0, "one": 0}
 
@@ -117,6 +115,35 @@ def test_a_failed_batch_match_applies_the_batch_one_message_at_a_time(
         return real(*args, **kwargs)
 
     monkeypatch.setattr("backend.interop.hl7v2.store.patients_changed", failing_together)
+    return calls
+
+
+@pytest.mark.parametrize("failing", [False, True], ids=["together", "matcher fails"])
+def test_import_matches_a_file_together_and_loses_nothing_if_that_fails(
+    feed_engine: Engine, monkeypatch: pytest.MonkeyPatch, failing: bool
+) -> None:
+    """``import hl7``: a file's messages in one transaction, matched in one pass; when
+    the pass fails the batch is rolled back whole (savepoints included, on SQLite too)
+    and received again matching per message, so the pair is still merged."""
+    calls = _fail_together(monkeypatch) if failing else None
+    family, tag = surname().upper(), uuid.uuid4().hex[:8]
+    texts = _messages(family, tag, "the same person registered twice")
+    receipts = import_messages(feed_engine, texts, SECRET)
+    assert [(r.ack_code, r.duplicate) for r in receipts] == [("AA", False)] * 2
+    if calls is not None:
+        assert calls == {"together": 1, "one": 2}
+    with Session(feed_engine) as session:
+        patients, found = _outcome(session, family, tag)
+    assert sorted(status for _, status in patients) == ["active", "merged"]
+    assert len(found) == 1
+
+
+def test_a_failed_batch_match_applies_the_batch_one_message_at_a_time(
+    feed_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass over the batch fails (a bug, say): nothing is lost, each message is
+    applied again with its own matcher round, and the link is still made."""
+    calls = _fail_together(monkeypatch)
     family, tag = surname().upper(), uuid.uuid4().hex[:8]
     texts = _messages(family, tag, "the same person registered twice")
     with Session(feed_engine) as session, session.begin():
