@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 
 from backend.accounts.models import StaffUser
 from backend.auth.tokens import issue_access_token
-from backend.db import transaction
-from backend.interop.hl7v2.store import receive
+from backend.db import transaction, write_transaction
+from backend.interop.hl7v2.store import receive, store
 from tests.api.conftest import ApiWorld, operation, settings_for
 from tests.api.test_patient_api import codes, gql
 from tests.interop.hl7v2.test_listener import adt_a04
@@ -91,3 +91,24 @@ def test_roles_without_manage_hl7_are_forbidden(
     assert codes(gql(client, MESSAGES, {}, narrow)) == ["FORBIDDEN"]
     anonymous = client.post("/graphql", json={"query": MESSAGES})
     assert codes(anonymous.json()) == ["UNAUTHENTICATED"]
+
+
+def test_a_message_acknowledged_when_stored_lists_as_received_until_applied(
+    client: TestClient, api_world: ApiWorld, api_engine: Engine, api_db_url: str
+) -> None:
+    """A listener with ``ack_after="stored"`` keeps messages ``received`` until its
+    applier runs: the listing shows them with the AA their sender got and no attempt
+    yet; a retry applies one (what the applier would have done)."""
+    control = uuid.uuid4().hex[:12]
+    with write_transaction(api_engine) as session:
+        message_id = str(store(session=session, text=adt_a04(f"R{control}", control)).message_id)
+    token = _token(api_engine, api_db_url, api_world, "admin", ("admin",))
+    body = gql(client, MESSAGES, {"state": "received", "first": 500}, token)
+    assert "errors" not in body, body
+    nodes = {e["node"]["id"]: e["node"] for e in body["data"]["hl7Messages"]["edges"]}
+    node = nodes[message_id]
+    assert (node["state"], node["ackCode"], node["attempts"]) == ("received", "AA", 0)
+    assert node["errorCode"] is None
+    retried = gql(client, RETRY, {"id": message_id}, token)
+    assert "errors" not in retried, retried
+    assert retried["data"]["retryHl7Message"]["state"] == "processed"
