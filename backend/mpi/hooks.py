@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from backend.access.policy import CompiledPolicy
 from backend.common.mixins import utcnow
-from backend.mpi.matcher import MatchSummary, match_patient, match_patients
+from backend.mpi.batch import match_patients
+from backend.mpi.matcher import MatchSummary, match_patient
 from backend.mpi.model import MatchModel
 from backend.mpi.model_file import current_model
 from backend.mpi.records import Loaded
@@ -39,8 +40,9 @@ def patients_changed(
     built from the rows it wrote, which must be all the patient has (see
     :func:`match_patient`'s ``created``).
 
-    ``together``: in one pass (:func:`match_patients`: one candidate look-up and one
-    key write for all of them), for a batch of messages applied in one transaction."""
+    ``together``: in one pass (:func:`~backend.mpi.batch.match_patients`: one candidate
+    look-up and one key write for all of them), for a batch of messages applied in one
+    transaction."""
     created = created or {}
     now = now or utcnow()
     model = model or current_model()

@@ -7,8 +7,15 @@ Messages are stored by one writer in a worker thread: whatever arrived (on any
 connection) while the previous group was being written goes into the next group, one
 transaction with a savepoint per message, so a message's failure stays its own; every
 ACK is sent only after its group committed (group commit: one commit for many senders
-instead of one each). Shutdown stops accepting, lets in-flight messages finish and be
-acknowledged, then closes.
+instead of one each), and a group's new and changed patients are matched in one pass.
+Shutdown stops accepting, lets in-flight messages finish and be acknowledged, then
+closes.
+
+With ``ack_after="stored"`` a group only stores its messages (after the checks that
+need no database) and the same writer applies them afterwards, in arrival order and in
+batches, between groups: see :class:`Listener`. Nothing acknowledged is lost: a stop
+applies everything stored before it returns, and a start first applies what a crash
+between an ACK and its apply left.
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ SAVEPOINT, so a message whose processing fails is still stored (state ``failed``
 the error queue) while nothing it half-wrote survives. If the database itself fails,
 the exception propagates, the transaction rolls back, and the transport answers AR:
 nothing was stored, so the sender must resend.
+
+:func:`store` is the first half for a listener that acknowledges once stored: every
+check that needs no database (:func:`check`), then the raw message with its answer in
+one INSERT (state ``received``); :func:`apply_stored` is the second half, later.
+Inside :func:`matching_together`, the patients of many messages are matched in one
+pass at the end instead of one matcher round per message.
 """
 
 from __future__ import annotations
