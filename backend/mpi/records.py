@@ -143,9 +143,19 @@ def _none() -> Any:
     return cast(null(), String)
 
 
-def _children_query(ids: Sequence[uuid.UUID]) -> Any:
-    """Phones and e-mails, addresses and identifiers of these patients in one UNION ALL
-    (one round trip, not three): every column as text, told apart by ``source``."""
+IdRange = tuple[uuid.UUID, uuid.UUID]  # first and last id, both included
+
+
+def _of(column: Any, ids: Sequence[uuid.UUID] | IdRange) -> Any:
+    if isinstance(ids, tuple):
+        return column.between(ids[0], ids[1])
+    return column.in_(ids)
+
+
+def _children_query(ids: Sequence[uuid.UUID] | IdRange) -> Any:
+    """Phones and e-mails, addresses and identifiers of these patients (a list of ids,
+    or every patient in an id range) in one UNION ALL (one round trip, not three):
+    every column as text, told apart by ``source``."""
     contacts = select(
         ContactPoint.patient_id,
         literal("c", String).label("source"),
@@ -156,7 +166,7 @@ def _children_query(ids: Sequence[uuid.UUID]) -> Any:
         _none().label("c5"),
         _none().label("c6"),
         _none().label("c7"),
-    ).where(ContactPoint.patient_id.in_(ids), ContactPoint.deleted_at.is_(None))
+    ).where(_of(ContactPoint.patient_id, ids), ContactPoint.deleted_at.is_(None))
     addresses = select(
         Address.patient_id,
         literal("a", String),
@@ -167,7 +177,7 @@ def _children_query(ids: Sequence[uuid.UUID]) -> Any:
         _text(Address.line2),
         _text(Address.city),
         _text(Address.postal_code),
-    ).where(Address.patient_id.in_(ids), Address.deleted_at.is_(None))
+    ).where(_of(Address.patient_id, ids), Address.deleted_at.is_(None))
     identifiers = select(
         PatientIdentifier.patient_id,
         literal("i", String),
@@ -178,21 +188,27 @@ def _children_query(ids: Sequence[uuid.UUID]) -> Any:
         _none(),
         _none(),
         _none(),
-    ).where(PatientIdentifier.patient_id.in_(ids), PatientIdentifier.deleted_at.is_(None))
+    ).where(_of(PatientIdentifier.patient_id, ids), PatientIdentifier.deleted_at.is_(None))
     return union_all(contacts, addresses, identifiers)
 
 
-def loaded_from_rows(session: Session, patients: Sequence[Any]) -> dict[uuid.UUID, Loaded]:
+def loaded_from_rows(
+    session: Session, patients: Sequence[Any], *, between: IdRange | None = None
+) -> dict[uuid.UUID, Loaded]:
     """Match records for patient rows with :data:`PATIENT_COLUMNS` already read (the
     matcher's candidate query returns them): their contact points, addresses and
-    identifiers come in one query per chunk."""
+    identifiers come in one query per chunk. ``between``: the rows are the live
+    patients of this id range (the scan reads them so), and their children come in one
+    query by range, whatever their number (an IN list of hundreds of ids is slow to
+    send and to plan)."""
     found: dict[uuid.UUID, Loaded] = {}
-    for start in range(0, len(patients), CHUNK):
-        part = patients[start : start + CHUNK]
+    size = len(patients) if between is not None else CHUNK
+    for start in range(0, len(patients), max(size, 1)):
+        part = patients[start : start + size]
         contacts: dict[uuid.UUID, list[_Contact]] = defaultdict(list)
         addresses: dict[uuid.UUID, list[_Address]] = defaultdict(list)
         identifiers: dict[uuid.UUID, list[_Identifier]] = defaultdict(list)
-        for row in session.execute(_children_query([p.id for p in part])):
+        for row in session.execute(_children_query(between or [p.id for p in part])):
             pid, source, c1, c2, c3, c4, c5, c6, c7 = row
             if source == "c":
                 contacts[pid].append(_Contact(ContactSystem(c1), c2))
