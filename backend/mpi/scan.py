@@ -22,11 +22,10 @@ from sqlalchemy.orm import Session, aliased
 from backend.access.policy import CompiledPolicy
 from backend.identity.merge import apply_automatic_links
 from backend.identity.models import IdentityLink, LinkKind, LinkStatus
-from backend.mpi.keys import PatientMatchKey, drop_keys, sync_keys
+from backend.mpi.keys import CHUNK, PatientMatchKey, drop_keys, sync_keys
 from backend.mpi.matcher import (
     MatchSummary,
     Pair,
-    match_loaded,
     merge_linked,
     pair_of,
     score_pairs,
@@ -152,6 +151,67 @@ def candidate_pairs(session: Session) -> Iterator[Pair]:
         yield row[0], row[1]
 
 
+def survivor_pairs(session: Session, patient_ids: list[uuid.UUID]) -> set[Pair]:
+    """The candidate pairs (as :func:`candidate_pairs` finds them) of these patients."""
+    found: set[Pair] = set()
+    a, b = aliased(PatientMatchKey), aliased(PatientMatchKey)
+    for start in range(0, len(patient_ids), CHUNK):
+        holders = func.count().over(partition_by=(a.patient_id, a.kind, a.value))
+        hits = (
+            select(a.patient_id.label("one"), b.patient_id.label("other"), holders.label("n"))
+            .join(b, (b.kind == a.kind) & (b.value == a.value))
+            .where(a.patient_id.in_(patient_ids[start : start + CHUNK]))
+            .subquery()
+        )
+        rows = session.execute(
+            select(hits.c.one, hits.c.other)
+            .where(hits.c.n <= MAX_BLOCK, hits.c.one != hits.c.other)
+            .distinct()
+        )
+        found.update(pair_of(x, y) for x, y in rows.tuples())
+    return found
+
+
+def _score(
+    session: Session,
+    pairs: list[Pair],
+    built: dict[uuid.UUID, MatchRecord],
+    *,
+    model: MatchModel,
+    now: datetime,
+    summary: MatchSummary,
+    commit: bool,
+    progress: Progress | None = None,
+) -> None:
+    """Score the pairs a batch at a time, records from ``built`` or loaded."""
+    # Most candidate pairs are strangers with no link between them: their score writes
+    # nothing, so only the pairs that score above "separate" or already have a link (to
+    # refresh, withdraw or respect) go through the matcher's ORM path; the rest are
+    # scored here and counted.
+    linked = _linked_pairs(session)
+    for start in range(0, len(pairs), PAIR_BATCH):
+        batch = pairs[start : start + PAIR_BATCH]
+        wanted = {i for pair in batch for i in pair}
+        records = {i: built[i] for i in wanted if i in built}
+        fetched = from_patients(session, wanted - records.keys())
+        records.update((pid, item.record) for pid, item in fetched.items())
+        present = [p for p in batch if p[0] in records and p[1] in records]
+        recorded = [
+            p
+            for p in present
+            if p in linked
+            or score_pair(records[p[0]], records[p[1]], model).outcome is not Outcome.SEPARATE
+        ]
+        summary.pairs_compared += len(present) - len(recorded)
+        if recorded:
+            score_pairs(session, recorded, records, model=model, now=now, summary=summary)
+            session.flush()
+            if commit:
+                session.commit()
+        if progress:
+            progress("pairs", min(start + PAIR_BATCH, len(pairs)), len(pairs))
+
+
 def _linked_pairs(session: Session) -> set[Pair]:
     """Pairs with a link the matcher reads (open or confirmed suggestions, decisions)."""
     rows = session.execute(
@@ -201,42 +261,22 @@ def scan(
     pairs = list(candidate_pairs(session))  # read fully: batches below write and commit
     paired = time.perf_counter()
     summary = MatchSummary(patients=patients)
-    # Most candidate pairs are strangers with no link between them: their score writes
-    # nothing, so only the pairs that score above "separate" or already have a link (to
-    # refresh, withdraw or respect) go through the matcher's ORM path; the rest are
-    # scored here and counted.
-    linked = _linked_pairs(session)
-    for start in range(0, len(pairs), PAIR_BATCH):
-        batch = pairs[start : start + PAIR_BATCH]
-        wanted = {i for pair in batch for i in pair}
-        records = {i: built[i] for i in wanted if i in built}
-        fetched = from_patients(session, wanted - records.keys())
-        records.update((pid, item.record) for pid, item in fetched.items())
-        present = [p for p in batch if p[0] in records and p[1] in records]
-        recorded = [
-            p
-            for p in present
-            if p in linked
-            or score_pair(records[p[0]], records[p[1]], model).outcome is not Outcome.SEPARATE
-        ]
-        summary.pairs_compared += len(present) - len(recorded)
-        if recorded:
-            score_pairs(session, recorded, records, model=model, now=now, summary=summary)
-            session.flush()
-            if commit:
-                session.commit()
-        if progress:
-            progress("pairs", min(start + PAIR_BATCH, len(pairs)), len(pairs))
+    _score(session, pairs, built, model=model, now=now, summary=summary, commit=commit,
+           progress=progress)  # fmt: skip
     scored = time.perf_counter()
     if summary.auto_links and not dry_run:  # a dry run counts the links, merges nothing
         policy = policy or system_policy()
         survivors = _merge_pairs(session, summary.linked_pairs, policy=policy, now=now)
         summary.merges += len(survivors)
         session.commit()
-        survivors = list(dict.fromkeys(survivors))
-        for survivor in from_patients(session, survivors).values():
-            match_loaded(session, survivor, model=model, now=now, summary=summary)
-        session.flush()
+        # The survivor now carries the merged record's phones and names: one more look
+        # finds a third record that matched only the merged one (A-B, B-C). One query
+        # per chunk of survivors, not a candidate lookup each.
+        changed = set(survivors) | {i for pair in summary.linked_pairs for i in pair}
+        for pid in changed:
+            built.pop(pid, None)
+        again = sorted(survivor_pairs(session, sorted(set(survivors))))
+        _score(session, again, built, model=model, now=now, summary=summary, commit=True)
         # Without pairs: the survivors' new links, and any an earlier run left unmerged.
         merge_linked(session, policy=policy, now=now, summary=summary)
         session.commit()
