@@ -10,6 +10,7 @@ duplicate" rule compares).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, literal, null, select, union_all
+from sqlalchemy import String, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from backend.mpi import normalize
@@ -146,16 +147,18 @@ def _none() -> Any:
 IdRange = tuple[uuid.UUID, uuid.UUID]  # first and last id, both included
 
 
-def _of(column: Any, ids: Sequence[uuid.UUID] | IdRange) -> Any:
-    if isinstance(ids, tuple):
-        return column.between(ids[0], ids[1])
-    return column.in_(ids)
+def _of(column: Any, by_range: bool) -> Any:
+    if by_range:
+        return column.between(bindparam("lo"), bindparam("hi"))
+    return column.in_(bindparam("ids", expanding=True))
 
 
-def _children_query(ids: Sequence[uuid.UUID] | IdRange) -> Any:
-    """Phones and e-mails, addresses and identifiers of these patients (a list of ids,
-    or every patient in an id range) in one UNION ALL (one round trip, not three):
-    every column as text, told apart by ``source``."""
+@functools.cache
+def _children_query(by_range: bool) -> Any:
+    """Phones and e-mails, addresses and identifiers of some patients (``ids``, or every
+    patient from ``lo`` to ``hi``) in one UNION ALL (one round trip, not three): every
+    column as text, told apart by ``source``. Built once: building and keying the
+    statement again for each call cost more than the query (a merge makes two)."""
     contacts = select(
         ContactPoint.patient_id,
         literal("c", String).label("source"),
@@ -166,7 +169,7 @@ def _children_query(ids: Sequence[uuid.UUID] | IdRange) -> Any:
         _none().label("c5"),
         _none().label("c6"),
         _none().label("c7"),
-    ).where(_of(ContactPoint.patient_id, ids), ContactPoint.deleted_at.is_(None))
+    ).where(_of(ContactPoint.patient_id, by_range), ContactPoint.deleted_at.is_(None))
     addresses = select(
         Address.patient_id,
         literal("a", String),
@@ -177,7 +180,7 @@ def _children_query(ids: Sequence[uuid.UUID] | IdRange) -> Any:
         _text(Address.line2),
         _text(Address.city),
         _text(Address.postal_code),
-    ).where(_of(Address.patient_id, ids), Address.deleted_at.is_(None))
+    ).where(_of(Address.patient_id, by_range), Address.deleted_at.is_(None))
     identifiers = select(
         PatientIdentifier.patient_id,
         literal("i", String),
@@ -188,8 +191,14 @@ def _children_query(ids: Sequence[uuid.UUID] | IdRange) -> Any:
         _none(),
         _none(),
         _none(),
-    ).where(_of(PatientIdentifier.patient_id, ids), PatientIdentifier.deleted_at.is_(None))
+    ).where(_of(PatientIdentifier.patient_id, by_range), PatientIdentifier.deleted_at.is_(None))
     return union_all(contacts, addresses, identifiers)
+
+
+def _children(session: Session, ids: Sequence[uuid.UUID] | IdRange) -> Any:
+    if isinstance(ids, tuple):
+        return session.execute(_children_query(True), {"lo": ids[0], "hi": ids[1]})
+    return session.execute(_children_query(False), {"ids": list(ids)})
 
 
 def loaded_from_rows(
@@ -208,7 +217,7 @@ def loaded_from_rows(
         contacts: dict[uuid.UUID, list[_Contact]] = defaultdict(list)
         addresses: dict[uuid.UUID, list[_Address]] = defaultdict(list)
         identifiers: dict[uuid.UUID, list[_Identifier]] = defaultdict(list)
-        for row in session.execute(_children_query(between or [p.id for p in part])):
+        for row in _children(session, between or [p.id for p in part]):
             pid, source, c1, c2, c3, c4, c5, c6, c7 = row
             if source == "c":
                 contacts[pid].append(_Contact(ContactSystem(c1), c2))
@@ -230,13 +239,18 @@ def from_patients(
     ids = sorted(set(patient_ids))
     found: dict[uuid.UUID, Loaded] = {}
     for start in range(0, len(ids), CHUNK):
-        query = select(*PATIENT_COLUMNS).where(Patient.id.in_(ids[start : start + CHUNK]))
-        if live_only:
-            query = query.where(
-                Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED
-            )
-        found.update(loaded_from_rows(session, session.execute(query).all()))
+        rows = session.execute(_patients_query(live_only), {"ids": ids[start : start + CHUNK]})
+        found.update(loaded_from_rows(session, rows.all()))
     return found
+
+
+@functools.cache
+def _patients_query(live_only: bool) -> Any:
+    """Built once, as :func:`_children_query`."""
+    query = select(*PATIENT_COLUMNS).where(Patient.id.in_(bindparam("ids", expanding=True)))
+    if live_only:
+        query = query.where(Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED)
+    return query
 
 
 def refresh_keys(
