@@ -66,7 +66,9 @@ def scan_command(
             f"pairs compared {s.pairs_compared:,}, auto links {s.auto_links:,} "
             f"(merged {s.merges:,}), review {s.review:,}, "
             f"skipped not-duplicate {s.skipped_not_duplicate:,} "
-            f"({result.seconds_scoring:.1f} s scoring, {result.seconds_merging:.1f} s merging)"
+            f"(seconds: keys {result.seconds_keys:.1f}, "
+            f"candidate pairs {result.seconds_pairs:.1f}, "
+            f"scoring {result.seconds_scoring:.1f}, merging {result.seconds_merging:.1f})"
         )
 
     run()

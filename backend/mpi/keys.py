@@ -96,26 +96,39 @@ def sync_keys(
     *,
     now: datetime,
     new: bool = False,
+    between: tuple[uuid.UUID, uuid.UUID] | None = None,
 ) -> set[uuid.UUID]:
     """Make the stored keys and fingerprints of these patients equal to ``keys`` and
     ``fingerprints``, writing only differences; returns the ids whose matching data
     changed (or were seen for the first time). ``new``: the patients were inserted in
-    this transaction and never indexed, so there is nothing stored to read."""
+    this transaction and never indexed, so there is nothing stored to read.
+    ``between``: the patients are every keyed patient with an id in this range (first
+    and last included), so what is stored is read by range, one query per table."""
     ids = sorted(keys)
     stored: dict[uuid.UUID, set[Key]] = {i: set() for i in ids}
     states: dict[uuid.UUID, str] = {}
-    for part in [] if new else _chunks(ids):
+    parts: Iterable[Any] = [] if new else [between] if between is not None else _chunks(ids)
+    for part in parts:
+        of_key = (
+            PatientMatchKey.patient_id.between(*part)
+            if isinstance(part, tuple)
+            else PatientMatchKey.patient_id.in_(part)
+        )
+        of_state = (
+            PatientMatchState.patient_id.between(*part)
+            if isinstance(part, tuple)
+            else PatientMatchState.patient_id.in_(part)
+        )
         for pid, kind, value in session.execute(
             select(PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value).where(
-                PatientMatchKey.patient_id.in_(part)
+                of_key
             )
         ):
-            stored[pid].add((kind, value))
+            if pid in stored:  # a range may hold a patient merged or deleted since
+                stored[pid].add((kind, value))
         states.update(
             session.execute(
-                select(PatientMatchState.patient_id, PatientMatchState.fingerprint).where(
-                    PatientMatchState.patient_id.in_(part)
-                )
+                select(PatientMatchState.patient_id, PatientMatchState.fingerprint).where(of_state)
             )
             .tuples()
             .all()

@@ -10,6 +10,7 @@ duplicate" rule compares).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, cast, literal, null, select, union_all
+from sqlalchemy import String, bindparam, cast, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from backend.mpi import normalize
@@ -143,9 +144,21 @@ def _none() -> Any:
     return cast(null(), String)
 
 
-def _children_query(ids: Sequence[uuid.UUID]) -> Any:
-    """Phones and e-mails, addresses and identifiers of these patients in one UNION ALL
-    (one round trip, not three): every column as text, told apart by ``source``."""
+IdRange = tuple[uuid.UUID, uuid.UUID]  # first and last id, both included
+
+
+def _of(column: Any, by_range: bool) -> Any:
+    if by_range:
+        return column.between(bindparam("lo"), bindparam("hi"))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+@functools.cache
+def _children_query(by_range: bool) -> Any:
+    """Phones and e-mails, addresses and identifiers of some patients (``ids``, or every
+    patient from ``lo`` to ``hi``) in one UNION ALL (one round trip, not three): every
+    column as text, told apart by ``source``. Built once: building and keying the
+    statement again for each call cost more than the query (a merge makes two)."""
     contacts = select(
         ContactPoint.patient_id,
         literal("c", String).label("source"),
@@ -156,7 +169,7 @@ def _children_query(ids: Sequence[uuid.UUID]) -> Any:
         _none().label("c5"),
         _none().label("c6"),
         _none().label("c7"),
-    ).where(ContactPoint.patient_id.in_(ids), ContactPoint.deleted_at.is_(None))
+    ).where(_of(ContactPoint.patient_id, by_range), ContactPoint.deleted_at.is_(None))
     addresses = select(
         Address.patient_id,
         literal("a", String),
@@ -167,7 +180,7 @@ def _children_query(ids: Sequence[uuid.UUID]) -> Any:
         _text(Address.line2),
         _text(Address.city),
         _text(Address.postal_code),
-    ).where(Address.patient_id.in_(ids), Address.deleted_at.is_(None))
+    ).where(_of(Address.patient_id, by_range), Address.deleted_at.is_(None))
     identifiers = select(
         PatientIdentifier.patient_id,
         literal("i", String),
@@ -178,21 +191,33 @@ def _children_query(ids: Sequence[uuid.UUID]) -> Any:
         _none(),
         _none(),
         _none(),
-    ).where(PatientIdentifier.patient_id.in_(ids), PatientIdentifier.deleted_at.is_(None))
+    ).where(_of(PatientIdentifier.patient_id, by_range), PatientIdentifier.deleted_at.is_(None))
     return union_all(contacts, addresses, identifiers)
 
 
-def loaded_from_rows(session: Session, patients: Sequence[Any]) -> dict[uuid.UUID, Loaded]:
+def _children(session: Session, ids: Sequence[uuid.UUID] | IdRange) -> Any:
+    if isinstance(ids, tuple):
+        return session.execute(_children_query(True), {"lo": ids[0], "hi": ids[1]})
+    return session.execute(_children_query(False), {"ids": list(ids)})
+
+
+def loaded_from_rows(
+    session: Session, patients: Sequence[Any], *, between: IdRange | None = None
+) -> dict[uuid.UUID, Loaded]:
     """Match records for patient rows with :data:`PATIENT_COLUMNS` already read (the
     matcher's candidate query returns them): their contact points, addresses and
-    identifiers come in one query per chunk."""
+    identifiers come in one query per chunk. ``between``: the rows are the live
+    patients of this id range (the scan reads them so), and their children come in one
+    query by range, whatever their number (an IN list of hundreds of ids is slow to
+    send and to plan)."""
     found: dict[uuid.UUID, Loaded] = {}
-    for start in range(0, len(patients), CHUNK):
-        part = patients[start : start + CHUNK]
+    size = len(patients) if between is not None else CHUNK
+    for start in range(0, len(patients), max(size, 1)):
+        part = patients[start : start + size]
         contacts: dict[uuid.UUID, list[_Contact]] = defaultdict(list)
         addresses: dict[uuid.UUID, list[_Address]] = defaultdict(list)
         identifiers: dict[uuid.UUID, list[_Identifier]] = defaultdict(list)
-        for row in session.execute(_children_query([p.id for p in part])):
+        for row in _children(session, between or [p.id for p in part]):
             pid, source, c1, c2, c3, c4, c5, c6, c7 = row
             if source == "c":
                 contacts[pid].append(_Contact(ContactSystem(c1), c2))
@@ -214,13 +239,18 @@ def from_patients(
     ids = sorted(set(patient_ids))
     found: dict[uuid.UUID, Loaded] = {}
     for start in range(0, len(ids), CHUNK):
-        query = select(*PATIENT_COLUMNS).where(Patient.id.in_(ids[start : start + CHUNK]))
-        if live_only:
-            query = query.where(
-                Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED
-            )
-        found.update(loaded_from_rows(session, session.execute(query).all()))
+        rows = session.execute(_patients_query(live_only), {"ids": ids[start : start + CHUNK]})
+        found.update(loaded_from_rows(session, rows.all()))
     return found
+
+
+@functools.cache
+def _patients_query(live_only: bool) -> Any:
+    """Built once, as :func:`_children_query`."""
+    query = select(*PATIENT_COLUMNS).where(Patient.id.in_(bindparam("ids", expanding=True)))
+    if live_only:
+        query = query.where(Patient.deleted_at.is_(None), Patient.status != PatientStatus.MERGED)
+    return query
 
 
 def refresh_keys(
