@@ -99,6 +99,11 @@ def session(engine: Engine) -> Iterator[Session]:
     """A session whose every change is rolled back after the test (commits included)."""
     with engine.connect() as connection:
         outer = connection.begin()
+        if engine.dialect.name == "sqlite":
+            # pysqlite sends BEGIN only before a write: the test's first SAVEPOINT would
+            # open a transaction of its own that its RELEASE (the test's commit) commits
+            # for good, leaking rows into later tests (see backend.db.write_transaction).
+            connection.exec_driver_sql("BEGIN")
         with Session(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
         ) as sess:

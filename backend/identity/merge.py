@@ -28,15 +28,17 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     MetaData,
+    Select,
     String,
     Table,
     and_,
+    bindparam,
     inspect,
     literal,
     or_,
     select,
-    true,
     union_all,
     update,
 )
@@ -420,19 +422,17 @@ def audit_pair(
     now: datetime,
 ) -> None:
     """One ``update`` event per patient: names and ids only, never values or the reason."""
-    types = sorted(set(record_types))
-    for patient_id in patient_ids:
-        audit.record(
-            session=session,
-            principal=principal,
-            action=AuditAction.UPDATE,
-            patient_id=patient_id,
-            record_types=types,
-            purpose=purpose,
-            policy_version=policy.version,
-            actor_username=None if principal is not None else "system",
-            now=now,
-        )
+    audit.record_each(
+        session=session,
+        principal=principal,
+        action=AuditAction.UPDATE,
+        patient_ids=patient_ids,
+        record_types=sorted(set(record_types)),
+        purpose=purpose,
+        policy_version=policy.version,
+        actor_username=None if principal is not None else "system",
+        now=now,
+    )
 
 
 def merge_patients(
@@ -536,6 +536,42 @@ def merge_patients(
     return record
 
 
+def _pending_query(*, between_pair: bool) -> Select[tuple[IdentityLink]]:
+    a, b = aliased(Patient), aliased(Patient)
+    query = (
+        select(IdentityLink)
+        .join(a, a.id == IdentityLink.patient_a_id)
+        .join(b, b.id == IdentityLink.patient_b_id)
+        .where(
+            IdentityLink.kind == LinkKind.POSSIBLE_DUPLICATE,
+            IdentityLink.status == LinkStatus.CONFIRMED,
+            IdentityLink.method.in_([LinkMethod.AUTOMATIC, LinkMethod.RULE]),
+            a.status != PatientStatus.MERGED,
+            b.status != PatientStatus.MERGED,
+            a.deleted_at.is_(None),
+            b.deleted_at.is_(None),
+        )
+        .order_by(IdentityLink.recorded_at, IdentityLink.id)
+        .limit(bindparam("limit"))
+    )
+    if between_pair:
+        one: BindParameter[uuid.UUID] = bindparam("one")
+        other: BindParameter[uuid.UUID] = bindparam("other")
+        query = query.where(
+            or_(
+                and_(IdentityLink.patient_a_id == one, IdentityLink.patient_b_id == other),
+                and_(IdentityLink.patient_a_id == other, IdentityLink.patient_b_id == one),
+            )
+        )
+    return query
+
+
+# Built once: building and cache-keying the statement (two aliases) cost about thirty
+# times what the database spends answering it, once or twice per merge.
+_PENDING = _pending_query(between_pair=False)
+_PENDING_PAIR = _pending_query(between_pair=True)
+
+
 def pending_automatic_links(
     session: Session, *, limit: int, pair: tuple[uuid.UUID, uuid.UUID] | None = None
 ) -> list[IdentityLink]:
@@ -543,34 +579,10 @@ def pending_automatic_links(
     records are both still unmerged: each should become a merge. ``pair``: only a link
     between these two (an index lookup; without it every confirmed link ever made is
     looked at, merged ones included)."""
-    a, b = aliased(Patient), aliased(Patient)
-    between = (
-        or_(
-            and_(IdentityLink.patient_a_id == pair[0], IdentityLink.patient_b_id == pair[1]),
-            and_(IdentityLink.patient_a_id == pair[1], IdentityLink.patient_b_id == pair[0]),
-        )
-        if pair is not None
-        else true()
-    )
-    return list(
-        session.execute(
-            select(IdentityLink)
-            .join(a, a.id == IdentityLink.patient_a_id)
-            .join(b, b.id == IdentityLink.patient_b_id)
-            .where(
-                IdentityLink.kind == LinkKind.POSSIBLE_DUPLICATE,
-                IdentityLink.status == LinkStatus.CONFIRMED,
-                IdentityLink.method.in_([LinkMethod.AUTOMATIC, LinkMethod.RULE]),
-                a.status != PatientStatus.MERGED,
-                b.status != PatientStatus.MERGED,
-                a.deleted_at.is_(None),
-                b.deleted_at.is_(None),
-                between,
-            )
-            .order_by(IdentityLink.recorded_at, IdentityLink.id)
-            .limit(limit)
-        ).scalars()
-    )
+    if pair is None:
+        return list(session.execute(_PENDING, {"limit": limit}).scalars())
+    params = {"limit": limit, "one": pair[0], "other": pair[1]}
+    return list(session.execute(_PENDING_PAIR, params).scalars())
 
 
 def apply_automatic_links(
