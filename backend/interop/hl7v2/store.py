@@ -21,7 +21,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import Table, TextClause, bindparam, select, text
@@ -58,6 +58,8 @@ class Receipt:
     duplicate: bool = False
     error_code: str | None = None
     error_detail: str | None = None
+    parsed: Parsed | None = field(default=None, repr=False, compare=False)
+    """The message as :func:`store` parsed it (to apply it without parsing it again)."""
 
 
 def _find(session: Session, source: str, control_id: str, key: str) -> Hl7Message | None:
@@ -70,7 +72,7 @@ def _find(session: Session, source: str, control_id: str, key: str) -> Hl7Messag
     ).first()
 
 
-def _receipt(row: Hl7Message, *, duplicate: bool = False) -> Receipt:
+def receipt_of(row: Hl7Message, *, duplicate: bool = False) -> Receipt:
     return Receipt(
         message_id=row.id,
         state=row.state,
@@ -170,13 +172,13 @@ def receive(
     else:
         row = _stored_twin(session, row)
         if row.state in ANSWERED:
-            return _receipt(row, duplicate=True)
+            return receipt_of(row, duplicate=True)
     if incoming.parsed is None:
         assert incoming.error is not None
-        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", incoming.error, now)
-        return _receipt(row)
+        finish(row, None, "AE", MessageState.FAILED, "not_hl7", incoming.error, now)
+        return receipt_of(row)
     _process(session, row, incoming.parsed, secret_key, now)
-    return _receipt(row)
+    return receipt_of(row)
 
 
 def _answer_stored(row: Hl7Message, incoming: _Incoming, now: datetime) -> None:
@@ -186,11 +188,11 @@ def _answer_stored(row: Hl7Message, incoming: _Incoming, now: datetime) -> None:
     if parsed is None:
         assert incoming.error is not None
         row.attempts += 1
-        return _finish(row, None, "AE", MessageState.FAILED, "not_hl7", incoming.error, now)
+        return finish(row, None, "AE", MessageState.FAILED, "not_hl7", incoming.error, now)
     refused = check(parsed)
     if refused is not None:
         row.attempts += 1
-        return _finish(row, parsed, *refused, now)
+        return finish(row, parsed, *refused, now)
     row.state = MessageState.RECEIVED
     row.ack_code = "AA"
     row.ack = build_ack(parsed.header, "AA", now=now)
@@ -209,33 +211,42 @@ def store(
     incoming = _incoming(text, transport, now)
     _answer_stored(incoming.row, incoming, now)
     if _insert_new(session, incoming.row):  # one INSERT, with its answer
-        return _receipt(incoming.row)
+        if incoming.row.state is MessageState.RECEIVED:
+            return replace(receipt_of(incoming.row), parsed=incoming.parsed)
+        return receipt_of(incoming.row)
     row = _stored_twin(session, incoming.row)
     if row.state in ANSWERED or (row.state is MessageState.RECEIVED and row.ack_code == "AA"):
-        return _receipt(row, duplicate=True)
+        return receipt_of(row, duplicate=True)
     # A failed message sent again is applied again, as receive() would process it again.
     _answer_stored(row, incoming, now)
-    return _receipt(row)
+    return receipt_of(row)
 
 
 def apply_stored(
-    *, session: Session, row: Hl7Message, secret_key: str, now: datetime | None = None
+    *,
+    session: Session,
+    row: Hl7Message,
+    secret_key: str,
+    now: datetime | None = None,
+    parsed: Parsed | None = None,
 ) -> Receipt:
     """Process a message :func:`store` kept (state ``received``), as :func:`receive`
     would have; a failure lands in the error queue. A message that ends processed keeps
-    the AA its sender got."""
+    the AA its sender got. ``parsed``: the message as :func:`store` parsed it, when it
+    was stored by this process (else it is parsed again)."""
     now = now or utcnow()
     answered = row.ack if row.ack_code == "AA" else None
-    try:
-        parsed = parse(row.raw)
-    except Hl7ContentError as exc:
-        row.attempts += 1
-        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
-        return _receipt(row)
+    if parsed is None:
+        try:
+            parsed = parse(row.raw)
+        except Hl7ContentError as exc:
+            row.attempts += 1
+            finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
+            return receipt_of(row)
     _process(session, row, parsed, secret_key, now)
     if row.state is MessageState.PROCESSED and answered is not None:
         row.ack = answered
-    return _receipt(row)
+    return receipt_of(row)
 
 
 def received(session: Session, *, limit: int) -> list[Hl7Message]:
@@ -289,7 +300,7 @@ def check(parsed: Parsed) -> Refusal | None:
     return None
 
 
-def _finish(
+def finish(
     row: Hl7Message,
     parsed: Parsed | None,
     code: str,
@@ -328,14 +339,14 @@ def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now
     header = parsed.header
     refused = _header_refusal(header)
     if refused is not None:
-        return _finish(row, parsed, *refused, now)
+        return finish(row, parsed, *refused, now)
     handler = HANDLERS[(header.message_code.upper(), header.trigger.upper())]
     ctx = MessageContext(
         session=session, header=header, message=parsed.message, secret_key=secret_key
     )
     session.info[UPSERTED_KEY] = []
     session.info[CREATED_KEY] = {}
-    deferred: _Deferred | None = session.info.get(DEFERRED_KEY)
+    deferred: Deferred | None = session.info.get(DEFERRED_KEY)
     created: dict[uuid.UUID, Loaded] = {}
     try:
         with session.begin_nested():
@@ -353,14 +364,14 @@ def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now
             else:
                 created = dict(session.info.get(CREATED_KEY) or {})
     except Hl7ContentError as exc:
-        return _finish(row, parsed, "AE", MessageState.FAILED, "content_error", exc, now)
+        return finish(row, parsed, "AE", MessageState.FAILED, "content_error", exc, now)
     except OperationalError:
         raise  # the database is down: nothing is stored, the sender gets AR and resends
     except Exception as exc:  # a bug: keep the message for a retry after the fix
         # Only the type: exception text can quote SQL parameters, i.e. patient data.
         logger.error("hl7 %s %s failed: %s", header.message_type, row.id, type(exc).__name__)
         problem = Hl7ContentError("", f"internal error ({type(exc).__name__})", code="207")
-        return _finish(row, parsed, "AR", MessageState.FAILED, "internal_error", problem, now)
+        return finish(row, parsed, "AR", MessageState.FAILED, "internal_error", problem, now)
     finally:
         upserted = session.info.pop(UPSERTED_KEY, [])
         session.info.pop(CREATED_KEY, None)
@@ -369,7 +380,7 @@ def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now
         deferred.add(upserted, ids, created)
     row.patient_ids = [str(i) for i in ids] or None
     row.warnings = ctx.warnings or None
-    _finish(row, parsed, "AA", MessageState.PROCESSED, None, None, now)
+    finish(row, parsed, "AA", MessageState.PROCESSED, None, None, now)
     return None
 
 
@@ -378,7 +389,7 @@ DEFERRED_KEY = "p360.hl7.deferred_match"
 
 
 @dataclass
-class _Deferred:
+class Deferred:
     """Patients the messages of a batch created or changed, to match at its end."""
 
     ids: list[uuid.UUID] = field(default_factory=list)
@@ -407,7 +418,7 @@ def matching_together(session: Session) -> Iterator[None]:
     in one pass when the block ends (one candidate look-up and one key write for all,
     instead of one matcher round per message), in the same transaction; raises
     :class:`MatchingFailed` if that fails."""
-    deferred = _Deferred()
+    deferred = Deferred()
     session.info[DEFERRED_KEY] = deferred
     try:
         yield
@@ -444,10 +455,10 @@ def retry(
         parsed = parse(row.raw)
     except Hl7ContentError as exc:
         row.attempts += 1
-        _finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
-        return _receipt(row)
+        finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
+        return receipt_of(row)
     _process(session, row, parsed, secret_key, now)
-    return _receipt(row)
+    return receipt_of(row)
 
 
 def failed_ids(session: Session) -> list[uuid.UUID]:

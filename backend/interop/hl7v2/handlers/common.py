@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select, tuple_
 from sqlalchemy.orm import Session
 
 from backend.common.mixins import utcnow
@@ -31,7 +31,7 @@ from backend.interop.hl7v2.parse import (
     segments,
     sent,
 )
-from backend.mpi.records import load, raw_fields
+from backend.mpi.records import Loaded, load, raw_fields
 from backend.patients.identifiers import InvalidSSNError, hash_ssn, ssn_key
 from backend.patients.models import (
     Address,
@@ -183,13 +183,53 @@ def medical_record_number(pid: Any, header: Header) -> Identifier:
     return mrn
 
 
+PatientKey = tuple[str, str]
+"""(source_system, source_id): how a message's MRN names its patient."""
+KNOWN_KEY = "p360.hl7.known_patients"
+"""session.info: while a batch of messages is applied, the patients its MRNs name, read
+in one query (:func:`read_patients`), a None for an MRN known to be new."""
+KEY_CHUNK = 400
+
+
+def patient_key(mrn: Identifier) -> PatientKey:
+    return system_name(mrn.authority), mrn.value[:128]
+
+
+def read_patients(session: Session, keys: set[PatientKey]) -> dict[PatientKey, Patient | None]:
+    """The patients these MRNs name, in one query (per chunk), None for those not held:
+    what :func:`find_patient` answers from while a batch is applied."""
+    found: dict[PatientKey, Patient | None] = dict.fromkeys(keys)
+    wanted = sorted(keys)
+    for start in range(0, len(wanted), KEY_CHUNK):
+        part = wanted[start : start + KEY_CHUNK]
+        for patient in session.scalars(
+            select(Patient).where(tuple_(Patient.source_system, Patient.source_id).in_(part))
+        ):
+            found[(patient.source_system, patient.source_id)] = patient
+    return found
+
+
 def find_patient(session: Session, mrn: Identifier) -> Patient | None:
+    key = patient_key(mrn)
+    known: dict[PatientKey, Patient | None] = session.info.get(KNOWN_KEY, {})
+    if key in known:
+        patient = known[key]
+        if patient is None:
+            return None
+        state = inspect(patient)
+        if state.persistent or state.pending:
+            return patient
+        # Created by a message whose savepoint rolled back: ask the database.
     return session.scalars(
-        select(Patient).where(
-            Patient.source_system == system_name(mrn.authority),
-            Patient.source_id == mrn.value[:128],
-        )
+        select(Patient).where(Patient.source_system == key[0], Patient.source_id == key[1])
     ).first()
+
+
+def remember_patient(session: Session, patient: Patient) -> None:
+    """A patient created here: later messages of the batch find it without a query."""
+    known: dict[PatientKey, Patient | None] | None = session.info.get(KNOWN_KEY)
+    if known is not None:
+        known[(patient.source_system, patient.source_id)] = patient
 
 
 def on_patient_upserted(session: Session, patient_id: uuid.UUID) -> None:
@@ -220,33 +260,54 @@ def check_pid(message: Any, header: Header, *, demographics: bool = True) -> tup
     return pid, mrn
 
 
+@dataclass(frozen=True)
+class NewPatient:
+    """A patient a message creates, with its rows, in no session yet: the ORM path adds
+    them to the session, a batch of registrations inserts them in bulk."""
+
+    patient: Patient
+    rows: list[Any]  # identifiers, addresses, contact points, emergency contacts
+    loaded: Loaded  # what the matcher would read back
+
+
+def new_patient(ctx: MessageContext, pid: Any, mrn: Identifier) -> NewPatient:
+    """The patient PID describes and its rows, mapped exactly as an update maps them."""
+    system, source_id = patient_key(mrn)
+    patient = Patient(id=uuid.uuid4(), source_system=system, source_id=source_id)
+    _demographics(patient, pid, created=True)
+    identifiers_ = _sync_identifiers(ctx, patient, pid, mrn, created=True)
+    addresses = _sync_addresses(ctx, patient, pid, created=True)
+    phones = _sync_phones(ctx, patient, pid, created=True)
+    contacts = _sync_next_of_kin(ctx, patient, created=True)
+    # What the matcher would read back: it is all in hand (nobody else can see the
+    # patient before this transaction commits), so it reads nothing.
+    raw = raw_fields(patient, phones, addresses, identifiers_)
+    rows: list[Any] = [*identifiers_, *addresses, *phones, *contacts]
+    return NewPatient(patient, rows, load(raw, patient.id))
+
+
 def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
     """Find the PID's patient by (system, MRN) or create it; with ``update`` its
     demographics, identifiers, addresses and phones are replaced by the message's."""
     pid, mrn = check_pid(ctx.message, ctx.header, demographics=update)
     patient = find_patient(ctx.session, mrn)
-    created = patient is None
     if patient is None:
-        patient = Patient(
-            id=uuid.uuid4(), source_system=system_name(mrn.authority), source_id=mrn.value[:128]
-        )
-        ctx.session.add(patient)
-    if created or update:
-        _demographics(patient, pid, created=created)
-        # A new patient and its rows go in one flush (the unit of work inserts the
-        # patient first: the rows' foreign key says so). An update leaves what the
-        # message does not mention alone (HL7: an absent field means "no change").
-        identifiers_ = _sync_identifiers(ctx, patient, pid, mrn, created=created)
-        addresses = _sync_addresses(ctx, patient, pid, created=created)
-        phones = _sync_phones(ctx, patient, pid, created=created)
-        _sync_next_of_kin(ctx, patient, created=created)
-        if created:
-            # What the matcher would read back: it is all in hand (nobody else can see
-            # the patient before this transaction commits), so it reads nothing.
-            raw = raw_fields(patient, phones, addresses, identifiers_)
-            ctx.session.info.setdefault(CREATED_KEY, {})[patient.id] = load(raw, patient.id)
-        else:
-            forget_created(ctx.session, patient.id)
+        new = new_patient(ctx, pid, mrn)
+        patient = new.patient
+        # One flush inserts the patient and its rows (the unit of work puts the patient
+        # first: the rows' foreign key says so).
+        ctx.session.add_all([patient, *new.rows])
+        ctx.session.info.setdefault(CREATED_KEY, {})[patient.id] = new.loaded
+        remember_patient(ctx.session, patient)
+    elif update:
+        # An update leaves what the message does not mention alone (HL7: an absent
+        # field means "no change").
+        _demographics(patient, pid, created=False)
+        _sync_identifiers(ctx, patient, pid, mrn, created=False)
+        _sync_addresses(ctx, patient, pid, created=False)
+        _sync_phones(ctx, patient, pid, created=False)
+        _sync_next_of_kin(ctx, patient, created=False)
+        forget_created(ctx.session, patient.id)
     on_patient_upserted(ctx.session, patient.id)
     return patient
 
@@ -343,7 +404,8 @@ def _sync(
             row = model(
                 id=uuid.uuid4(), patient_id=patient.id, source_system=system, source_id=source_id
             )
-            ctx.session.add(row)
+            if not created:  # a new patient's rows are added (or inserted) with it
+                ctx.session.add(row)
         for key, value in values.items():
             if getattr(row, key, None) != value:
                 setattr(row, key, value)
@@ -452,7 +514,9 @@ def _sync_phones(
     return _sync(ctx, ContactPoint, patient, "PID-13", wanted, created=created, mentioned=mentioned)
 
 
-def _sync_next_of_kin(ctx: MessageContext, patient: Patient, *, created: bool) -> None:
+def _sync_next_of_kin(
+    ctx: MessageContext, patient: Patient, *, created: bool
+) -> list[EmergencyContact]:
     """NK1 segments as the patient's emergency contacts (the first is the primary one):
     name, relationship (NK1-3's text, else its code) and the first phone or e-mail of
     NK1-5 (home) or NK1-6 (business). A segment without a name is skipped with a
@@ -483,4 +547,6 @@ def _sync_next_of_kin(ctx: MessageContext, patient: Patient, *, created: bool) -
                 key = "email" if found["system"] is ContactSystem.EMAIL else "phone"
                 row[key] = row[key] or found["value"]
         wanted.append(row)
-    _sync(ctx, EmergencyContact, patient, "NK1", wanted, created=created, mentioned=bool(sent_nk1))
+    return _sync(
+        ctx, EmergencyContact, patient, "NK1", wanted, created=created, mentioned=bool(sent_nk1)
+    )

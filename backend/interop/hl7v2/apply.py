@@ -1,0 +1,200 @@
+"""Apply a batch of stored messages in one transaction at a low cost per message.
+
+What :func:`~backend.interop.hl7v2.store.apply_stored` does for one message costs, per
+message, a patient look-up, an ORM flush of the patient and its rows in a savepoint
+and (after a restart) a parse. Here a batch pays for those once:
+
+* every patient its messages name by MRN (PID-3, MRG-1) is read in one query, and the
+  handlers' :func:`~backend.interop.hl7v2.handlers.common.find_patient` answers from it;
+* registrations (A04 / A08) of new patients named by no other message of the batch are
+  mapped by the handlers' own code (:func:`~backend.interop.hl7v2.handlers.common.
+  new_patient`) and inserted with one executemany per table and column set; if that
+  fails, they are applied one at a time like every other message, in a savepoint each,
+  so a failure is still that message's alone;
+* the parse :func:`~backend.interop.hl7v2.store.store` made is used when the caller
+  kept it (the listener does, for the messages it stored itself);
+* the messages' final states are written by one flush at the end (one executemany).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, insert, inspect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import ColumnProperty, Mapper, Session
+
+from backend.common.mixins import utcnow
+from backend.interop.hl7v2.handlers import HANDLERS, adt
+from backend.interop.hl7v2.handlers.common import (
+    KNOWN_KEY,
+    MessageContext,
+    NewPatient,
+    PatientKey,
+    check_pid,
+    new_patient,
+    patient_key,
+    read_patients,
+)
+from backend.interop.hl7v2.models import Hl7Message, MessageState
+from backend.interop.hl7v2.parse import Hl7ContentError, Parsed, first, parse
+from backend.interop.hl7v2.store import DEFERRED_KEY, Deferred, apply_stored, check, finish
+
+logger = logging.getLogger(__name__)
+
+
+def _parse(row: Hl7Message, kept: Mapping[uuid.UUID, Parsed]) -> Parsed | None:
+    found = kept.get(row.id)
+    if found is not None:
+        return found
+    try:
+        return parse(row.raw)
+    except Hl7ContentError:
+        return None  # apply_stored files it as not HL7
+
+
+def _named(parsed: Parsed | None) -> list[PatientKey]:
+    """The patients a message names by MRN: its PID's and, in a merge, MRG-1's."""
+    if parsed is None:
+        return []
+    try:
+        _, mrn = check_pid(parsed.message, parsed.header, demographics=False)
+        named = [patient_key(mrn)]
+        if first(parsed.message, "MRG") is not None:
+            named.append(patient_key(adt.check_merge(parsed.message, parsed.header)))
+    except Hl7ContentError:
+        return []  # its handler finds the same problem and fails it
+    return named
+
+
+def apply_batch(
+    *,
+    session: Session,
+    rows: Sequence[Hl7Message],
+    secret_key: str,
+    parsed: Mapping[uuid.UUID, Parsed] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Apply stored messages (``received``, locked by the caller) in arrival order, each
+    as :func:`~backend.interop.hl7v2.store.apply_stored` would; ``parsed``: the parses
+    :func:`~backend.interop.hl7v2.store.store` made, by message id, if kept."""
+    now = now or utcnow()
+    parses = {row.id: _parse(row, parsed or {}) for row in rows}
+    named = {row.id: _named(parses[row.id]) for row in rows}
+    mentions = Counter(key for keys in named.values() for key in keys)
+    known = read_patients(session, set(mentions))
+    session.info[KNOWN_KEY] = known
+    try:
+        deferred: Deferred | None = session.info.get(DEFERRED_KEY)
+        done: set[uuid.UUID] = set()
+        if deferred is not None:  # bulk registrations are matched with the batch
+            fresh = [
+                row
+                for row in rows
+                if _registers(parses[row.id])
+                and len(named[row.id]) == 1
+                and mentions[named[row.id][0]] == 1
+                and known.get(named[row.id][0], False) is None
+            ]
+            done = _register_new(session, fresh, parses, deferred, secret_key, now)
+        for row in rows:
+            if row.id not in done:
+                apply_stored(
+                    session=session, row=row, secret_key=secret_key, now=now, parsed=parses[row.id]
+                )
+    finally:
+        session.info.pop(KNOWN_KEY, None)
+
+
+def _registers(parsed: Parsed | None) -> bool:
+    """An A04 / A08 that passes every check (others go the one-at-a-time way)."""
+    if parsed is None:
+        return False
+    header = parsed.header
+    handler = HANDLERS.get((header.message_code.upper(), header.trigger.upper()))
+    return handler is adt.register and check(parsed) is None
+
+
+def _register_new(
+    session: Session,
+    rows: list[Hl7Message],
+    parses: Mapping[uuid.UUID, Parsed | None],
+    deferred: Deferred,
+    secret_key: str,
+    now: datetime,
+) -> set[uuid.UUID]:
+    """Insert the new patients these registrations describe in bulk and mark them
+    processed; returns the ids of the messages done (none if the insert failed)."""
+    built: list[tuple[Hl7Message, Parsed, MessageContext, NewPatient]] = []
+    for row in rows:
+        parsed = parses[row.id]
+        assert parsed is not None
+        ctx = MessageContext(
+            session=session, header=parsed.header, message=parsed.message, secret_key=secret_key
+        )
+        try:
+            pid, mrn = check_pid(parsed.message, parsed.header)
+            built.append((row, parsed, ctx, new_patient(ctx, pid, mrn)))
+        except Exception:  # noqa: S112  applied alone, it fails there as it should
+            continue
+    if not built:
+        return set()
+    try:
+        with session.begin_nested():
+            patients = [new.patient for *_, new in built]
+            insert_new(session, patients + [r for *_, new in built for r in new.rows])
+    except OperationalError:
+        raise  # the database is down: the batch rolls back and stays stored
+    except Exception as exc:
+        # Only the type: exception text can quote SQL parameters, i.e. patient data.
+        logger.error("hl7 bulk registration failed (%s): one at a time", type(exc).__name__)
+        return set()
+    for row, parsed, ctx, new in built:
+        patient_id = new.patient.id
+        answered = row.ack if row.ack_code == "AA" else None
+        row.attempts += 1
+        row.patient_ids = [str(patient_id)]
+        row.warnings = ctx.warnings or None
+        finish(row, parsed, "AA", MessageState.PROCESSED, None, None, now)
+        if answered is not None:
+            row.ack = answered  # the AA its sender got
+        deferred.add([patient_id], [patient_id], {patient_id: new.loaded})
+    return {b[0].id for b in built}
+
+
+_COLUMNS: dict[type, tuple[Table, tuple[tuple[str, str], ...]]] = {}
+
+
+def _columns(model: type) -> tuple[Table, tuple[tuple[str, str], ...]]:
+    """The table of a mapped class and its (attribute, column) key pairs."""
+    if model in _COLUMNS:
+        return _COLUMNS[model]
+    mapper: Mapper[Any] = inspect(model)
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    pairs = tuple(
+        (prop.key, prop.columns[0].key)
+        for prop in mapper.column_attrs
+        if isinstance(prop, ColumnProperty) and prop.columns[0].table is table
+    )
+    _COLUMNS[model] = table, pairs
+    return table, pairs
+
+
+def insert_new(session: Session, objects: Sequence[Any]) -> None:
+    """INSERT mapped objects that are in no session, one executemany per table and set
+    of attributes set (parents first, in the order given); what was not set takes its
+    column default, as the ORM's INSERT would."""
+    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for obj in objects:
+        table, pairs = _columns(type(obj))
+        state = obj.__dict__
+        values = {column: state[attr] for attr, column in pairs if attr in state}
+        groups.setdefault((table, tuple(values)), []).append(values)
+    for (table, _), values_list in groups.items():
+        session.execute(insert(table), values_list)

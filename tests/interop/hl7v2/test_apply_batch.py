@@ -1,0 +1,195 @@
+"""Applying a batch of stored messages (:mod:`backend.interop.hl7v2.apply`): new
+patients inserted in bulk end exactly as the one-at-a-time path writes them, a message
+whose rows fail to insert fails alone, and messages of a batch naming the same patient
+still apply one after the other."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from backend.db import make_engine, write_transaction
+from backend.interop.hl7v2 import apply
+from backend.interop.hl7v2.listener import Listener
+from backend.interop.hl7v2.models import Hl7Message, MessageState
+from backend.interop.hl7v2.store import receive, store
+from backend.migrations import upgrade_to_head
+from backend.patients.models import (
+    Address,
+    ContactPoint,
+    EmergencyContact,
+    Patient,
+    PatientIdentifier,
+)
+from tests.interop.hl7v2.conftest import SECRET
+
+_SKIPPED = {"id", "patient_id", "recorded_at", "updated_at"}
+_GIVEN = ["ANNA", "BORIS", "CLARA", "DMITRI", "ELENA", "FELIX", "GRETA"]
+
+
+def _a04(tag: str, n: int, *, event: str = "A04", family: str = "BULKTEST") -> str:
+    """A registration using most of what PID maps: SSN, several addresses and phones,
+    an e-mail, language, race, a death, next of kin (one without a name)."""
+    pid = [
+        "PID", "1", "", f"{tag}{n}^^^TESTFAC^MR~123-45-678{n % 10}^^^SSA^SS~D{n}^^^IL^DL",
+        "", f"{family}^{_GIVEN[n % len(_GIVEN)]}^Q^JR^DR", "", f"19{50 + n}0{n % 9 + 1}1{n % 9}",
+        "FM"[n % 2], "", "2106-3^White^CDCREC",
+        f"{n} MAIN ST^APT 2^SPRINGFIELD^IL^62701^USA^H~{n * 7} WORK RD^^CHICAGO^IL^60601^USA^B",
+        "", f"(217)555-01{n:02d}^PRN^PH~^NET^Internet^p{n}@example.org", f"(312)555-02{n:02d}^WPN",
+        "es" if n % 2 else "", "M^Married", "", "", "", "", "", "N^Not Hispanic", "", "", "",
+        "", "", "", "", "20240101120000" if n == 3 else "", "Y" if n == 3 else "",
+    ]  # fmt: skip
+    return "\r".join(
+        [
+            f"MSH|^~\\&|TESTAPP|TESTFAC|P360|CLINIC|20240105101500||ADT^{event}|{tag}-{n}|P|2.5.1",
+            f"EVN|{event}|20240105101500",
+            "|".join(pid),
+            f"NK1|1|{family}^JOHN|SPO^Spouse|||(217)555-03{n:02d}",
+            "NK1|2||FTH^Father",
+        ]
+    )
+
+
+def _value(value: Any, tag: str) -> Any:
+    return value.replace(tag, "TAG") if isinstance(value, str) else value
+
+
+def _snapshot(session: Session, tag: str) -> list[dict[str, Any]]:
+    """Every patient whose MRN carries ``tag`` and its rows, without ids, timestamps
+    or the tag: what the two paths must agree on."""
+    found = []
+    patients = session.scalars(
+        select(Patient).where(Patient.source_id.like(f"{tag}%")).order_by(Patient.source_id)
+    ).all()
+    for patient in patients:
+        item: dict[str, Any] = {
+            c.key: _value(getattr(patient, c.key), tag)
+            for c in Patient.__table__.c
+            if c.key not in _SKIPPED
+        }
+        for model in (PatientIdentifier, Address, ContactPoint, EmergencyContact):
+            rows = session.scalars(
+                select(model).where(model.patient_id == patient.id).order_by(model.source_id)
+            ).all()
+            item[model.__name__] = [
+                {c.key: _value(getattr(r, c.key), tag) for c in model.__table__.c}
+                | dict.fromkeys(_SKIPPED)
+                for r in rows
+            ]
+        found.append(item)
+    return found
+
+
+def _messages(engine: Engine, tag: str) -> list[tuple[Any, ...]]:
+    with Session(engine) as session:
+        return [
+            (r.state, r.ack_code, r.attempts, r.error_code, r.warnings, len(r.patient_ids or []))
+            for r in session.scalars(
+                select(Hl7Message)
+                .where(Hl7Message.control_id.like(f"{tag}-%"))
+                .order_by(Hl7Message.control_id)
+            )
+        ]
+
+
+def _store_all(engine: Engine, texts: list[str]) -> None:
+    with write_transaction(engine) as session:
+        for text in texts:
+            assert store(session=session, text=text).ack_code == "AA"
+
+
+@pytest.fixture
+def bulk_inserts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many objects each bulk insert wrote (the real insert runs)."""
+    calls: list[int] = []
+    real = apply.insert_new
+
+    def counted(session: Session, objects: Any) -> None:
+        calls.append(len(objects))
+        real(session, objects)
+
+    monkeypatch.setattr(apply, "insert_new", counted)
+    return calls
+
+
+def test_bulk_registrations_write_what_one_at_a_time_writes(
+    feed_engine: Engine,
+    bulk_inserts: list[int],
+    fresh_database_url: Callable[[str], str],
+) -> None:
+    """The same registrations, inserted in bulk here and mapped one message at a time
+    through the ORM (applied mode) in a database of their own (else the matcher would
+    merge each person with their twin): the same patients, rows and message states."""
+    tag = "B" + uuid.uuid4().hex[:8]
+    texts = [_a04(tag, n) for n in range(1, 6)]
+    _store_all(feed_engine, texts)
+    Listener(engine=feed_engine, secret_key=SECRET, port=0).apply_all_stored()
+    assert len(bulk_inserts) == 1  # the five patients and their rows, in bulk
+    url = fresh_database_url(feed_engine.dialect.name)
+    upgrade_to_head(url)
+    single = make_engine(url)
+    try:
+        for text in texts:
+            with write_transaction(single) as session:
+                receive(session=session, text=text, secret_key=SECRET)
+        assert _messages(feed_engine, tag) == _messages(single, tag)
+        assert {m[0] for m in _messages(feed_engine, tag)} == {MessageState.PROCESSED}
+        with Session(feed_engine) as bulk_session, Session(single) as single_session:
+            written = _snapshot(bulk_session, tag)
+            assert len(written) == 5
+            assert written == _snapshot(single_session, tag)
+    finally:
+        single.dispose()
+
+
+def test_a_registration_whose_rows_fail_to_insert_fails_alone(
+    feed_engine: Engine, bulk_inserts: list[int]
+) -> None:
+    """An MRN so long that two of its identifier rows get the same source id: the bulk
+    insert fails, the batch goes one message at a time, and only that message ends in
+    the error queue (as applied mode leaves it)."""
+    tag = "L" + uuid.uuid4().hex[:8]
+    texts = [_a04(tag, n, family="FAILTEST") for n in range(1, 4)]
+    texts[1] = texts[1].replace(f"{tag}2^^^", f"{tag}2{'X' * 130}^^^")
+    _store_all(feed_engine, texts)
+    Listener(engine=feed_engine, secret_key=SECRET, port=0).apply_all_stored()
+    assert len(bulk_inserts) == 1
+    states = _messages(feed_engine, tag)
+    assert [(s[0], s[3]) for s in states] == [
+        (MessageState.PROCESSED, None),
+        (MessageState.FAILED, "internal_error"),
+        (MessageState.PROCESSED, None),
+    ]
+    with write_transaction(feed_engine) as session:
+        again = receive(
+            session=session, text=texts[1].replace(f"{tag}-2", f"{tag}-x"), secret_key=SECRET
+        )
+    assert (again.state, again.error_code) == (MessageState.FAILED, "internal_error")
+    with Session(feed_engine) as session:
+        assert len(_snapshot(session, tag)) == 2
+
+
+def test_messages_of_a_batch_naming_one_new_patient_apply_in_order(
+    feed_engine: Engine, bulk_inserts: list[int]
+) -> None:
+    """An A04 and an A08 for the same new MRN in one batch: not inserted in bulk, the
+    second updates what the first created."""
+    tag = "O" + uuid.uuid4().hex[:8]
+    texts = [_a04(tag, 1, family="ORDERTEST"), _a04(tag, 1, event="A08", family="RENAMED")]
+    texts[1] = texts[1].replace(f"{tag}-1", f"{tag}-2")
+    _store_all(feed_engine, [*texts, _a04(tag, 3, family="ORDERTEST")])
+    Listener(engine=feed_engine, secret_key=SECRET, port=0).apply_all_stored()
+    assert bulk_inserts == [bulk_inserts[0]]  # only the third message's patient
+    assert {m[0] for m in _messages(feed_engine, tag)} == {MessageState.PROCESSED}
+    with Session(feed_engine) as session:
+        names = session.scalars(
+            select(Patient.family_name)
+            .where(Patient.source_id.like(f"{tag}%"))
+            .order_by(Patient.source_id)
+        ).all()
+    assert names == ["RENAMED", "ORDERTEST"]
