@@ -33,9 +33,9 @@ from backend.common.mixins import utcnow
 from backend.interop.hl7v2.handlers import HANDLERS, adt
 from backend.interop.hl7v2.handlers.common import (
     KNOWN_KEY,
+    Identifier,
     MessageContext,
     NewPatient,
-    PatientKey,
     check_pid,
     new_patient,
     patient_key,
@@ -43,7 +43,13 @@ from backend.interop.hl7v2.handlers.common import (
 )
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import Hl7ContentError, Parsed, first, parse
-from backend.interop.hl7v2.store import DEFERRED_KEY, Deferred, apply_stored, check, finish
+from backend.interop.hl7v2.store import (
+    DEFERRED_KEY,
+    Deferred,
+    apply_stored,
+    finish,
+    header_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,15 +64,15 @@ def _parse(row: Hl7Message, kept: Mapping[uuid.UUID, Parsed]) -> Parsed | None:
         return None  # apply_stored files it as not HL7
 
 
-def _named(parsed: Parsed | None) -> list[PatientKey]:
+def _named(parsed: Parsed | None) -> list[Identifier]:
     """The patients a message names by MRN: its PID's and, in a merge, MRG-1's."""
     if parsed is None:
         return []
     try:
         _, mrn = check_pid(parsed.message, parsed.header, demographics=False)
-        named = [patient_key(mrn)]
+        named = [mrn]
         if first(parsed.message, "MRG") is not None:
-            named.append(patient_key(adt.check_merge(parsed.message, parsed.header)))
+            named.append(adt.check_merge(parsed.message, parsed.header))
     except Hl7ContentError:
         return []  # its handler finds the same problem and fails it
     return named
@@ -86,64 +92,68 @@ def apply_batch(
     now = now or utcnow()
     parses = {row.id: _parse(row, parsed or {}) for row in rows}
     named = {row.id: _named(parses[row.id]) for row in rows}
-    mentions = Counter(key for keys in named.values() for key in keys)
+    mentions = Counter(patient_key(mrn) for mrns in named.values() for mrn in mrns)
     known = read_patients(session, set(mentions))
     session.info[KNOWN_KEY] = known
     try:
         deferred: Deferred | None = session.info.get(DEFERRED_KEY)
-        done: set[uuid.UUID] = set()
+        done: dict[uuid.UUID, NewPatient] = {}
         if deferred is not None:  # bulk registrations are matched with the batch
-            fresh = [
-                row
-                for row in rows
-                if _registers(parses[row.id])
-                and len(named[row.id]) == 1
-                and mentions[named[row.id][0]] == 1
-                and known.get(named[row.id][0], False) is None
-            ]
-            done = _register_new(session, fresh, parses, deferred, secret_key, now)
+            fresh = []
+            for row in rows:
+                mrns = named[row.id]
+                if len(mrns) != 1 or not _registers(parses[row.id]):
+                    continue
+                key = patient_key(mrns[0])
+                if mentions[key] == 1 and known.get(key, False) is None:
+                    fresh.append((row, mrns[0]))  # new, and no other message names it
+            done = _register_new(session, fresh, parses, secret_key, now)
         for row in rows:
-            if row.id not in done:
+            new = done.get(row.id)
+            if new is None:
                 apply_stored(
                     session=session, row=row, secret_key=secret_key, now=now, parsed=parses[row.id]
                 )
+            else:  # handed to the matcher in arrival order, as if applied here
+                assert deferred is not None
+                patient_id = new.patient.id
+                deferred.add([patient_id], [patient_id], {patient_id: new.loaded})
     finally:
         session.info.pop(KNOWN_KEY, None)
 
 
 def _registers(parsed: Parsed | None) -> bool:
-    """An A04 / A08 that passes every check (others go the one-at-a-time way)."""
+    """An A04 / A08 (it passed the checks when it was stored; a problem found while
+    mapping it sends it the one-at-a-time way, which files it)."""
     if parsed is None:
         return False
     header = parsed.header
     handler = HANDLERS.get((header.message_code.upper(), header.trigger.upper()))
-    return handler is adt.register and check(parsed) is None
+    return handler is adt.register and header_refusal(header) is None
 
 
 def _register_new(
     session: Session,
-    rows: list[Hl7Message],
+    rows: list[tuple[Hl7Message, Identifier]],
     parses: Mapping[uuid.UUID, Parsed | None],
-    deferred: Deferred,
     secret_key: str,
     now: datetime,
-) -> set[uuid.UUID]:
+) -> dict[uuid.UUID, NewPatient]:
     """Insert the new patients these registrations describe in bulk and mark them
-    processed; returns the ids of the messages done (none if the insert failed)."""
+    processed; returns them by message id (none if the insert failed)."""
     built: list[tuple[Hl7Message, Parsed, MessageContext, NewPatient]] = []
-    for row in rows:
+    for row, mrn in rows:
         parsed = parses[row.id]
         assert parsed is not None
         ctx = MessageContext(
             session=session, header=parsed.header, message=parsed.message, secret_key=secret_key
         )
-        try:
-            pid, mrn = check_pid(parsed.message, parsed.header)
-            built.append((row, parsed, ctx, new_patient(ctx, pid, mrn)))
+        try:  # new_patient reads, so checks, the name and dates
+            built.append((row, parsed, ctx, new_patient(ctx, first(parsed.message, "PID"), mrn)))
         except Exception:  # noqa: S112  applied alone, it fails there as it should
             continue
     if not built:
-        return set()
+        return {}
     try:
         with session.begin_nested():
             patients = [new.patient for *_, new in built]
@@ -153,7 +163,7 @@ def _register_new(
     except Exception as exc:
         # Only the type: exception text can quote SQL parameters, i.e. patient data.
         logger.error("hl7 bulk registration failed (%s): one at a time", type(exc).__name__)
-        return set()
+        return {}
     for row, parsed, ctx, new in built:
         patient_id = new.patient.id
         answered = row.ack if row.ack_code == "AA" else None
@@ -163,8 +173,7 @@ def _register_new(
         finish(row, parsed, "AA", MessageState.PROCESSED, None, None, now)
         if answered is not None:
             row.ack = answered  # the AA its sender got
-        deferred.add([patient_id], [patient_id], {patient_id: new.loaded})
-    return {b[0].id for b in built}
+    return {row.id: new for row, *_, new in built}
 
 
 _COLUMNS: dict[type, tuple[Table, tuple[tuple[str, str], ...]]] = {}

@@ -267,7 +267,7 @@ Refusal = tuple[str, MessageState, str, Hl7ContentError]
 """(ACK code, state, error code, problem) of a message refused on its content."""
 
 
-def _header_refusal(header: Header) -> Refusal | None:
+def header_refusal(header: Header) -> Refusal | None:
     if not header.control_id:
         problem = Hl7ContentError("MSH-10", "no message control id", code="101")
         return "AE", MessageState.FAILED, "content_error", problem
@@ -290,7 +290,7 @@ def check(parsed: Parsed) -> Refusal | None:
     """Every reason to refuse the message that needs no database: the header's, then
     its handler's content checks (the handler runs the same ones when it applies it)."""
     header = parsed.header
-    refused = _header_refusal(header)
+    refused = header_refusal(header)
     if refused is not None:
         return refused
     try:
@@ -337,7 +337,7 @@ def _process(
 
 def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now: datetime) -> None:
     header = parsed.header
-    refused = _header_refusal(header)
+    refused = header_refusal(header)
     if refused is not None:
         return finish(row, parsed, *refused, now)
     handler = HANDLERS[(header.message_code.upper(), header.trigger.upper())]
