@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -36,7 +35,7 @@ from backend.db import write_transaction
 from backend.interop.hl7v2.ack import AckError, build_ack
 from backend.interop.hl7v2.apply import apply_batch
 from backend.interop.hl7v2.models import MessageState
-from backend.interop.hl7v2.parse import Hl7ContentError, Parsed, parse
+from backend.interop.hl7v2.parse import Hl7ContentError, parse
 from backend.interop.hl7v2.store import (
     MatchingFailed,
     Receipt,
@@ -125,9 +124,6 @@ class Listener:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _queue: asyncio.Queue[_Pending | None] | None = None
     _writer: asyncio.Task[None] | None = None
-    _parsed: dict[uuid.UUID, Parsed] = field(default_factory=dict)
-    """Messages stored by this run and not applied yet, as parsed when stored: applied
-    without a second parse (only what a previous run stored is parsed again)."""
 
     def _store_one(self, session: Session, text: str) -> Receipt:
         if self.ack_after == "stored":
@@ -159,11 +155,6 @@ class Listener:
                         results.append(exc)
         except SQLAlchemyError as exc:
             return [exc] * len(texts)
-        if len(self._parsed) > 2 * MAX_WAITING:  # applied by a retry meanwhile, say
-            self._parsed.clear()
-        for result in results:
-            if isinstance(result, Receipt) and result.parsed is not None:
-                self._parsed[result.message_id] = result.parsed
         return results
 
     def apply_stored(self, limit: int = APPLY_BATCH) -> int:
@@ -182,11 +173,7 @@ class Listener:
             with matching_together(session) if together else contextlib.nullcontext():
                 # No savepoint per message here: processing has one (a failure there is
                 # the message's), and what escapes it (the database down) ends the batch.
-                apply_batch(
-                    session=session, rows=rows, secret_key=self.secret_key, parsed=self._parsed
-                )
-        for row in rows:
-            self._parsed.pop(row.id, None)
+                apply_batch(session=session, rows=rows, secret_key=self.secret_key)
         return len(rows)
 
     def apply_all_stored(self) -> int:

@@ -21,7 +21,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Table, TextClause, bindparam, select, text
@@ -58,8 +58,6 @@ class Receipt:
     duplicate: bool = False
     error_code: str | None = None
     error_detail: str | None = None
-    parsed: Parsed | None = field(default=None, repr=False, compare=False)
-    """The message as :func:`store` parsed it (to apply it without parsing it again)."""
 
 
 def _find(session: Session, source: str, control_id: str, key: str) -> Hl7Message | None:
@@ -211,8 +209,6 @@ def store(
     incoming = _incoming(text, transport, now)
     _answer_stored(incoming.row, incoming, now)
     if _insert_new(session, incoming.row):  # one INSERT, with its answer
-        if incoming.row.state is MessageState.RECEIVED:
-            return replace(receipt_of(incoming.row), parsed=incoming.parsed)
         return receipt_of(incoming.row)
     row = _stored_twin(session, incoming.row)
     if row.state in ANSWERED or (row.state is MessageState.RECEIVED and row.ack_code == "AA"):
@@ -232,8 +228,7 @@ def apply_stored(
 ) -> Receipt:
     """Process a message :func:`store` kept (state ``received``), as :func:`receive`
     would have; a failure lands in the error queue. A message that ends processed keeps
-    the AA its sender got. ``parsed``: the message as :func:`store` parsed it, when it
-    was stored by this process (else it is parsed again)."""
+    the AA its sender got. ``parsed``: the message, if the caller parsed it already."""
     now = now or utcnow()
     answered = row.ack if row.ack_code == "AA" else None
     if parsed is None:
