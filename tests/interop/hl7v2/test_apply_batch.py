@@ -193,3 +193,30 @@ def test_messages_of_a_batch_naming_one_new_patient_apply_in_order(
             .order_by(Patient.source_id)
         ).all()
     assert names == ["RENAMED", "ORDERTEST"]
+
+
+def test_a_patient_whose_message_failed_is_created_by_a_later_one(
+    feed_engine: Engine, bulk_inserts: list[int]
+) -> None:
+    """An A40 creates its surviving patient, then fails (the prior patient is unknown):
+    the batch's look-up map must not keep the rolled-back patient, so the A04 after it
+    creates the patient, once."""
+    tag = "M" + uuid.uuid4().hex[:8]
+    merge = "\r".join(
+        [
+            f"MSH|^~\\&|TESTAPP|TESTFAC|P360|CLINIC|20240105101500||ADT^A40|{tag}-1|P|2.5.1",
+            "EVN|A40|20240105101500",
+            f"PID|1||{tag}1^^^TESTFAC^MR||MERGETEST^ANNA||19800102|F",
+            f"MRG|{tag}UNKNOWN^^^TESTFAC^MR",
+        ]
+    )
+    register = _a04(tag, 1, family="MERGETEST").replace(f"{tag}-1", f"{tag}-2")
+    _store_all(feed_engine, [merge, register])
+    Listener(engine=feed_engine, secret_key=SECRET, port=0).apply_all_stored()
+    assert bulk_inserts == []  # both name the same MRN: applied one after the other
+    assert [(m[0], m[3]) for m in _messages(feed_engine, tag)] == [
+        (MessageState.FAILED, "content_error"),
+        (MessageState.PROCESSED, None),
+    ]
+    with Session(feed_engine) as session:
+        assert [p["given_name"] for p in _snapshot(session, tag)] == ["BORIS"]
