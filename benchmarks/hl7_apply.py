@@ -22,10 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from hl7_mllp import SECRET, message  # the same messages, next to this script
+
 from backend.db import make_engine
 from backend.interop.hl7v2.listener import MAX_GROUP, Listener
 from backend.migrations import upgrade_to_head
-from benchmarks.hl7_mllp import SECRET, message
 
 
 def main() -> None:
