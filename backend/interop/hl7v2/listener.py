@@ -13,9 +13,10 @@ closes.
 
 With ``ack_after="stored"`` a group only stores its messages (after the checks that
 need no database) and the same writer applies them afterwards, in arrival order and in
-batches, between groups: see :class:`Listener`. Nothing acknowledged is lost: a stop
-applies everything stored before it returns, and a start first applies what a crash
-between an ACK and its apply left.
+batches (:mod:`backend.interop.hl7v2.apply`: one patient look-up per batch, new
+patients inserted in bulk), between groups: see :class:`Listener`. Nothing
+acknowledged is lost: a stop applies everything stored before it returns, and a start
+first applies what a crash between an ACK and its apply left.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def _find(session: Session, source: str, control_id: str, key: str) -> Hl7Messag
     ).first()
 
 
-def receipt_of(row: Hl7Message, *, duplicate: bool = False) -> Receipt:
+def _receipt(row: Hl7Message, *, duplicate: bool = False) -> Receipt:
     return Receipt(
         message_id=row.id,
         state=row.state,
@@ -170,13 +170,13 @@ def receive(
     else:
         row = _stored_twin(session, row)
         if row.state in ANSWERED:
-            return receipt_of(row, duplicate=True)
+            return _receipt(row, duplicate=True)
     if incoming.parsed is None:
         assert incoming.error is not None
         finish(row, None, "AE", MessageState.FAILED, "not_hl7", incoming.error, now)
-        return receipt_of(row)
+        return _receipt(row)
     _process(session, row, incoming.parsed, secret_key, now)
-    return receipt_of(row)
+    return _receipt(row)
 
 
 def _answer_stored(row: Hl7Message, incoming: _Incoming, now: datetime) -> None:
@@ -209,13 +209,13 @@ def store(
     incoming = _incoming(text, transport, now)
     _answer_stored(incoming.row, incoming, now)
     if _insert_new(session, incoming.row):  # one INSERT, with its answer
-        return receipt_of(incoming.row)
+        return _receipt(incoming.row)
     row = _stored_twin(session, incoming.row)
     if row.state in ANSWERED or (row.state is MessageState.RECEIVED and row.ack_code == "AA"):
-        return receipt_of(row, duplicate=True)
+        return _receipt(row, duplicate=True)
     # A failed message sent again is applied again, as receive() would process it again.
     _answer_stored(row, incoming, now)
-    return receipt_of(row)
+    return _receipt(row)
 
 
 def apply_stored(
@@ -237,11 +237,11 @@ def apply_stored(
         except Hl7ContentError as exc:
             row.attempts += 1
             finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
-            return receipt_of(row)
+            return _receipt(row)
     _process(session, row, parsed, secret_key, now)
     if row.state is MessageState.PROCESSED and answered is not None:
         row.ack = answered
-    return receipt_of(row)
+    return _receipt(row)
 
 
 def received(session: Session, *, limit: int) -> list[Hl7Message]:
@@ -451,9 +451,9 @@ def retry(
     except Hl7ContentError as exc:
         row.attempts += 1
         finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
-        return receipt_of(row)
+        return _receipt(row)
     _process(session, row, parsed, secret_key, now)
-    return receipt_of(row)
+    return _receipt(row)
 
 
 def failed_ids(session: Session) -> list[uuid.UUID]:
