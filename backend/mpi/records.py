@@ -39,14 +39,45 @@ from backend.patients.models import (
 PHONE_SYSTEMS = (ContactSystem.PHONE, ContactSystem.SMS, ContactSystem.WHATSAPP)
 
 
-@dataclass(frozen=True, slots=True)
 class Loaded:
-    """A patient's match record, its hashed blocking keys and its data fingerprint."""
+    """A patient's match record, its hashed blocking keys and its data fingerprint.
 
-    patient_id: uuid.UUID
-    record: normalize.MatchRecord
-    keys: frozenset[Key]
-    fingerprint: str
+    The keys and the fingerprint are worked out when first asked for: a candidate is
+    only scored (about forty of them per look-up at a million patients), and building
+    keys it never needs cost a fifth of building its record."""
+
+    __slots__ = ("_fingerprint", "_keys", "_raw", "patient_id", "record")
+
+    def __init__(
+        self, patient_id: uuid.UUID, record: normalize.MatchRecord, raw: dict[str, Any]
+    ) -> None:
+        self.patient_id, self.record, self._raw = patient_id, record, raw
+        self._keys: frozenset[Key] | None = None
+        self._fingerprint: str | None = None
+
+    @property
+    def keys(self) -> frozenset[Key]:
+        if self._keys is None:
+            self._keys = hashed_keys(normalize.blocking_keys(self.record))
+        return self._keys
+
+    @property
+    def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self._raw)
+        return self._fingerprint
+
+    def _identity(self) -> tuple[object, ...]:
+        return (self.patient_id, self.record, self.keys, self.fingerprint)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Loaded) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash((self.patient_id, self.fingerprint))
+
+    def __repr__(self) -> str:
+        return f"Loaded({self.patient_id}, {self.record!r})"
 
 
 def _current_address(addresses: Sequence[Any]) -> Any | None:
@@ -91,13 +122,7 @@ def fingerprint(raw: dict[str, Any]) -> str:
 
 
 def load(raw: dict[str, Any], patient_id: uuid.UUID) -> Loaded:
-    record = normalize.from_fields(**raw)
-    return Loaded(
-        patient_id=patient_id,
-        record=record,
-        keys=hashed_keys(normalize.blocking_keys(record)),
-        fingerprint=fingerprint(raw),
-    )
+    return Loaded(patient_id, normalize.from_fields(**raw), raw)
 
 
 @dataclass(frozen=True, slots=True)
