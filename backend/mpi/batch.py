@@ -23,12 +23,10 @@ from backend.mpi.matcher import (
     MAX_CANDIDATES,
     MatchSummary,
     Pair,
-    match_loaded,
     match_patient,
-    merge_linked,
+    merge_and_look_again,
     pair_of,
     score_pairs,
-    system_policy,
 )
 from backend.mpi.model import MatchModel
 from backend.mpi.normalize import MAX_BLOCK
@@ -157,15 +155,5 @@ def match_patients(
         summary=summary,
         review_only=review_only,
     )
-    session.flush()
-    if summary.auto_links:
-        policy = policy or system_policy()
-        first = list(summary.linked_pairs)
-        survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
-        for survivor in from_patients(session, survivors).values():
-            match_loaded(session, survivor, model=model, now=now, summary=summary)
-        session.flush()
-        again = summary.linked_pairs[len(first) :]
-        if again:
-            merge_linked(session, policy=policy, now=now, summary=summary, pairs=again)
+    merge_and_look_again(session, summary, model=model, now=now, policy=policy)
     return summary

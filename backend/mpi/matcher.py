@@ -363,20 +363,33 @@ def match_patient(
     )
     summary.patients = 1
     match_loaded(session, loaded, model=model, now=now, summary=summary, review_only=review_only)
-    session.flush()
-    if summary.auto_links:
-        policy = policy or system_policy()
-        first = list(summary.linked_pairs)
-        survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
-        # The survivor now carries the merged record's phones and names: one more look
-        # finds a third record that matched only the merged one (A-B, B-C).
-        for survivor in from_patients(session, survivors).values():
-            match_loaded(session, survivor, model=model, now=now, summary=summary)
-        session.flush()
-        again = summary.linked_pairs[len(first) :]
-        if again:
-            merge_linked(session, policy=policy, now=now, summary=summary, pairs=again)
+    merge_and_look_again(session, summary, model=model, now=now, policy=policy)
     return summary
+
+
+def merge_and_look_again(
+    session: Session,
+    summary: MatchSummary,
+    *,
+    model: MatchModel,
+    now: datetime,
+    policy: CompiledPolicy | None,
+) -> None:
+    """Merge the automatic links ``summary`` found, then match each survivor once more:
+    it now carries the merged record's phones and names, so one more look finds a third
+    record that matched only the merged one (A-B, B-C), and merges that too."""
+    session.flush()
+    if not summary.auto_links:
+        return
+    policy = policy or system_policy()
+    first = list(summary.linked_pairs)
+    survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
+    for survivor in from_patients(session, survivors).values():
+        match_loaded(session, survivor, model=model, now=now, summary=summary)
+    session.flush()
+    again = summary.linked_pairs[len(first) :]
+    if again:
+        merge_linked(session, policy=policy, now=now, summary=summary, pairs=again)
 
 
 def merge_linked(

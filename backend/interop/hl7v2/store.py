@@ -231,13 +231,9 @@ def apply_stored(
     the AA its sender got. ``parsed``: the message, if the caller parsed it already."""
     now = now or utcnow()
     answered = row.ack if row.ack_code == "AA" else None
+    parsed = parsed or _reparse(row, now)
     if parsed is None:
-        try:
-            parsed = parse(row.raw)
-        except Hl7ContentError as exc:
-            row.attempts += 1
-            finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
-            return _receipt(row)
+        return _receipt(row)
     _process(session, row, parsed, secret_key, now)
     if row.state is MessageState.PROCESSED and answered is not None:
         row.ack = answered
@@ -446,14 +442,21 @@ def retry(
         raise NotFound()
     if row.state == MessageState.PROCESSED:
         raise RetryRefused("the message was processed already")
+    parsed = _reparse(row, now)
+    if parsed is not None:
+        _process(session, row, parsed, secret_key, now)
+    return _receipt(row)
+
+
+def _reparse(row: Hl7Message, now: datetime) -> Parsed | None:
+    """A stored message parsed again; None (and the row failed, counted as an attempt)
+    when it is not HL7 at all."""
     try:
-        parsed = parse(row.raw)
+        return parse(row.raw)
     except Hl7ContentError as exc:
         row.attempts += 1
         finish(row, None, "AE", MessageState.FAILED, "not_hl7", exc, now)
-        return _receipt(row)
-    _process(session, row, parsed, secret_key, now)
-    return _receipt(row)
+        return None
 
 
 def failed_ids(session: Session) -> list[uuid.UUID]:
