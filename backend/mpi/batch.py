@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.access.policy import CompiledPolicy
@@ -23,6 +23,7 @@ from backend.mpi.matcher import (
     MAX_CANDIDATES,
     MatchSummary,
     Pair,
+    key_holders,
     match_patient,
     merge_and_look_again,
     pair_of,
@@ -62,22 +63,7 @@ def shared_keys(
 def _holders_query() -> Any:
     """Holders of the ``wanted`` keys, a key held by more than MAX_BLOCK patients left
     out (as the candidate query leaves it out) without sending its holders here."""
-    hits = (
-        select(
-            PatientMatchKey.patient_id,
-            PatientMatchKey.kind,
-            PatientMatchKey.value,
-            func.count()
-            .over(partition_by=(PatientMatchKey.kind, PatientMatchKey.value))
-            .label("holders"),
-        )
-        .where(
-            tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(
-                bindparam("wanted", expanding=True)
-            )
-        )
-        .subquery()
-    )
+    hits = key_holders(PatientMatchKey.kind, PatientMatchKey.value)
     return select(hits.c.patient_id, hits.c.kind, hits.c.value).where(hits.c.holders <= MAX_BLOCK)
 
 

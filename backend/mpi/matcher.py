@@ -67,17 +67,14 @@ class MatchSummary:
         self.linked_pairs += other.linked_pairs
 
 
-@functools.cache
-def _candidate_query(columns: tuple[Any, ...]) -> Any:
-    """The candidate query, built once per column list: its parameters are the
-    patient (``me``), its keys (``wanted``, an expanding IN of (kind, value) pairs)
-    and ``limit``. Building the construct cost as much as running it."""
-    # A key held by more than MAX_BLOCK patients (a common surname's sound and a birth
-    # year, at a million patients) is skipped, as the scan skips it: its holders are
-    # strangers to one another, and reading hundreds of them was most of a lookup's time.
-    hits = (
+def key_holders(*columns: Any) -> Any:
+    """The ``patient_match_key`` rows of the keys in the expanding parameter ``wanted``
+    (``(kind, value)`` pairs), with ``columns`` and ``holders``: how many patients hold
+    that key, so a key held by more than MAX_BLOCK of them can be left out."""
+    return (
         select(
             PatientMatchKey.patient_id,
+            *columns,
             func.count()
             .over(partition_by=(PatientMatchKey.kind, PatientMatchKey.value))
             .label("holders"),
@@ -89,6 +86,17 @@ def _candidate_query(columns: tuple[Any, ...]) -> Any:
         )
         .subquery()
     )
+
+
+@functools.cache
+def _candidate_query(columns: tuple[Any, ...]) -> Any:
+    """The candidate query, built once per column list: its parameters are the
+    patient (``me``), its keys (``wanted``, an expanding IN of (kind, value) pairs)
+    and ``limit``. Building the construct cost as much as running it."""
+    # A key held by more than MAX_BLOCK patients (a common surname's sound and a birth
+    # year, at a million patients) is skipped, as the scan skips it: its holders are
+    # strangers to one another, and reading hundreds of them was most of a lookup's time.
+    hits = key_holders()
     shared = func.count().label("shared")
     grouped = (
         select(hits.c.patient_id, shared)
