@@ -1,17 +1,21 @@
 """Bulk row writes below the ORM, for loads where per-row statement machinery dominates.
 
-Used by the demo seeder (millions of rows) and the matcher's blocking keys (hundreds per
-scan batch). Values still go through each column type's bind processor, so what lands
-is exactly what the ORM would write.
+Used by the demo seeder (millions of rows), the matcher's blocking keys (hundreds per
+scan batch) and HL7 registrations of new patients (a batch of mapped objects). Values
+still go through each column type's bind processor, so what lands is exactly what the
+ORM would write.
 """
 
 from __future__ import annotations
 
 import operator
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, inspect
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import ColumnProperty, Mapper, Session
+from sqlalchemy.sql import insert
 
 
 def bulk_insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -58,3 +62,37 @@ def write_prepared(connection: Connection, table: Table, data: list[tuple[Any, .
         # Identifiers come from our own metadata, quoted by the dialect; values are bound.
         insert = f"INSERT INTO {quoted_table} ({names}) VALUES ({marks})"  # noqa: S608
         connection.exec_driver_sql(insert, data)
+
+
+_COLUMNS: dict[type, tuple[Table, tuple[tuple[str, str], ...]]] = {}
+
+
+def _columns(model: type) -> tuple[Table, tuple[tuple[str, str], ...]]:
+    """The table of a mapped class and its (attribute, column) key pairs, worked out
+    once per class."""
+    if model in _COLUMNS:
+        return _COLUMNS[model]
+    mapper: Mapper[Any] = inspect(model)
+    table = mapper.local_table
+    assert isinstance(table, Table)
+    pairs = tuple(
+        (prop.key, prop.columns[0].key)
+        for prop in mapper.column_attrs
+        if isinstance(prop, ColumnProperty) and prop.columns[0].table is table
+    )
+    _COLUMNS[model] = table, pairs
+    return table, pairs
+
+
+def insert_objects(session: Session, objects: Sequence[object]) -> None:
+    """INSERT mapped objects that are in no session, one executemany per table and set
+    of attributes set (parents first, in the order given); what was not set takes its
+    column default, as the ORM's INSERT would."""
+    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for obj in objects:
+        table, pairs = _columns(type(obj))
+        state = obj.__dict__
+        values = {column: state[attr] for attr, column in pairs if attr in state}
+        groups.setdefault((table, tuple(values)), []).append(values)
+    for (table, _), values_list in groups.items():
+        session.execute(insert(table), values_list)

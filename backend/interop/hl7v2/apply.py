@@ -25,12 +25,11 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Table, insert, inspect
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import ColumnProperty, Mapper, Session
+from sqlalchemy.orm import Session
 
+from backend.bulk import insert_objects
 from backend.common.mixins import utcnow
 from backend.interop.hl7v2.handlers import HANDLERS, adt
 from backend.interop.hl7v2.handlers.common import (
@@ -125,7 +124,7 @@ def _registers(parsed: Parsed | None) -> bool:
     if parsed is None:
         return False
     header = parsed.header
-    handler = HANDLERS.get((header.message_code.upper(), header.trigger.upper()))
+    handler = HANDLERS.get(header.event)
     return handler is adt.register and header_refusal(header) is None
 
 
@@ -154,7 +153,7 @@ def _register_new(
     try:
         with session.begin_nested():
             patients = [new.patient for *_, new in built]
-            insert_new(session, patients + [r for *_, new in built for r in new.rows])
+            insert_objects(session, patients + [r for *_, new in built for r in new.rows])
     except OperationalError:
         raise  # the database is down: the batch rolls back and stays stored
     except Exception as exc:
@@ -171,36 +170,3 @@ def _register_new(
         if answered is not None:
             row.ack = answered  # the AA its sender got
     return {row.id: new for row, *_, new in built}
-
-
-_COLUMNS: dict[type, tuple[Table, tuple[tuple[str, str], ...]]] = {}
-
-
-def _columns(model: type) -> tuple[Table, tuple[tuple[str, str], ...]]:
-    """The table of a mapped class and its (attribute, column) key pairs."""
-    if model in _COLUMNS:
-        return _COLUMNS[model]
-    mapper: Mapper[Any] = inspect(model)
-    table = mapper.local_table
-    assert isinstance(table, Table)
-    pairs = tuple(
-        (prop.key, prop.columns[0].key)
-        for prop in mapper.column_attrs
-        if isinstance(prop, ColumnProperty) and prop.columns[0].table is table
-    )
-    _COLUMNS[model] = table, pairs
-    return table, pairs
-
-
-def insert_new(session: Session, objects: Sequence[Any]) -> None:
-    """INSERT mapped objects that are in no session, one executemany per table and set
-    of attributes set (parents first, in the order given); what was not set takes its
-    column default, as the ORM's INSERT would."""
-    groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
-    for obj in objects:
-        table, pairs = _columns(type(obj))
-        state = obj.__dict__
-        values = {column: state[attr] for attr, column in pairs if attr in state}
-        groups.setdefault((table, tuple(values)), []).append(values)
-    for (table, _), values_list in groups.items():
-        session.execute(insert(table), values_list)

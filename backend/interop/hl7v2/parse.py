@@ -83,6 +83,11 @@ class Header:
         return f"{self.sending_application}|{self.sending_facility}"[:255]
 
     @property
+    def event(self) -> tuple[str, str]:
+        """(message code, trigger) in capitals: the key of the handler tables."""
+        return self.message_code.upper(), self.trigger.upper()
+
+    @property
     def message_type(self) -> str:
         return f"{self.message_code}^{self.trigger}" if self.trigger else self.message_code
 

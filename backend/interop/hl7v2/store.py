@@ -265,8 +265,8 @@ def header_refusal(header: Header) -> Refusal | None:
     if not header.version_supported:
         problem = Hl7ContentError("MSH-12", "version not supported (2.3 to 2.8 are)", code="203")
         return "AR", MessageState.REJECTED, "unsupported_version", problem
-    if (header.message_code.upper(), header.trigger.upper()) not in HANDLERS:
-        known_code = header.message_code.upper() in MESSAGE_CODES
+    if header.event not in HANDLERS:
+        known_code = header.event[0] in MESSAGE_CODES
         problem = Hl7ContentError(
             "MSH-9",
             f"{'event' if known_code else 'message type'} {header.message_type} is not handled",
@@ -285,7 +285,7 @@ def check(parsed: Parsed) -> Refusal | None:
     if refused is not None:
         return refused
     try:
-        CHECKS[(header.message_code.upper(), header.trigger.upper())](parsed.message, header)
+        CHECKS[header.event](parsed.message, header)
     except Hl7ContentError as exc:
         return "AE", MessageState.FAILED, "content_error", exc
     return None
@@ -331,7 +331,7 @@ def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now
     refused = header_refusal(header)
     if refused is not None:
         return finish(row, parsed, *refused, now)
-    handler = HANDLERS[(header.message_code.upper(), header.trigger.upper())]
+    handler = HANDLERS[header.event]
     ctx = MessageContext(
         session=session, header=header, message=parsed.message, secret_key=secret_key
     )

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from backend import bulk
 from backend.db import make_engine, write_transaction
 from backend.interop.hl7v2 import apply
 from backend.interop.hl7v2.listener import Listener
@@ -107,13 +108,13 @@ def _store_all(engine: Engine, texts: list[str]) -> None:
 def bulk_inserts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many objects each bulk insert wrote (the real insert runs)."""
     calls: list[int] = []
-    real = apply.insert_new
+    real = bulk.insert_objects
 
     def counted(session: Session, objects: Any) -> None:
         calls.append(len(objects))
         real(session, objects)
 
-    monkeypatch.setattr(apply, "insert_new", counted)
+    monkeypatch.setattr(apply, "insert_objects", counted)
     return calls
 
 
