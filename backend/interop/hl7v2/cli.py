@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import uuid
 from collections import Counter
@@ -26,13 +25,13 @@ from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import split_messages
 from backend.interop.hl7v2.store import (
-    MatchingFailed,
     Receipt,
     RetryRefused,
     failed_ids,
     matching_together,
     receive,
     retry,
+    together_or_one_at_a_time,
 )
 
 hl7_app = typer.Typer(help="HL7 v2: the MLLP listener and the error queue.", no_args_is_help=True)
@@ -209,7 +208,7 @@ def _import_batch(
         # write_transaction: on SQLite a plain one would commit each message's savepoint
         # on its RELEASE, and a failed matching pass could not roll the batch back.
         write_transaction(engine) as session,
-        matching_together(session) if together else contextlib.nullcontext(),
+        matching_together(session, together=together),
     ):
         for message in messages:
             with session.begin_nested():
@@ -222,10 +221,9 @@ def _import_batch(
 def import_messages(engine: Engine, messages: list[str], secret: str) -> list[Receipt]:
     """Receive a file's messages in one transaction, their patients matched together
     (again one at a time if that pass fails: nothing is lost)."""
-    try:
-        return _import_batch(engine, messages, secret, together=True)
-    except MatchingFailed:
-        return _import_batch(engine, messages, secret, together=False)
+    return together_or_one_at_a_time(
+        lambda together: _import_batch(engine, messages, secret, together=together)
+    )
 
 
 @database_errors

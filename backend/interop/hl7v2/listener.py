@@ -38,12 +38,12 @@ from backend.interop.hl7v2.apply import apply_batch
 from backend.interop.hl7v2.models import MessageState
 from backend.interop.hl7v2.parse import Hl7ContentError, parse
 from backend.interop.hl7v2.store import (
-    MatchingFailed,
     Receipt,
     matching_together,
     receive,
     received,
     store,
+    together_or_one_at_a_time,
 )
 
 logger = logging.getLogger(__name__)
@@ -136,17 +136,16 @@ class Listener:
         fails gets its exception, the others are kept. If the commit fails, nothing is
         stored and every message gets the error. Their patients are matched together
         at the end; if that fails, the group is stored again matching per message."""
-        try:
-            return self._store_group_once(texts, together=True)
-        except MatchingFailed:
-            return self._store_group_once(texts, together=False)
+        return together_or_one_at_a_time(
+            lambda together: self._store_group_once(texts, together=together)
+        )
 
     def _store_group_once(self, texts: list[str], *, together: bool) -> list[Receipt | Exception]:
         results: list[Receipt | Exception] = []
         try:
             with (
                 write_transaction(self.engine) as session,
-                matching_together(session) if together else contextlib.nullcontext(),
+                matching_together(session, together=together),
             ):
                 for text in texts:
                     try:
@@ -162,16 +161,15 @@ class Listener:
         """Apply up to ``limit`` stored messages, oldest first, in one transaction (a
         savepoint each, so a failure stays that message's), their patients matched
         together at the end (per message if that fails); returns how many."""
-        try:
-            return self._apply_stored_once(limit, together=True)
-        except MatchingFailed:
-            return self._apply_stored_once(limit, together=False)
+        return together_or_one_at_a_time(
+            lambda together: self._apply_stored_once(limit, together=together)
+        )
 
     def _apply_stored_once(self, limit: int, *, together: bool) -> int:
         with write_transaction(self.engine) as session:
             # Locked (a retry may be processing one of them), and read in one query.
             rows = received(session, limit=limit)
-            with matching_together(session) if together else contextlib.nullcontext():
+            with matching_together(session, together=together):
                 # No savepoint per message here: processing has one (a failure there is
                 # the message's), and what escapes it (the database down) ends the batch.
                 apply_batch(session=session, rows=rows, secret_key=self.secret_key)

@@ -19,10 +19,11 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Table, TextClause, bindparam, select, text
 from sqlalchemy.exc import OperationalError
@@ -40,6 +41,7 @@ from backend.mpi.hooks import patients_changed
 from backend.mpi.records import Loaded
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 MAX_RAW = 16 * 1024 * 1024  # the listener refuses bigger frames before they get here
 
 
@@ -404,11 +406,15 @@ class MatchingFailed(Exception):
 
 
 @contextmanager
-def matching_together(session: Session) -> Iterator[None]:
+def matching_together(session: Session, *, together: bool = True) -> Iterator[None]:
     """Messages received or applied inside have their new and changed patients matched
     in one pass when the block ends (one candidate look-up and one key write for all,
     instead of one matcher round per message), in the same transaction; raises
-    :class:`MatchingFailed` if that fails."""
+    :class:`MatchingFailed` if that fails. Without ``together`` each message's patients
+    are matched as it is processed (the fallback of :func:`together_or_one_at_a_time`)."""
+    if not together:
+        yield
+        return
     deferred = Deferred()
     session.info[DEFERRED_KEY] = deferred
     try:
@@ -428,6 +434,17 @@ def matching_together(session: Session) -> Iterator[None]:
         # Only the type: exception text can quote SQL parameters, i.e. patient data.
         logger.error("hl7 batch matching failed (%s): one at a time", type(exc).__name__)
         raise MatchingFailed from None
+
+
+def together_or_one_at_a_time(work: Callable[[bool], T]) -> T:
+    """``work(True)``: a transaction whose messages' patients are matched together
+    (:func:`matching_together`). If that pass fails the transaction has rolled back, and
+    ``work(False)`` does it all again matching per message: nothing is lost, and a
+    matcher failure is then the one message's."""
+    try:
+        return work(True)
+    except MatchingFailed:
+        return work(False)
 
 
 def retry(
