@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.access.policy import CompiledPolicy
-from backend.mpi.keys import Key, PatientMatchKey, drop_keys, sync_keys
+from backend.mpi.keys import Key, PatientMatchKey, drop_keys
 from backend.mpi.matcher import (
     MAX_CANDIDATES,
     MatchSummary,
@@ -31,7 +31,7 @@ from backend.mpi.matcher import (
 )
 from backend.mpi.model import MatchModel
 from backend.mpi.normalize import MAX_BLOCK
-from backend.mpi.records import Loaded, from_patients
+from backend.mpi.records import Loaded, from_patients, sync_loaded
 
 KEY_CHUNK = 400
 """(kind, value) pairs per look-up of :func:`shared_keys` (two parameters each)."""
@@ -109,13 +109,7 @@ def match_patients(
     for new in (True, False):
         part = {i: item for i, item in loaded.items() if (i in created) is new}
         if part:
-            sync_keys(
-                session,
-                {i: item.keys for i, item in part.items()},
-                {i: item.fingerprint for i, item in part.items()},
-                now=now,
-                new=new,
-            )
+            sync_loaded(session, part, now=now, new=new)
     summary.patients = len(loaded)
     shared = shared_keys(session, {i: item.keys for i, item in loaded.items()})
     # Each patient's best ``limit`` by keys shared, as the single look-up ranks them,

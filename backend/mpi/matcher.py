@@ -32,10 +32,16 @@ from backend.access.policy import CompiledPolicy, policy_store
 from backend.identity.merge import apply_automatic_links
 from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStatus
 from backend.mpi import score as scoring
-from backend.mpi.keys import CHUNK, Key, PatientMatchKey, changed_at, drop_keys, sync_keys
+from backend.mpi.keys import CHUNK, Key, PatientMatchKey, changed_at, drop_keys
 from backend.mpi.model import MatchModel
 from backend.mpi.normalize import MAX_BLOCK, MatchRecord
-from backend.mpi.records import PATIENT_COLUMNS, Loaded, from_patients, loaded_from_rows
+from backend.mpi.records import (
+    PATIENT_COLUMNS,
+    Loaded,
+    from_patients,
+    loaded_from_rows,
+    sync_loaded,
+)
 from backend.patients.models import Patient, PatientStatus
 from backend.settings import get_settings
 
@@ -362,13 +368,7 @@ def match_patient(
     if loaded is None:  # merged, deleted or unknown: nobody's candidate any more
         drop_keys(session, [patient_id])
         return summary
-    sync_keys(
-        session,
-        {patient_id: loaded.keys},
-        {patient_id: loaded.fingerprint},
-        now=now,
-        new=created is not None,
-    )
+    sync_loaded(session, {patient_id: loaded}, now=now, new=created is not None)
     summary.patients = 1
     match_loaded(session, loaded, model=model, now=now, summary=summary, review_only=review_only)
     merge_and_look_again(session, summary, model=model, now=now, policy=policy)

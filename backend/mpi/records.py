@@ -15,7 +15,7 @@ import hashlib
 import json
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -287,9 +287,24 @@ def refresh_keys(
     ids = set(patient_ids)
     loaded = from_patients(session, ids)
     drop_keys(session, ids - set(loaded))
+    return sync_loaded(session, loaded, now=now)
+
+
+def sync_loaded(
+    session: Session,
+    loaded: Mapping[uuid.UUID, Loaded],
+    *,
+    now: datetime,
+    new: bool = False,
+    between: tuple[uuid.UUID, uuid.UUID] | None = None,
+) -> set[uuid.UUID]:
+    """Store these match records' blocking keys and fingerprints, writing only what
+    differs (:func:`~backend.mpi.keys.sync_keys`); the ids whose matching data changed."""
     return sync_keys(
         session,
         {pid: item.keys for pid, item in loaded.items()},
         {pid: item.fingerprint for pid, item in loaded.items()},
         now=now,
+        new=new,
+        between=between,
     )

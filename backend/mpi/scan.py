@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased
 from backend.access.policy import CompiledPolicy
 from backend.identity.merge import apply_automatic_links
 from backend.identity.models import IdentityLink, LinkKind, LinkStatus
-from backend.mpi.keys import CHUNK, PatientMatchKey, drop_keys, sync_keys
+from backend.mpi.keys import CHUNK, PatientMatchKey, drop_keys
 from backend.mpi.matcher import (
     MatchSummary,
     Pair,
@@ -33,7 +33,7 @@ from backend.mpi.matcher import (
 )
 from backend.mpi.model import MatchModel
 from backend.mpi.normalize import MAX_BLOCK, MatchRecord
-from backend.mpi.records import PATIENT_COLUMNS, from_patients, loaded_from_rows
+from backend.mpi.records import PATIENT_COLUMNS, from_patients, loaded_from_rows, sync_loaded
 from backend.mpi.score import Outcome, score_pair
 from backend.patients.models import Patient, PatientStatus
 
@@ -116,13 +116,7 @@ def rebuild_keys(
         if keep is not None:
             room = max(0, keep_at_most - len(keep))
             keep.update((pid, item.record) for pid, item in list(loaded.items())[:room])
-        sync_keys(
-            session,
-            {pid: item.keys for pid, item in loaded.items()},
-            {pid: item.fingerprint for pid, item in loaded.items()},
-            now=now,
-            between=between,
-        )
+        sync_loaded(session, loaded, now=now, between=between)
         if commit:
             session.commit()
         done += len(rows)
