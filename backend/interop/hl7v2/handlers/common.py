@@ -270,15 +270,25 @@ class NewPatient:
     loaded: Loaded  # what the matcher would read back
 
 
+def _map_pid(
+    ctx: MessageContext, patient: Patient, pid: Any, mrn: Identifier, *, created: bool
+) -> tuple[list[PatientIdentifier], list[Address], list[ContactPoint], list[EmergencyContact]]:
+    """PID (and NK1) into the patient and its rows: every field for a patient this
+    message creates, what the message sends for an update. The rows it wrote."""
+    _demographics(patient, pid, created=created)
+    return (
+        _sync_identifiers(ctx, patient, pid, mrn, created=created),
+        _sync_addresses(ctx, patient, pid, created=created),
+        _sync_phones(ctx, patient, pid, created=created),
+        _sync_next_of_kin(ctx, patient, created=created),
+    )
+
+
 def new_patient(ctx: MessageContext, pid: Any, mrn: Identifier) -> NewPatient:
     """The patient PID describes and its rows, mapped exactly as an update maps them."""
     system, source_id = patient_key(mrn)
     patient = Patient(id=uuid.uuid4(), source_system=system, source_id=source_id)
-    _demographics(patient, pid, created=True)
-    identifiers_ = _sync_identifiers(ctx, patient, pid, mrn, created=True)
-    addresses = _sync_addresses(ctx, patient, pid, created=True)
-    phones = _sync_phones(ctx, patient, pid, created=True)
-    contacts = _sync_next_of_kin(ctx, patient, created=True)
+    identifiers_, addresses, phones, contacts = _map_pid(ctx, patient, pid, mrn, created=True)
     # What the matcher would read back: it is all in hand (nobody else can see the
     # patient before this transaction commits), so it reads nothing.
     raw = raw_fields(patient, phones, addresses, identifiers_)
@@ -302,11 +312,7 @@ def patient_from_pid(ctx: MessageContext, *, update: bool = True) -> Patient:
     elif update:
         # An update leaves what the message does not mention alone (HL7: an absent
         # field means "no change").
-        _demographics(patient, pid, created=False)
-        _sync_identifiers(ctx, patient, pid, mrn, created=False)
-        _sync_addresses(ctx, patient, pid, created=False)
-        _sync_phones(ctx, patient, pid, created=False)
-        _sync_next_of_kin(ctx, patient, created=False)
+        _map_pid(ctx, patient, pid, mrn, created=False)
         forget_created(ctx.session, patient.id)
     on_patient_upserted(ctx.session, patient.id)
     return patient
