@@ -73,20 +73,43 @@ async def audit_refused(
     when = now or utcnow()
 
     def work(session: Session) -> None:
-        audit_refusal(
-            session=session,
+        record_refusal(
+            session,
             principal=principal,
             policy=policy,
-            action=refusal.action,
-            outcome=refusal.outcome,
-            operation=refusal.operation,
-            refused=refusal.refused,
+            refusal=refusal,
+            client=client,
             request_id=request_id,
             now=when,
-            client=client,
         )
 
     await write_audit(state, work)
+
+
+def record_refusal(
+    session: Session,
+    *,
+    principal: Principal,
+    policy: CompiledPolicy,
+    refusal: Refusal,
+    client: str,
+    request_id: str | None,
+    now: datetime,
+) -> None:
+    """The audit event of one refused change, in ``session``'s transaction (which must
+    not be the refused work's: that one rolls back)."""
+    audit_refusal(
+        session=session,
+        principal=principal,
+        policy=policy,
+        action=refusal.action,
+        outcome=refusal.outcome,
+        operation=refusal.operation,
+        refused=refusal.refused,
+        request_id=request_id,
+        now=now,
+        client=client,
+    )
 
 
 def refused_writes(result: object) -> list[Refusal]:

@@ -133,20 +133,17 @@ class _Refused(Exception):
         self.principal, self.policy = principal, policy
 
     def audit(self, session: Session, *, request_id: str) -> None:
-        from backend.access.writes import audit_refusal
+        from backend.api.refusals import record_refusal
         from backend.common.mixins import utcnow
 
-        audit_refusal(
-            session=session,
+        record_refusal(
+            session,
             principal=self.principal,
             policy=self.policy,
-            action=self.refusal.action,
-            outcome=self.refusal.outcome,
-            operation=self.refusal.operation,
-            refused=self.refusal.refused,
+            refusal=self.refusal,
+            client="cli",
             request_id=request_id,
             now=utcnow(),
-            client="cli",
         )
 
 
