@@ -92,12 +92,12 @@ def record_refusal(
     principal: Principal,
     policy: CompiledPolicy,
     refusal: Refusal,
-    client: str,
+    client: str | None,
     request_id: str | None,
     now: datetime,
 ) -> None:
     """The audit event of one refused change, in ``session``'s transaction (which must
-    not be the refused work's: that one rolls back)."""
+    not be the refused work's: that one rolls back). ``client`` None: the API's own."""
     audit_refusal(
         session=session,
         principal=principal,

@@ -24,7 +24,6 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 from strawberry.types.graphql import OperationType
 
-from backend.access.writes import audit_refusal
 from backend.api.audit_writer import write_audit
 from backend.api.context import ApiContext, build_context
 from backend.api.errors import (
@@ -39,7 +38,7 @@ from backend.api.mutations.clinical import ClinicalMutations
 from backend.api.mutations.engagement import EngagementMutations
 from backend.api.mutations.feedback import FeedbackMutations
 from backend.api.protections import QueryProtections, validation_rules
-from backend.api.refusals import Refusal, refused_writes
+from backend.api.refusals import Refusal, record_refusal, refused_writes
 from backend.api.types.alumni import AlumniMutations, AlumniQueries
 from backend.api.types.audit import AuditQueries, BreakGlassMutations
 from backend.api.types.hl7 import Hl7Mutations, Hl7Queries
@@ -181,14 +180,12 @@ class AuditTrail(MaskErrors):
                 now=ctx.now,
             )
             for refusal in refusals:
-                audit_refusal(
-                    session=session,
+                record_refusal(
+                    session,
                     principal=principal,
                     policy=ctx.policy,
-                    action=refusal.action,
-                    outcome=refusal.outcome,
-                    operation=refusal.operation,
-                    refused=refusal.refused,
+                    refusal=refusal,
+                    client=None,
                     request_id=ctx.request_id,
                     now=ctx.now,
                 )
