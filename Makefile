@@ -10,7 +10,7 @@ DEMO_PATIENTS ?= 500
 INSTALLED := $(VENV)/.installed
 HTMX := static/vendor/htmx.min.js
 
-.PHONY: help run test install assets lint typecheck pytest postgres chromium clean
+.PHONY: help run test install assets bytecode lint typecheck pytest postgres chromium clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,12 +41,16 @@ $(HTMX): package.json package-lock.json
 
 assets: $(HTMX) ## fetch pinned front-end assets into static/vendor/
 
-run: install assets ## migrate, seed demo data on first run, match duplicates, serve on http://127.0.0.1:8000
-	$(BIN)/python -m compileall -q backend portal alembic
+run: install assets bytecode ## migrate, seed demo data on first run, match duplicates, serve on http://127.0.0.1:8000
 	$(BIN)/patient360 db upgrade
 	$(BIN)/patient360 demo --if-empty --no-show-logins --patients $(DEMO_PATIENTS)
 	$(BIN)/patient360 mpi scan
 	$(BIN)/patient360 serve
+
+bytecode: install
+	@# Ours too, as install does for the dependencies: every CLI start (the suite runs
+	@# dozens in subprocesses) would otherwise compile every module from source.
+	$(BIN)/python -m compileall -q backend portal alembic
 
 postgres: ## make sure PostgreSQL answers on 127.0.0.1:5432 (starts or installs it)
 	@.ci/ensure-postgres
@@ -61,9 +65,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install assets postgres chromium
-	@# Our own bytecode too: the suite starts the CLI in dozens of subprocesses.
-	$(BIN)/python -m compileall -q backend portal alembic
+pytest: install assets bytecode postgres chromium
 	$(BIN)/pytest
 
 test: lint typecheck pytest ## lint, type-check and run the whole suite on SQLite and PostgreSQL
