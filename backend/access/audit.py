@@ -106,25 +106,35 @@ def _short(value: str | None, what: str) -> str | None:
     return value
 
 
+# Built once: building and cache-keying an ORM UPDATE cost more than its round trip,
+# and it runs before every append (a merge's audit rows included).
+_LOCK_HEAD = (
+    update(AuditChainHead)
+    .where(AuditChainHead.id == HEAD_ID)
+    .values(seq=AuditChainHead.seq)
+    .returning(AuditChainHead)
+    .execution_options(synchronize_session=False, populate_existing=True)
+)
+
+
 def _lock_head(session: Session) -> AuditChainHead:
-    """Lock the chain head: an UPDATE takes PostgreSQL's row lock and SQLite's write
-    lock at once, where a plain SELECT would let two writers read the same head."""
-    locked = session.execute(
-        update(AuditChainHead).where(AuditChainHead.id == HEAD_ID).values(seq=AuditChainHead.seq)
-    )
-    if locked.rowcount == 0:  # type: ignore[attr-defined]
-        try:
-            with session.begin_nested():
-                session.add(AuditChainHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
-        except IntegrityError:  # another writer created it first; now wait for its lock
-            pass
-    head = session.execute(
+    """Lock the chain head and read it in one statement: an UPDATE takes PostgreSQL's row
+    lock and SQLite's write lock at once, where a plain SELECT would let two writers read
+    the same head; RETURNING hands back the row it locked (no SELECT after it)."""
+    head = session.execute(_LOCK_HEAD).scalar_one_or_none()
+    if head is not None:
+        return head
+    try:  # the first append ever: create the head
+        with session.begin_nested():
+            session.add(AuditChainHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH))
+    except IntegrityError:  # another writer created it first; now wait for its lock
+        pass
+    return session.execute(
         select(AuditChainHead)
         .where(AuditChainHead.id == HEAD_ID)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
-    return head
 
 
 def record(
