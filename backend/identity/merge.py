@@ -20,6 +20,7 @@ A merge, in one transaction:
 from __future__ import annotations
 
 import enum
+import functools
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -112,26 +113,32 @@ def lock_patients(
 ) -> dict[uuid.UUID, Patient]:
     """Lock the patient rows in id order; absent, deleted or out-of-scope ones are left
     out (the caller answers NOT_FOUND for them, never FORBIDDEN)."""
-    ids = sorted(set(patient_ids))
+    params = {"ids": sorted(set(patient_ids))}
     if session.get_bind().dialect.name == "sqlite":
         # SQLite ignores FOR UPDATE: a no-op UPDATE takes its write lock first, so a second
         # merge waits here (busy timeout) and then reads the first one's result.
-        session.execute(
-            update(Patient)
-            .where(Patient.id.in_(ids))
-            .values(version=Patient.version)
-            .execution_options(synchronize_session=False)
-        )
-    query = (
-        select(Patient)
-        .where(Patient.id.in_(ids), Patient.deleted_at.is_(None))
-        .order_by(Patient.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+        session.execute(_SQLITE_LOCK, params)
+    query = _LOCK
     if principal is not None:
         query = query.where(visible_patients(principal=principal, now=now))
-    return {p.id: p for p in session.execute(query).scalars()}
+    return {p.id: p for p in session.execute(query, params).scalars()}
+
+
+# The statements a merge runs every time are built once (values bound at execution):
+# building an ORM statement and its cache key cost more than the database's answer.
+_SQLITE_LOCK = (
+    update(Patient)
+    .where(Patient.id.in_(bindparam("ids", expanding=True)))
+    .values(version=Patient.version)
+    .execution_options(synchronize_session=False)
+)
+_LOCK = (
+    select(Patient)
+    .where(Patient.id.in_(bindparam("ids", expanding=True)), Patient.deleted_at.is_(None))
+    .order_by(Patient.id)
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 def jsonable(value: Any) -> Any:
@@ -304,18 +311,45 @@ def rows_of_patient(
     of a merge's time."""
     found: dict[str, list[Any]] = {}
     for start in range(0, len(tables), TABLES_PER_QUERY):
-        part = tables[start : start + TABLES_PER_QUERY]
-        query = union_all(
-            *(
-                select(literal(owned.name, String).label("table_name"), owned.table.c.id).where(
-                    owned.table.c.patient_id == patient_id
-                )
-                for owned in part
-            )
-        )
-        for name, row_id in session.execute(query):
+        query = _rows_query(tuple(tables[start : start + TABLES_PER_QUERY]))
+        for name, row_id in session.execute(query, {"of_patient": patient_id}):
             found.setdefault(name, []).append(row_id)
     return {name: sorted(ids) for name, ids in found.items()}
+
+
+@functools.lru_cache(maxsize=16)
+def _rows_query(tables: tuple[OwnedTable, ...]) -> Any:
+    """Built once per table list: fifty SELECTs and their cache key took longer to build
+    than the database took to answer them."""
+    of_patient: BindParameter[uuid.UUID] = bindparam("of_patient")
+    return union_all(
+        *(
+            select(literal(owned.name, String).label("table_name"), owned.table.c.id).where(
+                owned.table.c.patient_id == of_patient
+            )
+            for owned in tables
+        )
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _move_query(table: Table) -> Any:
+    """Re-point the rows ``ids`` of ``from_patient`` to ``to_patient`` (with
+    :func:`bump`'s columns), built once per table."""
+    values: dict[str, Any] = {"patient_id": bindparam("to_patient", type_=table.c.patient_id.type)}
+    if "version" in table.c:
+        values["version"] = table.c.version + 1
+    if "updated_at" in table.c:
+        values["updated_at"] = bindparam("now", type_=table.c.updated_at.type)
+    return (
+        update(table)
+        .where(
+            table.c.id.in_(bindparam("ids", expanding=True)),
+            table.c.patient_id == bindparam("from_patient"),
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def move_rows(
@@ -353,12 +387,8 @@ def move_rows(
             plan.kept.setdefault(table.name, []).append(str(kept_id))
         moving = [i for i in ids if i not in collide]
         for part in chunks(moving):
-            session.execute(
-                update(table)
-                .where(table.c.id.in_(part), table.c.patient_id == merged_id)
-                .values(patient_id=survivor_id, **bump(table, now))
-                .execution_options(synchronize_session=False)
-            )
+            params = {"ids": list(part), "from_patient": merged_id, "to_patient": survivor_id}
+            session.execute(_move_query(table), {**params, "now": now})
         if moving:
             plan.moved[table.name] = [str(i) for i in moving]
     return plan
@@ -376,9 +406,7 @@ def expire_rows(session: Session, tables: Iterable[str]) -> None:
 
 
 def _review_link(*, session: Session, link_id: uuid.UUID, pair: set[uuid.UUID]) -> IdentityLink:
-    link = session.execute(
-        select(IdentityLink).where(IdentityLink.id == link_id).with_for_update()
-    ).scalar_one_or_none()
+    link = session.execute(_REVIEW_LINK, {"link_id": link_id}).scalar_one_or_none()
     if link is None or {link.patient_a_id, link.patient_b_id} != pair:
         raise MergeNotFound("link not found")
     if link.kind is not LinkKind.POSSIBLE_DUPLICATE:
@@ -388,27 +416,40 @@ def _review_link(*, session: Session, link_id: uuid.UUID, pair: set[uuid.UUID]) 
     return link
 
 
-def _close_pair_suggestions(
-    *, session: Session, pair: set[uuid.UUID], decided_by: uuid.UUID | None, now: datetime
-) -> None:
-    """Open suggestions for the same pair (either order) are decided by the merge."""
-    a, b = sorted(pair)
-    session.execute(
+_REVIEW_LINK = select(IdentityLink).where(IdentityLink.id == bindparam("link_id")).with_for_update()
+
+
+def _close_pair_query() -> Any:
+    one: BindParameter[uuid.UUID] = bindparam("one")
+    other: BindParameter[uuid.UUID] = bindparam("other")
+    return (
         update(IdentityLink)
         .where(
             IdentityLink.kind == LinkKind.POSSIBLE_DUPLICATE,
             IdentityLink.status == LinkStatus.OPEN,
-            ((IdentityLink.patient_a_id == a) & (IdentityLink.patient_b_id == b))
-            | ((IdentityLink.patient_a_id == b) & (IdentityLink.patient_b_id == a)),
+            ((IdentityLink.patient_a_id == one) & (IdentityLink.patient_b_id == other))
+            | ((IdentityLink.patient_a_id == other) & (IdentityLink.patient_b_id == one)),
         )
         .values(
             status=LinkStatus.CONFIRMED,
-            decided_by_id=decided_by,
-            decided_at=now,
+            decided_by_id=bindparam("decided_by", type_=IdentityLink.decided_by_id.type),
+            decided_at=bindparam("decided_at", type_=IdentityLink.decided_at.type),
             version=IdentityLink.version + 1,
         )
         .execution_options(synchronize_session=False)
     )
+
+
+_CLOSE_PAIR = _close_pair_query()
+
+
+def _close_pair_suggestions(
+    *, session: Session, pair: set[uuid.UUID], decided_by: uuid.UUID | None, now: datetime
+) -> None:
+    """Open suggestions for the same pair (either order) are decided by the merge."""
+    one, other = sorted(pair)
+    params = {"one": one, "other": other, "decided_by": decided_by, "decided_at": now}
+    session.execute(_CLOSE_PAIR, params)
 
 
 def audit_pair(
@@ -585,6 +626,13 @@ def pending_automatic_links(
     return list(session.execute(_PENDING_PAIR, params).scalars())
 
 
+_OLDER_FIRST = (
+    select(Patient.id)
+    .where(Patient.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Patient.recorded_at, Patient.id)
+)
+
+
 def apply_automatic_links(
     *,
     session: Session,
@@ -598,11 +646,8 @@ def apply_automatic_links(
     record staff already know."""
     records = []
     for link in pending_automatic_links(session, limit=limit, pair=pair):
-        first, second = session.execute(
-            select(Patient.id)
-            .where(Patient.id.in_([link.patient_a_id, link.patient_b_id]))
-            .order_by(Patient.recorded_at, Patient.id)
-        ).scalars()
+        ids = [link.patient_a_id, link.patient_b_id]
+        first, second = session.execute(_OLDER_FIRST, {"ids": ids}).scalars()
         records.append(
             merge_patients(
                 session=session,
