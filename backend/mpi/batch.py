@@ -135,5 +135,5 @@ def match_patients(
         summary=summary,
         review_only=review_only,
     )
-    merge_and_look_again(session, summary, model=model, now=now, policy=policy)
+    merge_and_look_again(session, summary, model=model, now=now, policy=policy, scored=records)
     return summary

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from backend.access.policy import CompiledPolicy, policy_store
@@ -323,18 +323,19 @@ def match_loaded(
     summary: MatchSummary,
     limit: int = MAX_CANDIDATES,
     review_only: bool = False,
-) -> None:
-    """Score one patient (keys already in sync) against its candidates."""
+) -> dict[uuid.UUID, MatchRecord]:
+    """Score one patient (keys already in sync) against its candidates; returns the
+    records scored (the patient's and its candidates'), as they were before any merge."""
     found = candidate_records(session, loaded.patient_id, loaded.keys, limit=limit)
-    if not found:
-        return
-    others = list(found)
     records = {pid: item.record for pid, item in found.items()}
     records[loaded.patient_id] = loaded.record
-    pairs = [(loaded.patient_id, other) for other in others]
+    if not found:
+        return records
+    pairs = [(loaded.patient_id, other) for other in found]
     score_pairs(
         session, pairs, records, model=model, now=now, summary=summary, review_only=review_only
     )
+    return records
 
 
 def system_policy() -> CompiledPolicy:
@@ -370,8 +371,10 @@ def match_patient(
         return summary
     sync_loaded(session, {patient_id: loaded}, now=now, new=created is not None)
     summary.patients = 1
-    match_loaded(session, loaded, model=model, now=now, summary=summary, review_only=review_only)
-    merge_and_look_again(session, summary, model=model, now=now, policy=policy)
+    scored = match_loaded(
+        session, loaded, model=model, now=now, summary=summary, review_only=review_only
+    )
+    merge_and_look_again(session, summary, model=model, now=now, policy=policy, scored=scored)
     return summary
 
 
@@ -382,10 +385,15 @@ def merge_and_look_again(
     model: MatchModel,
     now: datetime,
     policy: CompiledPolicy | None,
+    scored: Mapping[uuid.UUID, MatchRecord] | None = None,
 ) -> None:
     """Merge the automatic links ``summary`` found, then match each survivor once more:
     it now carries the merged record's phones and names, so one more look finds a third
-    record that matched only the merged one (A-B, B-C), and merges that too."""
+    record that matched only the merged one (A-B, B-C), and merges that too.
+
+    ``scored``: the records as the first look scored them, before the merges. A
+    survivor whose record the merge left as it was (the merged record's phones, e-mail
+    and names were already its own) gets no second look: see :func:`nothing_new`."""
     session.flush()
     if not summary.auto_links:
         return
@@ -393,11 +401,51 @@ def merge_and_look_again(
     first = list(summary.linked_pairs)
     survivors = merge_linked(session, policy=policy, now=now, summary=summary, pairs=first)
     for survivor in from_patients(session, survivors).values():
-        match_loaded(session, survivor, model=model, now=now, summary=summary)
+        if not nothing_new(session, survivor, scored or {}):
+            match_loaded(session, survivor, model=model, now=now, summary=summary)
     session.flush()
     again = summary.linked_pairs[len(first) :]
     if again:
         merge_linked(session, policy=policy, now=now, summary=summary, pairs=again)
+
+
+# Open questions about a patient: a suggestion awaiting review, or a "not a duplicate"
+# decision (which a change of the patient's fingerprint can bring back for review).
+_OPEN_QUESTIONS = (
+    select(IdentityLink.id)
+    .where(
+        or_(
+            IdentityLink.patient_a_id == bindparam("me"),
+            IdentityLink.patient_b_id == bindparam("me"),
+        ),
+        or_(
+            and_(
+                IdentityLink.kind == LinkKind.POSSIBLE_DUPLICATE,
+                IdentityLink.status == LinkStatus.OPEN,
+            ),
+            and_(
+                IdentityLink.kind == LinkKind.NOT_DUPLICATE,
+                IdentityLink.status == LinkStatus.CONFIRMED,
+            ),
+        ),
+    )
+    .limit(1)
+)
+
+
+def nothing_new(
+    session: Session, survivor: Loaded, scored: Mapping[uuid.UUID, MatchRecord]
+) -> bool:
+    """Whether a second look at ``survivor`` after its merges can be left out: the
+    merges left its match record as ``scored`` had it (so its keys, candidates and every
+    pair's score are what they were when those pairs were last scored, and the look
+    would write nothing), and it has no open question a look could settle differently
+    (an open suggestion a would-be link now confirms, or a "not a duplicate" the merge's
+    new fingerprint reopens). The look cost about as much as the merge itself."""
+    if scored.get(survivor.patient_id) != survivor.record:
+        return False
+    found = session.execute(_OPEN_QUESTIONS, {"me": survivor.patient_id}).first()
+    return found is None
 
 
 def merge_linked(
@@ -422,4 +470,6 @@ def merge_linked(
         ):
             summary.merges += len(merges)  # merge_patients re-indexed both records
             survivors += [m.survivor_id for m in merges]
+            if pair is not None:
+                break  # the pair is one record now: no link between them is pending
     return list(dict.fromkeys(survivors))

@@ -258,3 +258,97 @@ def test_an_unmerge_reindexes_both_records_and_the_pair_stays_quiet(session: Ses
     assert indexed is not None
     quiet = match(session, second, later + timedelta(minutes=1))
     assert (quiet.skipped_not_duplicate, quiet.auto_links, quiet.merges) == (1, 0, 0)
+
+
+def _candidate_lookups(seen: list[str]) -> int:
+    """Candidate queries among ``seen`` (the only statements counting a key's holders)."""
+    return sum("OVER (PARTITION BY" in s and "patient_match_key" in s for s in seen)
+
+
+def test_a_merge_that_brings_nothing_new_skips_the_survivors_second_look(
+    session: Session,
+) -> None:
+    """The same phone and e-mail again: the survivor's match record is what it was, so a
+    second candidate look-up would score the same pairs the same way."""
+    family = surname()
+    same: Shared = {"family": family, "phone": "+13125550111", "email": f"{family}@example.org"}
+    first = patient(session, given="Ruth", recorded_at=NOW - timedelta(days=3), **same)
+    second = patient(session, given="Ruth", **same)
+    match(session, first)
+    before = from_patients(session, [first])[first]
+    with statements(session) as seen:
+        summary = match(session, second)
+    assert (summary.auto_links, summary.merges) == (1, 1)
+    assert _candidate_lookups(seen) == 1  # the newcomer's own look-up only
+    after = from_patients(session, [first])[first]
+    assert (after.record, after.keys) == (before.record, before.keys)
+
+
+def test_a_third_record_found_only_through_the_merged_one_is_merged_too(
+    session: Session,
+) -> None:
+    """A-B, B-C: the merged record brings its phone to the survivor, whose second look
+    then links the third record (another family name: alone with A it is for review)."""
+    family, born = surname(), date(1968, 3, 14)
+    email, phone = f"{family}@example.org", "+13125550133"
+    oldest = patient(session, given="Walter", family=family, birth=born, email=email,
+                     recorded_at=NOW - timedelta(days=9))  # fmt: skip
+    married = patient(session, given="Walter", family=surname(), birth=born, phone=phone,
+                      recorded_at=NOW - timedelta(days=5))  # fmt: skip
+    newest = patient(session, given="Walter", family=family, birth=born, email=email,
+                     phone=phone)  # fmt: skip
+    match(session, oldest)
+    assert match(session, married).auto_links == 0  # names differ, one identifier agrees
+    with statements(session) as seen:
+        summary = match(session, newest)
+    assert (summary.auto_links, summary.merges) == (3, 2)
+    assert _candidate_lookups(seen) == 2  # the newcomer's, then the grown survivor's
+    session.expire_all()
+    statuses = session.execute(
+        select(Patient.id, Patient.status).where(Patient.id.in_([oldest, married, newest]))
+    )
+    assert dict(statuses.tuples().all()) == {
+        oldest: PatientStatus.ACTIVE,
+        married: PatientStatus.MERGED,
+        newest: PatientStatus.MERGED,
+    }
+
+
+def test_a_not_duplicate_decision_reopens_after_a_merge_even_with_nothing_new(
+    session: Session,
+) -> None:
+    """A merge changes the survivor's fingerprint (its phone twice now): twins staff
+    called "not a duplicate" are scored again for review in the survivor's second look,
+    as on any change of matching data, though its match record did not change."""
+    world = clinic(session)
+    shared: Shared = {
+        "family": surname(),
+        "birth": date(2001, 5, 9),
+        "phone": "+12175550100",
+        "line1": "1 Main St",
+        "postcode": "62701",
+    }
+    ada = patient(session, given="Ada", recorded_at=NOW - timedelta(days=9), **shared)
+    ife = patient(session, given="Ife", recorded_at=NOW - timedelta(days=8), **shared)
+    session.add_all([CareTeamPatient(care_team_id=world.team, patient_id=p) for p in (ada, ife)])
+    session.flush()
+    match(session, ada)
+    match(session, ife)
+    mark_not_duplicate(
+        session=session,
+        principal=world.principal("care_coordinator"),
+        policy=policy(),
+        patient_a_id=ada,
+        patient_b_id=ife,
+        reason="twin sisters, checked at the desk",
+        now=NOW + timedelta(minutes=1),
+    )
+    assert open_count(session, ada, ife) == 0
+    again = patient(session, given="Ada", **shared)
+    before = from_patients(session, [ada])[ada].record
+    with statements(session) as seen:
+        summary = match(session, again, NOW + timedelta(minutes=5))
+    assert (summary.auto_links, summary.merges) == (1, 1)
+    assert from_patients(session, [ada])[ada].record == before
+    assert open_count(session, ada, ife) == 1
+    assert _candidate_lookups(seen) == 2  # the decision is an open question: look again
