@@ -14,6 +14,7 @@ patient row itself would not do: any edit (a language, a pronoun) bumps ``update
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
@@ -21,7 +22,21 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import ForeignKey, Index, String, Table, delete, insert, select, tuple_, update
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    null,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backend.bulk import bulk_insert
@@ -109,30 +124,13 @@ def sync_keys(
     states: dict[uuid.UUID, str] = {}
     parts: Iterable[Any] = [] if new else [between] if between is not None else _chunks(ids)
     for part in parts:
-        of_key = (
-            PatientMatchKey.patient_id.between(*part)
-            if isinstance(part, tuple)
-            else PatientMatchKey.patient_id.in_(part)
-        )
-        of_state = (
-            PatientMatchState.patient_id.between(*part)
-            if isinstance(part, tuple)
-            else PatientMatchState.patient_id.in_(part)
-        )
-        for pid, kind, value in session.execute(
-            select(PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value).where(
-                of_key
-            )
-        ):
-            if pid in stored:  # a range may hold a patient merged or deleted since
+        by_range = isinstance(part, tuple)
+        params = {"lo": part[0], "hi": part[1]} if by_range else {"ids": part}
+        for pid, kind, value in session.execute(_stored_query(by_range), params):
+            if kind is None:  # the fingerprint's row
+                states[pid] = value
+            elif pid in stored:  # a range may hold a patient merged or deleted since
                 stored[pid].add((kind, value))
-        states.update(
-            session.execute(
-                select(PatientMatchState.patient_id, PatientMatchState.fingerprint).where(of_state)
-            )
-            .tuples()
-            .all()
-        )
     removed = [(pid, kind, value) for pid in ids for kind, value in stored[pid] - keys[pid]]
     added = [
         {"patient_id": pid, "kind": kind, "value": value}
@@ -160,19 +158,50 @@ def sync_keys(
             [{"patient_id": p, "fingerprint": fingerprints[p], "changed_at": now} for p in fresh],
         )
     for pid in sorted(changed - set(fresh)):
-        session.execute(
-            update(PatientMatchState)
-            .where(PatientMatchState.patient_id == pid)
-            .values(fingerprint=fingerprints[pid], changed_at=now)
-        )
+        session.execute(_UPDATE_STATE, {"of": pid, "to": fingerprints[pid], "at": now})
     return changed
+
+
+@functools.cache
+def _stored_query(by_range: bool) -> Any:
+    """The stored keys and fingerprints of some patients (``ids``, or every patient from
+    ``lo`` to ``hi``) in one UNION ALL, the fingerprint's row with no kind: one round
+    trip, not two. Built once: building and keying the statements cost more than the
+    database's answer (each match and each merge reads its patients' keys)."""
+
+    def of(column: Any) -> Any:
+        if by_range:
+            return column.between(bindparam("lo"), bindparam("hi"))
+        return column.in_(bindparam("ids", expanding=True))
+
+    keys = select(PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value)
+    states = select(
+        PatientMatchState.patient_id,
+        cast(null(), String(24)),
+        PatientMatchState.fingerprint,
+    )
+    return union_all(
+        keys.where(of(PatientMatchKey.patient_id)),
+        states.where(of(PatientMatchState.patient_id)),
+    )
+
+
+# Built once, as _stored_query.
+_UPDATE_STATE = (
+    update(PatientMatchState)
+    .where(PatientMatchState.patient_id == bindparam("of"))
+    .values(fingerprint=bindparam("to"), changed_at=bindparam("at"))
+)
+_DROP = delete(PatientMatchKey).where(
+    PatientMatchKey.patient_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def drop_keys(session: Session, patient_ids: Iterable[uuid.UUID]) -> None:
     """A merged or deleted patient is nobody's candidate any more."""
     ids = sorted(set(patient_ids))
     for part in _chunks(ids):
-        session.execute(delete(PatientMatchKey).where(PatientMatchKey.patient_id.in_(part)))
+        session.execute(_DROP, {"ids": part})
 
 
 def changed_at(session: Session, patient_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, datetime]:
