@@ -577,10 +577,11 @@ def merge_patients(
     return record
 
 
-def _pending_query(*, between_pair: bool) -> Select[tuple[IdentityLink]]:
+def _pending_query(*, between_pair: bool) -> Select[tuple[IdentityLink, datetime, datetime]]:
+    """The pending links, each with its two patients' ``recorded_at`` (which survives)."""
     a, b = aliased(Patient), aliased(Patient)
     query = (
-        select(IdentityLink)
+        select(IdentityLink, a.recorded_at, b.recorded_at)
         .join(a, a.id == IdentityLink.patient_a_id)
         .join(b, b.id == IdentityLink.patient_b_id)
         .where(
@@ -613,6 +614,15 @@ _PENDING = _pending_query(between_pair=False)
 _PENDING_PAIR = _pending_query(between_pair=True)
 
 
+def _pending(
+    session: Session, *, limit: int, pair: tuple[uuid.UUID, uuid.UUID] | None
+) -> list[tuple[IdentityLink, datetime, datetime]]:
+    if pair is None:
+        return list(session.execute(_PENDING, {"limit": limit}).tuples())
+    params = {"limit": limit, "one": pair[0], "other": pair[1]}
+    return list(session.execute(_PENDING_PAIR, params).tuples())
+
+
 def pending_automatic_links(
     session: Session, *, limit: int, pair: tuple[uuid.UUID, uuid.UUID] | None = None
 ) -> list[IdentityLink]:
@@ -620,17 +630,7 @@ def pending_automatic_links(
     records are both still unmerged: each should become a merge. ``pair``: only a link
     between these two (an index lookup; without it every confirmed link ever made is
     looked at, merged ones included)."""
-    if pair is None:
-        return list(session.execute(_PENDING, {"limit": limit}).scalars())
-    params = {"limit": limit, "one": pair[0], "other": pair[1]}
-    return list(session.execute(_PENDING_PAIR, params).scalars())
-
-
-_OLDER_FIRST = (
-    select(Patient.id)
-    .where(Patient.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Patient.recorded_at, Patient.id)
-)
+    return [link for link, _, _ in _pending(session, limit=limit, pair=pair)]
 
 
 def apply_automatic_links(
@@ -645,16 +645,16 @@ def apply_automatic_links(
     merges. The older record (first recorded) survives: the newcomer folds into the
     record staff already know."""
     records = []
-    for link in pending_automatic_links(session, limit=limit, pair=pair):
-        ids = [link.patient_a_id, link.patient_b_id]
-        first, second = session.execute(_OLDER_FIRST, {"ids": ids}).scalars()
+    for link, a_recorded, b_recorded in _pending(session, limit=limit, pair=pair):
+        # First recorded, then the smaller id: the order the database sorts them in.
+        first, second = sorted([(a_recorded, link.patient_a_id), (b_recorded, link.patient_b_id)])
         records.append(
             merge_patients(
                 session=session,
                 principal=None,
                 policy=policy,
-                survivor_id=first,
-                merged_id=second,
+                survivor_id=first[1],
+                merged_id=second[1],
                 reason="automatic link by the patient matcher",
                 link_id=link.id,
                 now=now,

@@ -331,3 +331,16 @@ def test_automatic_links_become_merges_older_record_survives(
     assert link.method is LinkMethod.AUTOMATIC
     assert link.decided_by_id is None
     assert apply_automatic_links(session=session, policy=policy, now=NOW) == []
+
+
+def test_records_recorded_at_the_same_moment_keep_the_smaller_id(
+    session: Session, policy: CompiledPolicy
+) -> None:
+    """The tie-break of "the older record survives": the order the database sorts ids in
+    (PostgreSQL's uuid order and SQLite's hex text order are both the numeric order)."""
+    world = clinic(session)
+    when = NOW.replace(year=2023)
+    one, two = sorted(patient(session, world, name, recorded_at=when) for name in ("Cy", "Cyrus"))
+    possible_link(session, one, two, status=LinkStatus.CONFIRMED, score=0.999)
+    records = apply_automatic_links(session=session, policy=policy, now=NOW, pair=(two, one))
+    assert [(r.survivor_id, r.merged_id) for r in records] == [(one, two)]
