@@ -437,10 +437,11 @@ def nothing_new(
     session: Session, survivor: Loaded, scored: Mapping[uuid.UUID, MatchRecord]
 ) -> bool:
     """Whether a second look at ``survivor`` after its merges can be left out: the
-    merges left its match record as ``scored`` had it (so its keys, candidates and every
-    pair's score are what they were when those pairs were last scored, and the look
-    would write nothing), and it has no open question a look could settle differently
-    (an open suggestion a would-be link now confirms, or a "not a duplicate" the merge's
+    merges left its match record as ``scored`` had it, so the look would score the
+    record it had against the candidates its unchanged keys find, as matching either
+    side of each pair did before (a record whose data does not change is not matched
+    again either); and it has no open question a look could settle differently (an
+    open suggestion a would-be link now confirms, or a "not a duplicate" the merge's
     new fingerprint reopens). The look cost about as much as the merge itself."""
     if scored.get(survivor.patient_id) != survivor.record:
         return False
