@@ -141,9 +141,16 @@ def write_transaction(engine: Engine) -> Iterator[Session]:
     lock up front (waiting up to busy_timeout) spares the snapshot upgrade that fails
     at once when another connection committed after our first read."""
     with transaction(engine) as session:
-        if engine.dialect.name == "sqlite":
-            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        lock_for_writing(session)
         yield session
+
+
+def lock_for_writing(session: Session) -> None:
+    """On SQLite, begin the session's transaction IMMEDIATE (see
+    :func:`write_transaction`); reads before it ran unlocked, outside any transaction.
+    Elsewhere nothing: rows are locked as they are written (or read FOR UPDATE)."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 @asynccontextmanager

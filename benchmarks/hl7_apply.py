@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from hl7_mllp import SECRET, message  # the same messages, next to this script
 
 from backend.db import make_engine
+from backend.interop.hl7v2.apply import apply_all
 from backend.interop.hl7v2.listener import MAX_GROUP, Listener
 from backend.migrations import upgrade_to_head
 
@@ -52,7 +53,7 @@ def main() -> None:
             cpu, wall = time.process_time(), time.perf_counter()
             if last:
                 profile.enable()
-            applied = listener.apply_all_stored()
+            applied = apply_all(engine, secret_key=SECRET)
             if last:
                 profile.disable()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall

@@ -67,6 +67,10 @@ class Loaded:
             self._fingerprint = fingerprint(self._raw)
         return self._fingerprint
 
+    def warm(self) -> None:
+        """Work out the keys and fingerprint now (before a lock is taken, say)."""
+        _ = self.keys, self.fingerprint
+
     def _identity(self) -> tuple[object, ...]:
         return (self.patient_id, self.record, self.keys, self.fingerprint)
 

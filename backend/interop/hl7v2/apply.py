@@ -24,13 +24,18 @@ import logging
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from backend.bulk import insert_objects
 from backend.common.mixins import utcnow
+from backend.db import lock_for_writing, session_factory
 from backend.interop.hl7v2.handlers import HANDLERS, adt
 from backend.interop.hl7v2.handlers.common import (
     KNOWN_KEY,
@@ -38,6 +43,7 @@ from backend.interop.hl7v2.handlers.common import (
     MessageContext,
     NewPatient,
     check_pid,
+    known_keys,
     new_patient,
     patient_key,
     read_patients,
@@ -50,14 +56,121 @@ from backend.interop.hl7v2.store import (
     apply_stored,
     finish,
     header_refusal,
+    matching_together,
+    received,
+    together_or_one_at_a_time,
 )
 
 logger = logging.getLogger(__name__)
 
+BATCH = 50
+"""Stored messages applied per transaction at most: one commit and one matcher pass for
+many, while a failure that rolls a batch back (the database gone) repeats little."""
 
-def _parse(row: Hl7Message) -> Parsed | None:
+
+def apply_next(
+    engine: Engine,
+    *,
+    secret_key: str,
+    limit: int = BATCH,
+    writing: AbstractContextManager[Any] | None = None,
+) -> int:
+    """Apply up to ``limit`` stored messages, oldest first, in one transaction (a
+    savepoint each, so a failure stays that message's), their patients matched
+    together at the end (per message if that fails); returns how many. ``writing``:
+    held from the moment the transaction takes the write lock until it commits (the
+    applier's hand-over of SQLite's lock, see :mod:`~backend.interop.hl7v2.applier`)."""
+    return together_or_one_at_a_time(
+        lambda together: _apply_next_once(engine, secret_key, limit, writing, together=together)
+    )
+
+
+def _apply_next_once(
+    engine: Engine,
+    secret_key: str,
+    limit: int,
+    writing: AbstractContextManager[Any] | None,
+    *,
+    together: bool,
+) -> int:
+    with session_factory(engine)() as session:
+        # The CPU-heavy part before the write lock: on SQLite, the listener's commits
+        # go on meanwhile (one write lock for both processes).
+        ahead = read_ahead(session, secret_key=secret_key, limit=limit)
+        session.rollback()  # the reads end here; the write reads the rows again, locked
+        with writing or nullcontext(), session.begin():
+            lock_for_writing(session)
+            # Locked (a retry may be processing one of them), and read in one query.
+            rows = received(session, limit=limit)
+            with matching_together(session, together=together):
+                # No savepoint per message here: processing has one (a failure there is
+                # the message's), and what escapes it (the database down) ends the batch.
+                apply_batch(session=session, rows=rows, secret_key=secret_key, ahead=ahead)
+    return len(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """A stored message prepared before its batch takes the write lock: parsed, the MRNs
+    it names and, for a registration of a patient unknown then, the patient it would
+    create (used only if still unknown under the lock, and named by no other message)."""
+
+    parsed: Parsed | None
+    named: list[Identifier]
+    new: NewPatient | None = None
+    warnings: tuple[str, ...] = ()
+
+
+def read_ahead(session: Session, *, secret_key: str, limit: int) -> dict[uuid.UUID, Ahead]:
+    """The next ``limit`` stored messages, prepared (read without a lock: the batch reads
+    them again locked, and prepares any it finds here no more)."""
+    stored = session.execute(
+        select(Hl7Message.id, Hl7Message.raw)
+        .where(Hl7Message.state == MessageState.RECEIVED)
+        .order_by(Hl7Message.received_at, Hl7Message.id)
+        .limit(limit)
+    ).all()
+    ahead = {message_id: _ahead(raw) for message_id, raw in stored}
+    mentions = Counter(patient_key(mrn) for a in ahead.values() for mrn in a.named)
+    held = known_keys(session, set(mentions))
+    for message_id, one in ahead.items():
+        if _registers(one.parsed) and len(one.named) == 1:
+            key = patient_key(one.named[0])
+            if mentions[key] == 1 and key not in held:
+                ahead[message_id] = _with_new_patient(session, one, secret_key)
+    return ahead
+
+
+def _ahead(raw: str) -> Ahead:
+    parsed = _parse(raw)
+    return Ahead(parsed, _named(parsed))
+
+
+def _with_new_patient(session: Session, one: Ahead, secret_key: str) -> Ahead:
+    parsed = one.parsed
+    assert parsed is not None
+    ctx = MessageContext(
+        session=session, header=parsed.header, message=parsed.message, secret_key=secret_key
+    )
+    try:  # new_patient reads, so checks, the name and dates
+        new = new_patient(ctx, first(parsed.message, "PID"), one.named[0])
+    except Exception:  # applied alone, it fails there as it should
+        return one
+    new.loaded.warm()  # its matcher keys too, while no lock is held
+    return Ahead(parsed, one.named, new, tuple(ctx.warnings))
+
+
+def apply_all(engine: Engine, *, secret_key: str) -> int:
+    """Apply every stored message, a batch at a time; returns how many."""
+    total = 0
+    while applied := apply_next(engine, secret_key=secret_key):
+        total += applied
+    return total
+
+
+def _parse(raw: str) -> Parsed | None:
     try:
-        return parse(row.raw)
+        return parse(raw)
     except Hl7ContentError:
         return None  # apply_stored files it as not HL7
 
@@ -82,13 +195,14 @@ def apply_batch(
     rows: Sequence[Hl7Message],
     secret_key: str,
     now: datetime | None = None,
+    ahead: Mapping[uuid.UUID, Ahead] | None = None,
 ) -> None:
     """Apply stored messages (``received``, locked by the caller) in arrival order, each
-    as :func:`~backend.interop.hl7v2.store.apply_stored` would."""
+    as :func:`~backend.interop.hl7v2.store.apply_stored` would. ``ahead``: what
+    :func:`read_ahead` prepared (the rest is prepared here)."""
     now = now or utcnow()
-    parses = {row.id: _parse(row) for row in rows}
-    named = {row.id: _named(parses[row.id]) for row in rows}
-    mentions = Counter(patient_key(mrn) for mrns in named.values() for mrn in mrns)
+    ahead = {row.id: (ahead or {}).get(row.id) or _ahead(row.raw) for row in rows}
+    mentions = Counter(patient_key(mrn) for a in ahead.values() for mrn in a.named)
     known = read_patients(session, set(mentions))
     session.info[KNOWN_KEY] = known
     try:
@@ -97,18 +211,23 @@ def apply_batch(
         if deferred is not None:  # bulk registrations are matched with the batch
             fresh = []
             for row in rows:
-                mrns = named[row.id]
-                if len(mrns) != 1 or not _registers(parses[row.id]):
+                one = ahead[row.id]
+                if len(one.named) != 1 or not _registers(one.parsed):
                     continue
-                key = patient_key(mrns[0])
+                key = patient_key(one.named[0])
                 if mentions[key] == 1 and known.get(key, False) is None:
-                    fresh.append((row, mrns[0]))  # new, and no other message names it
-            done = _register_new(session, fresh, parses, secret_key, now)
+                    # New, and no other message names it.
+                    if one.new is None:
+                        one = _with_new_patient(session, one, secret_key)
+                    if one.new is not None:
+                        fresh.append((row, one))
+            done = _register_new(session, fresh, now)
         for row in rows:
             new = done.get(row.id)
             if new is None:
+                parsed = ahead[row.id].parsed
                 apply_stored(
-                    session=session, row=row, secret_key=secret_key, now=now, parsed=parses[row.id]
+                    session=session, row=row, secret_key=secret_key, now=now, parsed=parsed
                 )
             else:  # handed to the matcher in arrival order, as if applied here
                 assert deferred is not None
@@ -129,44 +248,32 @@ def _registers(parsed: Parsed | None) -> bool:
 
 
 def _register_new(
-    session: Session,
-    rows: list[tuple[Hl7Message, Identifier]],
-    parses: Mapping[uuid.UUID, Parsed | None],
-    secret_key: str,
-    now: datetime,
+    session: Session, fresh: list[tuple[Hl7Message, Ahead]], now: datetime
 ) -> dict[uuid.UUID, NewPatient]:
     """Insert the new patients these registrations describe in bulk and mark them
     processed; returns them by message id (none if the insert failed)."""
-    built: list[tuple[Hl7Message, Parsed, MessageContext, NewPatient]] = []
-    for row, mrn in rows:
-        parsed = parses[row.id]
-        assert parsed is not None
-        ctx = MessageContext(
-            session=session, header=parsed.header, message=parsed.message, secret_key=secret_key
-        )
-        try:  # new_patient reads, so checks, the name and dates
-            built.append((row, parsed, ctx, new_patient(ctx, first(parsed.message, "PID"), mrn)))
-        except Exception:  # noqa: S112  applied alone, it fails there as it should
-            continue
-    if not built:
+    if not fresh:
         return {}
+    news = [one.new for _, one in fresh if one.new is not None]
     try:
         with session.begin_nested():
-            patients = [new.patient for *_, new in built]
-            insert_objects(session, patients + [r for *_, new in built for r in new.rows])
+            insert_objects(session, [n.patient for n in news] + [r for n in news for r in n.rows])
     except OperationalError:
         raise  # the database is down: the batch rolls back and stays stored
     except Exception as exc:
         # Only the type: exception text can quote SQL parameters, i.e. patient data.
         logger.error("hl7 bulk registration failed (%s): one at a time", type(exc).__name__)
         return {}
-    for row, parsed, ctx, new in built:
-        patient_id = new.patient.id
+    done = {}
+    for row, one in fresh:
+        assert one.new is not None
+        patient_id = one.new.patient.id
         answered = row.ack if row.ack_code == "AA" else None
         row.attempts += 1
         row.patient_ids = [str(patient_id)]
-        row.warnings = ctx.warnings or None
-        finish(row, parsed, "AA", MessageState.PROCESSED, None, None, now)
+        row.warnings = list(one.warnings) or None
+        finish(row, one.parsed, "AA", MessageState.PROCESSED, None, None, now)
         if answered is not None:
             row.ack = answered  # the AA its sender got
-    return {row.id: new for row, *_, new in built}
+        done[row.id] = one.new
+    return done

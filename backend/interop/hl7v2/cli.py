@@ -50,8 +50,9 @@ def listen(
                 "applied (default): answer once the message is in the record; every "
                 "problem, including an A40's unknown prior patient, is an AE / AR to the "
                 "sender. stored: answer AA once the raw message is stored and passed the "
-                "checks that need no database, and apply it right after, in order (a "
-                "faster ACK; a problem only the database finds lands in the error queue, "
+                "checks that need no database, and apply it right after, in order, in a "
+                "second process (a faster ACK and a higher sustained rate; a problem only "
+                "the database finds lands in the error queue, "
                 "'hl7 errors', instead of going back to the sender)."
             ),
         ),

@@ -12,11 +12,13 @@ Shutdown stops accepting, lets in-flight messages finish and be acknowledged, th
 closes.
 
 With ``ack_after="stored"`` a group only stores its messages (after the checks that
-need no database) and the same writer applies them afterwards, in arrival order and in
+need no database, done before the write transaction begins) and a second process, the
+applier (:mod:`backend.interop.hl7v2.applier`), applies them, in arrival order and in
 batches (:mod:`backend.interop.hl7v2.apply`: one patient look-up per batch, new
-patients inserted in bulk), between groups: see :class:`Listener`. Nothing
-acknowledged is lost: a stop applies everything stored before it returns, and a start
-first applies what a crash between an ACK and its apply left.
+patients inserted in bulk), on the machine's second CPU. A sender that runs more than
+``MAX_WAITING`` messages ahead of it waits for its ACKs. Nothing acknowledged is lost:
+a stop applies everything stored before it returns, and a start first applies what a
+crash between an ACK and its apply left.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,15 +37,17 @@ from sqlalchemy.orm import Session
 
 from backend.db import write_transaction
 from backend.interop.hl7v2.ack import AckError, build_ack
-from backend.interop.hl7v2.apply import apply_batch
+from backend.interop.hl7v2.applier import Applier
+from backend.interop.hl7v2.apply import apply_all
 from backend.interop.hl7v2.models import MessageState
 from backend.interop.hl7v2.parse import Hl7ContentError, parse
 from backend.interop.hl7v2.store import (
+    Incoming,
     Receipt,
     matching_together,
+    prepare,
     receive,
-    received,
-    store,
+    store_prepared,
     together_or_one_at_a_time,
 )
 
@@ -68,6 +73,13 @@ def _decode(payload: bytes) -> str:
         return payload.decode("latin-1")
 
 
+def _prepared(text: str) -> Incoming | Exception:
+    try:
+        return prepare(text)
+    except Exception as exc:  # this message's answer (AR), not the group's
+        return exc
+
+
 def _unavailable_ack(text: str) -> str:
     """AR for a message we could not store (the database is unreachable, say)."""
     try:
@@ -85,20 +97,12 @@ class _Pending:
 
 
 AckAfter = Literal["applied", "stored"]
-APPLY_BATCH = 50
-"""Stored messages applied per transaction at most: between two batches the writer
-stores and acknowledges what arrived meanwhile, so a backlog delays ACKs by one batch."""
-PAUSE = 0.05
-"""Seconds without a new message after which stored ones are applied: a sender waiting
-for its ACK sends the next within milliseconds, so a burst is acknowledged first and
-applied in batches (cheaper per message: one commit and one matcher pass for many),
-while a trickle is applied 50 ms after it arrives. At 5 ms, a sender slowed a moment
-(the GIL, a PostgreSQL commit) let a whole batch in ahead of its next ACK."""
-APPLY_EVERY = 1.0
-"""Seconds at most between two apply batches while messages keep arriving, so a
-steady feed sees its messages applied within about a second plus one batch."""
 MAX_WAITING = 1000
-"""Stored, unapplied messages at most: past it each group stored waits for a batch."""
+"""Stored, unapplied messages at most: past it the listener stores no more until the
+applier catches up, so a feed faster than the apply slows down to it instead of piling
+up (its ACKs wait)."""
+WAITING_POLL = 0.01
+"""Seconds between two looks at the applier's count while the listener holds back."""
 
 
 @dataclass
@@ -125,96 +129,71 @@ class Listener:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _queue: asyncio.Queue[_Pending | None] | None = None
     _writer: asyncio.Task[None] | None = None
-
-    def _store_one(self, session: Session, text: str) -> Receipt:
-        if self.ack_after == "stored":
-            return store(session=session, text=text)
-        return receive(session=session, text=text, secret_key=self.secret_key)
+    _applier: Applier | None = None
+    _stored: int = 0  # messages stored to be applied since start
 
     def _store_group(self, texts: list[str]) -> list[Receipt | Exception]:
         """Store messages in one transaction, each in its own savepoint; a message that
         fails gets its exception, the others are kept. If the commit fails, nothing is
         stored and every message gets the error. Their patients are matched together
         at the end; if that fails, the group is stored again matching per message."""
+        # Acknowledging stored messages, what needs no database is done first, before
+        # the write lock (on SQLite the applier process waits for it meanwhile).
+        prepared: list[str | Incoming | Exception] = [
+            _prepared(text) if self.ack_after == "stored" else text for text in texts
+        ]
         return together_or_one_at_a_time(
-            lambda together: self._store_group_once(texts, together=together)
+            lambda together: self._store_group_once(prepared, together=together)
         )
 
-    def _store_group_once(self, texts: list[str], *, together: bool) -> list[Receipt | Exception]:
+    def _store_one(self, session: Session, item: str | Incoming) -> Receipt:
+        if isinstance(item, Incoming):
+            return store_prepared(session, item)
+        return receive(session=session, text=item, secret_key=self.secret_key)
+
+    def _store_group_once(
+        self, items: list[str | Incoming | Exception], *, together: bool
+    ) -> list[Receipt | Exception]:
         results: list[Receipt | Exception] = []
         try:
             with (
+                self._writing(),
                 write_transaction(self.engine) as session,
                 matching_together(session, together=together),
             ):
-                for text in texts:
+                for item in items:
+                    if isinstance(item, Exception):
+                        results.append(item)
+                        continue
                     try:
                         with session.begin_nested():
-                            results.append(self._store_one(session, text))
+                            results.append(self._store_one(session, item))
                     except Exception as exc:  # this message's answer, not the group's
                         results.append(exc)
         except SQLAlchemyError as exc:
-            return [exc] * len(texts)
+            return [exc] * len(items)
         return results
 
-    def apply_stored(self, limit: int = APPLY_BATCH) -> int:
-        """Apply up to ``limit`` stored messages, oldest first, in one transaction (a
-        savepoint each, so a failure stays that message's), their patients matched
-        together at the end (per message if that fails); returns how many."""
-        return together_or_one_at_a_time(
-            lambda together: self._apply_stored_once(limit, together=together)
-        )
+    def _writing(self) -> contextlib.AbstractContextManager[Any]:
+        """Held while writing, to hand SQLite's lock to and from the applier."""
+        writing = self._applier.writing if self._applier is not None else None
+        return writing or nullcontext()
 
-    def _apply_stored_once(self, limit: int, *, together: bool) -> int:
-        with write_transaction(self.engine) as session:
-            # Locked (a retry may be processing one of them), and read in one query.
-            rows = received(session, limit=limit)
-            with matching_together(session, together=together):
-                # No savepoint per message here: processing has one (a failure there is
-                # the message's), and what escapes it (the database down) ends the batch.
-                apply_batch(session=session, rows=rows, secret_key=self.secret_key)
-        return len(rows)
-
-    def apply_all_stored(self) -> int:
-        """Apply every stored message (what a previous run acknowledged and left)."""
-        total = 0
-        while applied := self.apply_stored():
-            total += applied
-        return total
+    async def _hold_back(self) -> None:
+        """Wait while the applier is ``MAX_WAITING`` messages behind."""
+        # Polled: the count is the applier process's, no event of this loop can tell.
+        while self._applier is not None and self._stored - self._applier.applied >= MAX_WAITING:  # noqa: ASYNC110
+            await asyncio.sleep(WAITING_POLL)
 
     async def _write_groups(self) -> None:
-        """The one database writer: stores what arrived (its ACKs wait for that), and
-        applies stored messages a batch at a time when the feed pauses, at least every
-        ``APPLY_EVERY`` seconds, and before storing more once ``MAX_WAITING`` wait (so a
-        feed faster than the apply slows down to it instead of piling up). A None in
-        the queue asks it to apply what is left and end."""
+        """The one writer: stores what arrived (its ACKs wait for that) and nudges the
+        applier when a group left messages to apply. A None in the queue ends it."""
         assert self._queue is not None
-        loop = asyncio.get_running_loop()
-        waiting, last_apply = 0, loop.time()
         while True:
-            first: _Pending | None
-            due = waiting >= MAX_WAITING or loop.time() - last_apply >= APPLY_EVERY
-            if waiting and not due:
-                try:
-                    first = await asyncio.wait_for(self._queue.get(), PAUSE)
-                except TimeoutError:
-                    due = True
-            elif not waiting:
-                first = await self._queue.get()
-            if waiting and due:
-                try:
-                    applied = await asyncio.to_thread(self.apply_stored)
-                    waiting = max(waiting - applied, 1) if applied == APPLY_BATCH else 0
-                except Exception as exc:  # the writer must live on: it stores the ACKs
-                    # The messages stay stored: the next message stored (or the next
-                    # start) tries again; retrying at once would only delay the ACKs.
-                    logger.error("hl7 stored messages not applied: %s", type(exc).__name__)
-                    waiting = 0
-                last_apply = loop.time()
-                continue
+            first = await self._queue.get()
             if first is None:
-                await asyncio.to_thread(self.apply_all_stored)
                 return
+            await self._hold_back()
             group = [first]
             while len(group) < MAX_GROUP and not self._queue.empty():
                 item = self._queue.get_nowait()
@@ -228,14 +207,19 @@ class Listener:
                 for pending in group:
                     pending.done.cancel()
                 raise
+            to_apply = 0
             for pending, result in zip(group, results, strict=True):
+                if not isinstance(result, Exception):
+                    to_apply += result.state is MessageState.RECEIVED and not result.duplicate
                 if pending.done.done():
                     continue
                 if isinstance(result, Exception):
                     pending.done.set_exception(result)
                 else:
-                    waiting += result.state is MessageState.RECEIVED
                     pending.done.set_result(result)
+            if to_apply and self._applier is not None:
+                self._stored += to_apply
+                self._applier.nudge()
 
     def _start_writer(self) -> asyncio.Queue[_Pending | None]:
         if self._queue is None:
@@ -298,23 +282,37 @@ class Listener:
                 self._connections.discard(task)
 
     async def start(self) -> int:
-        """Apply what a previous run stored and did not apply (acknowledged, then
-        stopped), then bind and start accepting; returns the port (useful with port 0)."""
-        try:
-            left = await asyncio.to_thread(self.apply_all_stored)
-        except SQLAlchemyError as exc:
-            # The database is down: listen anyway (senders get AR until it is back);
-            # what is stored stays so, and is applied with the next message stored.
-            logger.error("hl7 stored messages not applied: %s", type(exc).__name__)
-            left = 0
-        if left:
-            logger.info("hl7: applied %d messages stored by a previous run", left)
+        """Start applying what a previous run stored and did not apply (acknowledged,
+        then stopped), then bind and start accepting; returns the port (useful with
+        port 0). Acknowledging ``stored`` messages, the applier process does that."""
+        if self.ack_after == "stored":
+            url = self.engine.url.render_as_string(hide_password=False)
+            self._applier = Applier(url=url, secret_key=self.secret_key)
+            self._applier.start()
+            # What a crash left is applied before anything new is accepted (and the
+            # process is up: a first burst is not acknowledged seconds ahead of the
+            # apply while it imports).
+            if not await asyncio.to_thread(self._applier.wait_ready):
+                logger.error("hl7 applier not up yet; messages are stored meanwhile")
+        else:
+            await self._apply_left()
         self._server = await asyncio.start_server(
             self._serve, self.host, self.port, limit=MAX_FRAME
         )
         sockets = self._server.sockets or ()
         self.port = sockets[0].getsockname()[1] if sockets else self.port
         return self.port
+
+    async def _apply_left(self) -> None:
+        try:
+            left = await asyncio.to_thread(apply_all, self.engine, secret_key=self.secret_key)
+        except SQLAlchemyError as exc:
+            # The database is down: listen anyway (senders get AR until it is back);
+            # what is stored stays so, and is applied at the next start.
+            logger.error("hl7 stored messages not applied: %s", type(exc).__name__)
+            left = 0
+        if left:
+            logger.info("hl7: applied %d messages stored by a previous run", left)
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, close idle connections, and give the ones handling a message
@@ -332,13 +330,13 @@ class Listener:
         if self._server is not None:
             await self._server.wait_closed()
         if self._writer is not None and self._queue is not None:
-            # Everything acknowledged is applied before the listener ends.
             await self._queue.put(None)
-            try:
-                await self._writer
-            except SQLAlchemyError as exc:  # left stored: the next start applies it
-                logger.error("hl7 stored messages not applied: %s", type(exc).__name__)
+            await self._writer
             self._writer, self._queue = None, None
+        if self._applier is not None:
+            # Everything acknowledged is applied before the listener ends.
+            await asyncio.to_thread(self._applier.stop)
+            self._applier = None
 
     async def serve_until(self, stop: asyncio.Event) -> None:
         await self.start()

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import hl7
+from hl7.util import unescape
 
 SUPPORTED_VERSIONS = ("2.3", "2.4", "2.5", "2.6", "2.7", "2.8")
 NULL = '""'
@@ -151,15 +152,54 @@ def get(segment: Any, field: int, rep: int = 1, comp: int = 1, sub: int = 1) -> 
     :func:`sent`'s question, and a literal ``""`` must never be stored as data."""
     if segment is None:
         return ""
-    if segment[0][0] == "MSH" and field in (3, 4, 5, 6) and comp == 1 and sub == 1:
+    if field in _HD_FIELDS and comp == 1 and sub == 1 and segment[0][0] == "MSH":
         # HD fields: keep all components ("App^1.2.3^ISO") so two systems differ.
         return field_text(segment, field)
+    text = value_at(segment, field, rep, comp, sub).strip()
+    return "" if text == NULL else text
+
+
+_HD_FIELDS = frozenset({3, 4, 5, 6})
+
+
+def value_at(segment: Any, field: int, rep: int = 1, comp: int = 1, sub: int = 1) -> str:
+    """The value at that position, unescaped (MSH-1 and MSH-2, the separators, as they
+    are), "" where there is none: what python-hl7's ``Segment.extract_field`` answers."""
+    value = _leaf(segment, field, rep, comp, sub)
+    if segment.esc in value and not (field in (1, 2) and segment[0][0] == "MSH"):
+        return str(unescape(segment, value))
+    return value
+
+
+def _leaf(segment: Any, field: int, rep: int, comp: int, sub: int) -> str:
+    """The value at field / repetition / component / subcomponent, as python-hl7's
+    ``Segment.extract_field`` finds it (a shorter path than asked for answers when the
+    rest of the path is all 1s), with "" where it would raise: the same walk without
+    its per-call bookkeeping, which cost a fifth of mapping a registration."""
+    if field >= len(segment):
+        return ""
+    value = segment[field]
+    if isinstance(value, str):
+        return value if rep == 1 and comp == 1 and sub == 1 else ""
+    if rep > len(value):
+        return ""
+    value = value[rep - 1]
+    if not isinstance(value, hl7.Repetition):
+        return value if comp == 1 and sub == 1 else ""
+    if comp > len(value):
+        return ""
+    value = value[comp - 1]
+    if not isinstance(value, hl7.Component):
+        return value if sub == 1 else ""
+    return value[sub - 1] if sub <= len(value) else ""
+
+
+def _extract(segment: Any, field: int, rep: int, comp: int, sub: int) -> str:
+    """python-hl7's own walk (:func:`_leaf` must agree with it; the tests compare)."""
     try:
-        value = segment.extract_field(1, field, rep, comp, sub)
+        return str(segment.extract_field(1, field, rep, comp, sub))
     except IndexError:
         return ""
-    text = str(value).strip()
-    return "" if text == NULL else text
 
 
 def sent(segment: Any, field: int) -> bool:
@@ -176,9 +216,17 @@ def repeats(segment: Any, field: int) -> int:
     if segment is None or field >= len(segment):
         return 0
     value = segment(field)
-    if not str(value):
+    if _blank(value):
         return 0
     return len(value) if isinstance(value, hl7.Field) and _is_repeated(value) else 1
+
+
+def _blank(value: Any) -> bool:
+    """``str(value) == ""`` without building the string: a container of two or more
+    parts holds at least a separator."""
+    if isinstance(value, str):
+        return not value
+    return not value or (len(value) == 1 and _blank(value[0]))
 
 
 def _is_repeated(value: Any) -> bool:

@@ -85,13 +85,13 @@ def _receipt(row: Hl7Message, *, duplicate: bool = False) -> Receipt:
 
 
 @dataclass(frozen=True, slots=True)
-class _Incoming:
+class Incoming:
     row: Hl7Message  # new, not in the session yet
     parsed: Parsed | None
     error: Hl7ContentError | None  # why it did not parse
 
 
-def _incoming(text: str, transport: str, now: datetime) -> _Incoming:
+def _incoming(text: str, transport: str, now: datetime) -> Incoming:
     normalized = normalize(text)
     try:
         parsed: Parsed | None = parse(normalized)
@@ -112,7 +112,7 @@ def _incoming(text: str, transport: str, now: datetime) -> _Incoming:
         received_at=now,
         raw=normalized,
     )
-    return _Incoming(row, parsed, error)
+    return Incoming(row, parsed, error)
 
 
 @functools.cache
@@ -181,7 +181,7 @@ def receive(
     return _receipt(row)
 
 
-def _answer_stored(row: Hl7Message, incoming: _Incoming, now: datetime) -> None:
+def _answer_stored(row: Hl7Message, incoming: Incoming, now: datetime) -> None:
     """The state and ACK of a message stored to be applied later: AA, or the refusal of
     the checks (as :func:`receive` would answer)."""
     parsed = incoming.parsed
@@ -207,16 +207,27 @@ def store(
     needs no database; the receipt carries the ACK: AA (what a processed message gets),
     or the AE / AR the checks found, the message then stored as failed or rejected as
     :func:`receive` would. A resend of a message waiting to be applied gets its AA again."""
+    return store_prepared(session, prepare(text, transport=transport, now=now))
+
+
+def prepare(text: str, *, transport: str = "mllp", now: datetime | None = None) -> Incoming:
+    """What :func:`store` does before it needs the database: parse, check, the row and
+    its answer (a listener does it before it takes SQLite's write lock)."""
     now = now or utcnow()
     incoming = _incoming(text, transport, now)
     _answer_stored(incoming.row, incoming, now)
-    if _insert_new(session, incoming.row):  # one INSERT, with its answer
+    return incoming
+
+
+def store_prepared(session: Session, incoming: Incoming) -> Receipt:
+    """The database half of :func:`store`: one INSERT, with its answer."""
+    if _insert_new(session, incoming.row):
         return _receipt(incoming.row)
     row = _stored_twin(session, incoming.row)
     if row.state in ANSWERED or (row.state is MessageState.RECEIVED and row.ack_code == "AA"):
         return _receipt(row, duplicate=True)
     # A failed message sent again is applied again, as receive() would process it again.
-    _answer_stored(row, incoming, now)
+    _answer_stored(row, incoming, incoming.row.received_at)
     return _receipt(row)
 
 
@@ -362,7 +373,7 @@ def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now
         raise  # the database is down: nothing is stored, the sender gets AR and resends
     except Exception as exc:  # a bug: keep the message for a retry after the fix
         # Only the type: exception text can quote SQL parameters, i.e. patient data.
-        logger.error("hl7 %s %s failed: %s", header.message_type, row.id, type(exc).__name__)
+        logger.error("hl7 %s %s failed: %s", header.message_type, row.id, repr(exc)[:3000])
         problem = Hl7ContentError("", f"internal error ({type(exc).__name__})", code="207")
         return finish(row, parsed, "AR", MessageState.FAILED, "internal_error", problem, now)
     finally:

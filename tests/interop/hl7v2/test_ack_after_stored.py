@@ -5,6 +5,7 @@ mode for wrong content; nothing acknowledged is lost across a stop or a crash.""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from backend.db import write_transaction
+from backend.interop.hl7v2 import listener as listener_module
 from backend.interop.hl7v2.handlers import CHECKS, HANDLERS
 from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
@@ -277,3 +279,66 @@ def test_messages_a_crash_left_stored_are_applied_first_on_start(feed_engine: En
             select(Admission).where(Admission.patient_id == patient.id)
         ).one()
         assert admission.status is AdmissionStatus.FINISHED
+
+
+def _processed(engine: Engine, control: str) -> None:
+    """Wait until the message is processed (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while _row(engine, control).state is not MessageState.PROCESSED:
+        assert time.monotonic() < deadline, f"{control} was never processed"
+        time.sleep(0.05)
+
+
+def test_stored_messages_are_applied_while_the_listener_runs(feed_engine: Engine) -> None:
+    """The applier process applies as messages arrive, not only at the stop; one that
+    died (killed, say) is started again by the next message stored, which it applies."""
+    tag = uuid.uuid4().hex[:8]
+
+    async def scenario() -> None:
+        listener = Listener(engine=feed_engine, secret_key=SECRET, port=0, ack_after="stored")
+        await listener.start()
+        try:
+            await _send_all(listener, [_adt("A04", f"R{tag}", f"{tag}-1", pv1=False)])
+            await asyncio.to_thread(_processed, feed_engine, f"{tag}-1")
+            assert listener._applier is not None
+            process = listener._applier._process
+            assert process is not None
+            process.kill()
+            await asyncio.to_thread(process.join)
+            await _send_all(listener, [_adt("A01", f"R{tag}", f"{tag}-2")])
+            await asyncio.to_thread(_processed, feed_engine, f"{tag}-2")
+            assert listener._applier._process is not process
+        finally:
+            await listener.stop()
+
+    in_thread(scenario)
+
+
+def test_a_sender_far_ahead_of_the_applier_is_held_back(
+    feed_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With at most one message waiting to be applied, every ACK of a burst waits for
+    the one before to be applied: nothing piles up, nothing is lost or reordered."""
+    monkeypatch.setattr(listener_module, "MAX_WAITING", 1)
+    tag = uuid.uuid4().hex[:8]
+    messages = [_adt("A04", f"H{tag}{n}", f"{tag}-{n}", pv1=False) for n in range(6)]
+    waiting_seen: list[int] = []
+
+    async def scenario() -> list[str]:
+        listener = Listener(engine=feed_engine, secret_key=SECRET, port=0, ack_after="stored")
+        await listener.start()
+        try:
+            acks = []
+            for message in messages:
+                acks += await _send_all(listener, [message])
+                assert listener._applier is not None
+                waiting_seen.append(listener._stored - listener._applier.applied)
+            return acks
+        finally:
+            await listener.stop()
+
+    acks = in_thread(scenario)
+    assert [msa(a)[1] for a in acks] == ["AA"] * 6
+    assert max(waiting_seen) <= 1
+    for n in range(6):
+        assert _row(feed_engine, f"{tag}-{n}").state is MessageState.PROCESSED

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from backend import bulk
 from backend.db import make_engine, write_transaction
 from backend.interop.hl7v2 import apply
-from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.store import receive, store
 from backend.migrations import upgrade_to_head
@@ -129,7 +128,7 @@ def test_bulk_registrations_write_what_one_at_a_time_writes(
     tag = "B" + uuid.uuid4().hex[:8]
     texts = [_a04(tag, n) for n in range(1, 6)]
     _store_all(feed_engine, texts)
-    Listener(engine=feed_engine, secret_key=SECRET, port=0).apply_all_stored()
+    apply.apply_all(feed_engine, secret_key=SECRET)
     assert len(bulk_inserts) == 1  # the five patients and their rows, in bulk
     url = fresh_database_url(feed_engine.dialect.name)
     upgrade_to_head(url)
@@ -158,7 +157,7 @@ def test_a_registration_whose_rows_fail_to_insert_fails_alone(
     texts = [_a04(tag, n, family="FAILTEST") for n in range(1, 4)]
     texts[1] = texts[1].replace(f"{tag}2^^^", f"{tag}2{'X' * 130}^^^")
     _store_all(feed_engine, texts)
-    Listener(engine=feed_engine, secret_key=SECRET, port=0).apply_all_stored()
+    apply.apply_all(feed_engine, secret_key=SECRET)
     assert len(bulk_inserts) == 1
     states = _messages(feed_engine, tag)
     assert [(s[0], s[3]) for s in states] == [
@@ -184,7 +183,7 @@ def test_messages_of_a_batch_naming_one_new_patient_apply_in_order(
     texts = [_a04(tag, 1, family="ORDERTEST"), _a04(tag, 1, event="A08", family="RENAMED")]
     texts[1] = texts[1].replace(f"{tag}-1", f"{tag}-2")
     _store_all(feed_engine, [*texts, _a04(tag, 3, family="ORDERTEST")])
-    Listener(engine=feed_engine, secret_key=SECRET, port=0).apply_all_stored()
+    apply.apply_all(feed_engine, secret_key=SECRET)
     assert bulk_inserts == [bulk_inserts[0]]  # only the third message's patient
     assert {m[0] for m in _messages(feed_engine, tag)} == {MessageState.PROCESSED}
     with Session(feed_engine) as session:
@@ -213,7 +212,7 @@ def test_a_patient_whose_message_failed_is_created_by_a_later_one(
     )
     register = _a04(tag, 1, family="MERGETEST").replace(f"{tag}-1", f"{tag}-2")
     _store_all(feed_engine, [merge, register])
-    Listener(engine=feed_engine, secret_key=SECRET, port=0).apply_all_stored()
+    apply.apply_all(feed_engine, secret_key=SECRET)
     assert bulk_inserts == []  # both name the same MRN: applied one after the other
     assert [(m[0], m[3]) for m in _messages(feed_engine, tag)] == [
         (MessageState.FAILED, "content_error"),

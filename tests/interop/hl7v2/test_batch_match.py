@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from backend.interop.hl7v2.apply import apply_all
 from backend.interop.hl7v2.cli import import_messages
-from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.store import matching_together, receive, store
 from backend.mpi.hooks import patients_changed
@@ -149,8 +149,7 @@ def test_a_failed_batch_match_applies_the_batch_one_message_at_a_time(
     with Session(feed_engine) as session, session.begin():
         for text in texts:
             assert store(session=session, text=text).ack_code == "AA"
-    listener = Listener(engine=feed_engine, secret_key=SECRET, port=0)
-    assert listener.apply_all_stored() == len(texts)
+    assert apply_all(feed_engine, secret_key=SECRET) == len(texts)
     assert calls == {"together": 1, "one": 2}
     with Session(feed_engine) as session:
         states = session.scalars(

@@ -23,9 +23,11 @@ from backend.patients.models import (
     IdentifierKind,
     Patient,
     PatientIdentifier,
+    PatientStatus,
 )
 from backend.scheduling.models import Appointment, AppointmentStatus, Encounter, EncounterStatus
 from tests.interop.hl7v2.conftest import SECRET, fixture_text
+from tests.interop.hl7v2.test_listener import adt_a04
 
 
 def feed(session: Session, text: str) -> Receipt:
@@ -289,3 +291,50 @@ def test_mdm_t02_becomes_a_clinical_note(session: Session) -> None:
     assert patient is not None
     assert patient.family_name == "Clark"
     assert uuid.UUID(str(note.id))
+
+
+def test_messages_for_a_merged_mrn_land_on_the_survivor(session: Session) -> None:
+    """One person registered twice by one facility under two MRNs: the matcher merges
+    the records. An update and an admission sent under the merged MRN then go to the
+    survivor; the update rewrites the rows that MRN sent and leaves the other MRN's
+    alone (it used to fail on a duplicate identifier and land in the error queue)."""
+    tag = uuid.uuid4().hex[:6].upper()
+    first, second = f"A{tag}", f"B{tag}"
+    feed(session, adt_a04(first, f"{tag}-1", family=f"TWICE{tag}"))
+    feed(session, adt_a04(second, f"{tag}-2", family=f"TWICE{tag}"))
+    session.expire_all()
+    records = {p.source_id: p for p in session.scalars(select(Patient).where(
+        Patient.source_id.in_([first, second])))}  # fmt: skip
+    assert sorted(p.status.value for p in records.values()) == ["active", "merged"]
+    survivor = next(p for p in records.values() if p.status is PatientStatus.ACTIVE)
+    merged = next(p for p in records.values() if p.status is PatientStatus.MERGED)
+    update = _pid_update(
+        adt_a04(merged.source_id, "x", family=f"TWICE{tag}"),
+        f"{tag}-3",
+        f11="9 POND LN^^FOWL^CA^99999",
+    )
+    feed(session, update)
+    admit = "\r".join(
+        [
+            f"MSH|^~\\&|TESTAPP|TESTFAC|P360|CLINIC|20240105101500||ADT^A01|{tag}-4|P|2.5.1",
+            "EVN|A01|20240105101500",
+            f"PID|1||{merged.source_id}^^^TESTFAC^MR||TWICE{tag}^ANNA^M||19800102|F",
+            f"PV1|1|I|WARD^1^1||||||||||||||||V{tag}|||||||||||||||||||||||||20240105|",
+        ]
+    )
+    feed(session, admit)
+    session.expire_all()
+    live = select(Address.line1, Address.source_id).where(
+        Address.patient_id == survivor.id, Address.deleted_at.is_(None)
+    )
+    assert sorted(session.execute(live).tuples()) == [
+        ("1 MAIN ST", f"{survivor.source_id}|PID-11|1"),
+        ("9 POND LN", f"{merged.source_id}|PID-11|1"),
+    ]
+    mrns = select(PatientIdentifier.value).where(
+        PatientIdentifier.patient_id == survivor.id, PatientIdentifier.deleted_at.is_(None)
+    )
+    assert sorted(str(v) for v in session.scalars(mrns)) == sorted([first, second])
+    admission = session.scalars(select(Admission).where(Admission.patient_id == survivor.id))
+    assert len(admission.all()) == 1
+    assert session.get_one(Patient, merged.id).status is PatientStatus.MERGED

@@ -218,7 +218,7 @@ def merge(ctx: MessageContext) -> list[uuid.UUID]:
     """A40: merge the MRG-1 patient into the PID patient, through the merge service."""
     prior_id = check_merge(ctx.message, ctx.header)
     survivor = patient_from_pid(ctx)
-    prior = find_patient(ctx.session, prior_id)
+    prior = find_patient(ctx.session, prior_id, follow_merges=False)
     if prior is None:
         raise Hl7ContentError("MRG-1", "the prior patient is not known here", code="204")
     if prior.id == survivor.id:

@@ -13,13 +13,14 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import inspect, select, tuple_
 from sqlalchemy.orm import Session
 
 from backend.common.mixins import utcnow
 from backend.common.types import Code
+from backend.identity.routing import resolve_survivor
 from backend.interop.hl7v2.parse import (
     Header,
     Hl7ContentError,
@@ -209,20 +210,47 @@ def read_patients(session: Session, keys: set[PatientKey]) -> dict[PatientKey, P
     return found
 
 
-def find_patient(session: Session, mrn: Identifier) -> Patient | None:
+def known_keys(session: Session, keys: set[PatientKey]) -> set[PatientKey]:
+    """Which of these MRNs name a patient held (keys only: no patient loaded)."""
+    held: set[PatientKey] = set()
+    wanted = sorted(keys)
+    for start in range(0, len(wanted), KEY_CHUNK):
+        part = wanted[start : start + KEY_CHUNK]
+        held.update(
+            (system, source_id)
+            for system, source_id in session.execute(
+                select(Patient.source_system, Patient.source_id).where(
+                    tuple_(Patient.source_system, Patient.source_id).in_(part)
+                )
+            )
+        )
+    return held
+
+
+def find_patient(
+    session: Session, mrn: Identifier, *, follow_merges: bool = True
+) -> Patient | None:
+    """The patient the MRN names: its record, or the survivor the record was merged
+    into (the matcher, staff or an A40 merged it): what the message says goes where the
+    person's record now is, as every read of a merged patient's id resolves. Without
+    ``follow_merges`` the record itself (an A40 asks about the merged one)."""
     key = patient_key(mrn)
     known: dict[PatientKey, Patient | None] = session.info.get(KNOWN_KEY, {})
+    patient: Patient | None = None
     if key in known:
         patient = known[key]
         if patient is None:
             return None
         state = inspect(patient)
-        if state.persistent or state.pending:
-            return patient
-        # Created by a message whose savepoint rolled back: ask the database.
-    return session.scalars(
-        select(Patient).where(Patient.source_system == key[0], Patient.source_id == key[1])
-    ).first()
+        if not (state.persistent or state.pending):
+            patient = None  # created by a message whose savepoint rolled back: ask
+    if patient is None:
+        patient = session.scalars(
+            select(Patient).where(Patient.source_system == key[0], Patient.source_id == key[1])
+        ).first()
+    if follow_merges and patient is not None and patient.status is PatientStatus.MERGED:
+        return session.get(Patient, resolve_survivor(session, patient.id))
+    return patient
 
 
 def remember_patient(session: Session, patient: Patient) -> None:
@@ -270,17 +298,28 @@ class NewPatient:
     loaded: Loaded  # what the matcher would read back
 
 
+class RowOwner(NamedTuple):
+    """Whose rows a message's PID writes: the patient's (the survivor, when the MRN's
+    record was merged), keyed under the MRN's source key, so the rows this source sent
+    are found again and the merged-in ones from other MRNs are left alone."""
+
+    patient: Patient
+    system: str
+    source_id: str
+
+
 def _map_pid(
     ctx: MessageContext, patient: Patient, pid: Any, mrn: Identifier, *, created: bool
 ) -> tuple[list[PatientIdentifier], list[Address], list[ContactPoint], list[EmergencyContact]]:
     """PID (and NK1) into the patient and its rows: every field for a patient this
     message creates, what the message sends for an update. The rows it wrote."""
     _demographics(patient, pid, created=created)
+    owner = RowOwner(patient, *patient_key(mrn))
     return (
-        _sync_identifiers(ctx, patient, pid, mrn, created=created),
-        _sync_addresses(ctx, patient, pid, created=created),
-        _sync_phones(ctx, patient, pid, created=created),
-        _sync_next_of_kin(ctx, patient, created=created),
+        _sync_identifiers(ctx, owner, pid, mrn, created=created),
+        _sync_addresses(ctx, owner, pid, created=created),
+        _sync_phones(ctx, owner, pid, created=created),
+        _sync_next_of_kin(ctx, owner, created=created),
     )
 
 
@@ -370,20 +409,21 @@ def _demographics(patient: Patient, pid: Any, *, created: bool) -> None:
         patient.deceased_at = None
 
 
-def _children(session: Session, model: type[T], patient: Patient, system: str) -> dict[str, T]:
+def _children(session: Session, model: type[T], owner: RowOwner) -> dict[str, T]:
     rows = session.scalars(
         select(model).where(
-            model.patient_id == patient.id,  # type: ignore[attr-defined]
-            model.source_system == system,  # type: ignore[attr-defined]
+            model.patient_id == owner.patient.id,  # type: ignore[attr-defined]
+            model.source_system == owner.system,  # type: ignore[attr-defined]
         )
     )
-    return {r.source_id: r for r in rows}  # type: ignore[attr-defined]
+    mine = owner.source_id + "|"
+    return {r.source_id: r for r in rows if r.source_id.startswith(mine)}  # type: ignore[attr-defined]
 
 
 def _sync(
     ctx: MessageContext,
     model: type[Any],
-    patient: Patient,
+    owner: RowOwner,
     prefix: str,
     wanted: list[dict[str, Any]],
     *,
@@ -398,17 +438,20 @@ def _sync(
     snapshot processing replaces repetitions only when some (or ``""``) are sent."""
     if not (created or mentioned):
         return []
-    system = patient.source_system
-    existing = {} if created else _children(ctx.session, model, patient, system)
+    system = owner.system
+    existing = {} if created else _children(ctx.session, model, owner)
     keep: set[str] = set()
     live: list[Any] = []
     for n, values in enumerate(wanted, start=1):
-        source_id = f"{patient.source_id}|{prefix}|{n}"[:128]
+        source_id = f"{owner.source_id}|{prefix}|{n}"[:128]
         keep.add(source_id)
         row = existing.get(source_id)
         if row is None:
             row = model(
-                id=uuid.uuid4(), patient_id=patient.id, source_system=system, source_id=source_id
+                id=uuid.uuid4(),
+                patient_id=owner.patient.id,
+                source_system=system,
+                source_id=source_id,
             )
             if not created:  # a new patient's rows are added (or inserted) with it
                 ctx.session.add(row)
@@ -424,7 +467,7 @@ def _sync(
 
 
 def _sync_identifiers(
-    ctx: MessageContext, patient: Patient, pid: Any, mrn: Identifier, *, created: bool
+    ctx: MessageContext, owner: RowOwner, pid: Any, mrn: Identifier, *, created: bool
 ) -> list[PatientIdentifier]:
     wanted: list[dict[str, Any]] = []
     for ident in identifiers(pid, 3) or [mrn]:
@@ -449,11 +492,11 @@ def _sync_identifiers(
              "value": ident.value[:128], "value_hash": None, "last4": None,
              "assigner": authority[:200] or None, "type_code": ident.type_code[:16] or None}
         )  # fmt: skip
-    return _sync(ctx, PatientIdentifier, patient, "PID-3", wanted, created=created)
+    return _sync(ctx, PatientIdentifier, owner, "PID-3", wanted, created=created)
 
 
 def _sync_addresses(
-    ctx: MessageContext, patient: Patient, pid: Any, *, created: bool
+    ctx: MessageContext, owner: RowOwner, pid: Any, *, created: bool
 ) -> list[Address]:
     wanted: list[dict[str, Any]] = []
     for rep in range(1, repeats(pid, 11) + 1):
@@ -469,7 +512,7 @@ def _sync_addresses(
              "district": get(pid, 11, rep, 9)[:100] or None,
              "use": _ADDRESS_USE.get(get(pid, 11, rep, 7).upper(), AddressUse.HOME)}
         )  # fmt: skip
-    return _sync(ctx, Address, patient, "PID-11", wanted, created=created, mentioned=sent(pid, 11))
+    return _sync(ctx, Address, owner, "PID-11", wanted, created=created, mentioned=sent(pid, 11))
 
 
 def e164(raw: str) -> str | None:
@@ -503,7 +546,7 @@ def _phone(pid: Any, field_no: int, rep: int) -> dict[str, Any] | None:
 
 
 def _sync_phones(
-    ctx: MessageContext, patient: Patient, pid: Any, *, created: bool
+    ctx: MessageContext, owner: RowOwner, pid: Any, *, created: bool
 ) -> list[ContactPoint]:
     wanted: list[dict[str, Any]] = []
     for field_no in (13, 14):  # PID-13 home, PID-14 business
@@ -517,11 +560,11 @@ def _sync_phones(
         row["rank"] = ranks[row["system"]]
     # PID-13 and PID-14 share one list (one prefix): either field sent replaces it.
     mentioned = sent(pid, 13) or sent(pid, 14)
-    return _sync(ctx, ContactPoint, patient, "PID-13", wanted, created=created, mentioned=mentioned)
+    return _sync(ctx, ContactPoint, owner, "PID-13", wanted, created=created, mentioned=mentioned)
 
 
 def _sync_next_of_kin(
-    ctx: MessageContext, patient: Patient, *, created: bool
+    ctx: MessageContext, owner: RowOwner, *, created: bool
 ) -> list[EmergencyContact]:
     """NK1 segments as the patient's emergency contacts (the first is the primary one):
     name, relationship (NK1-3's text, else its code) and the first phone or e-mail of
@@ -554,5 +597,5 @@ def _sync_next_of_kin(
                 row[key] = row[key] or found["value"]
         wanted.append(row)
     return _sync(
-        ctx, EmergencyContact, patient, "NK1", wanted, created=created, mentioned=bool(sent_nk1)
+        ctx, EmergencyContact, owner, "NK1", wanted, created=created, mentioned=bool(sent_nk1)
     )
