@@ -130,7 +130,6 @@ class Listener:
     _queue: asyncio.Queue[_Pending | None] | None = None
     _writer: asyncio.Task[None] | None = None
     _applier: Applier | None = None
-    _stored: int = 0  # messages stored to be applied since start
 
     def _store_group(self, texts: list[str]) -> list[Receipt | Exception]:
         """Store messages in one transaction, each in its own savepoint; a message that
@@ -182,7 +181,7 @@ class Listener:
     async def _hold_back(self) -> None:
         """Wait while the applier is ``MAX_WAITING`` messages behind."""
         # Polled: the count is the applier process's, no event of this loop can tell.
-        while self._applier is not None and self._stored - self._applier.applied >= MAX_WAITING:  # noqa: ASYNC110
+        while self._applier is not None and self._applier.waiting >= MAX_WAITING:  # noqa: ASYNC110
             await asyncio.sleep(WAITING_POLL)
 
     async def _write_groups(self) -> None:
@@ -218,8 +217,7 @@ class Listener:
                 else:
                     pending.done.set_result(result)
             if to_apply and self._applier is not None:
-                self._stored += to_apply
-                self._applier.nudge()
+                self._applier.nudge(to_apply)
 
     def _start_writer(self) -> asyncio.Queue[_Pending | None]:
         if self._queue is None:

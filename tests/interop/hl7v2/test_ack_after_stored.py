@@ -332,7 +332,7 @@ def test_a_sender_far_ahead_of_the_applier_is_held_back(
             for message in messages:
                 acks += await _send_all(listener, [message])
                 assert listener._applier is not None
-                waiting_seen.append(listener._stored - listener._applier.applied)
+                waiting_seen.append(listener._applier.waiting)
             return acks
         finally:
             await listener.stop()
