@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import multiprocessing
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -36,9 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, Table, func, insert, select
 
-from backend.db import make_engine, transaction
+from backend.db import make_engine, transaction, write_transaction
+from backend.interop.hl7v2.apply import apply_all
 from backend.interop.hl7v2.listener import END, AckAfter, Listener, frame
 from backend.interop.hl7v2.models import Hl7Message, MessageState
+from backend.interop.hl7v2.store import store
 from backend.migrations import upgrade_to_head
 from backend.patients.models import Address, ContactPoint, Patient, PatientIdentifier
 
@@ -253,23 +256,62 @@ def bulk_floor(url: str, count: int) -> float:
     return count / seconds
 
 
+PRELOAD_FROM = 10_000_000
+"""Person numbers of the preloaded patients: never those of a timed run."""
+
+
+def preload(url: str, count: int) -> None:
+    """Register ``count`` people (the same generator, other numbers) the way a feed
+    does, untimed: stored, then applied in batches and matched."""
+    engine = make_engine(url)
+    texts = [message("pre", PRELOAD_FROM + n) for n in range(count)]
+    for start in range(0, count, 500):
+        with write_transaction(engine) as session:
+            for text in texts[start : start + 500]:
+                store(session=session, text=text)
+        apply_all(engine, secret_key=SECRET)
+    engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 2, 4])
-    parser.add_argument("--database", help="a database URL (default: a new SQLite file)")
+    parser.add_argument(
+        "--database",
+        help="a database URL (default: a new SQLite file, copied fresh for every run; a "
+        "database given here holds every run's patients, one run after the other)",
+    )
     parser.add_argument(
         "--ack-after", nargs="+", choices=["applied", "stored"], default=["applied", "stored"]
     )
+    parser.add_argument(
+        "--preload",
+        type=int,
+        default=0,
+        help="patients registered before the runs (through the feed, untimed): the "
+        "matcher's work grows with the patients it compares each new one with",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.database or f"sqlite:///{tmp}/bench.db"
-        upgrade_to_head(url)
-        floor = bulk_floor(url, args.messages)
-        print(f"database: {url.split('://')[0]}   messages: {args.messages}")
+        template = args.database or f"sqlite:///{tmp}/template.db"
+        upgrade_to_head(template)
+        preload(template, args.preload)
+
+        def fresh(name: str) -> str:
+            """Every run starts from the same database (a copy of the template file)."""
+            if args.database:
+                return str(args.database)
+            shutil.copy(f"{tmp}/template.db", f"{tmp}/{name}.db")
+            return f"sqlite:///{tmp}/{name}.db"
+
+        floor = bulk_floor(fresh("floor"), args.messages)
+        print(f"database: {template.split('://')[0]}   messages: {args.messages}   "
+              f"patients before each run: {args.preload:,}")  # fmt: skip
         print(f"raw bulk insert of the same rows (floor): {floor:,.0f} messages/s")
         runs = [(mode, c) for mode in args.ack_after for c in args.connections]
         for n, (mode, connections) in enumerate(runs):
+            url = fresh(f"run{n}")
             first = n * args.messages
             rates = asyncio.run(over_mllp(url, args.messages, connections, first, mode))
             print(
