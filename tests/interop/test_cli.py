@@ -214,32 +214,10 @@ def test_hl7_listen_ack_after_stored_end_to_end(home: dict[str, str]) -> None:
     assert "ADT^A04" in waiting.stdout
     assert "CLIWAIT" in waiting.stdout  # the control id; no patient data
     assert "WAITING" not in waiting.stdout
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("P360_", "DATABASE_URL"))}
-    server = subprocess.Popen(
-        [str(BIN), "hl7", "listen", "--port", str(port), "--ack-after", "stored"],
-        env={**env, **home},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    port = _free_port()
+    server = _listen(home, port)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the listener did not start"
-                time.sleep(0.2)
-        with sock:
-            sock.sendall(frame(adt_a04("CLISENT", "CLISENT")))
-            ack = b""
-            while END not in ack:
-                ack += sock.recv(65536)
-        assert b"MSA|AA|CLISENT" in ack
+        assert b"MSA|AA|CLISENT" in _send(port, adt_a04("CLISENT", "CLISENT"))
     finally:
         server.send_signal(signal.SIGTERM)
         out, _ = server.communicate(timeout=60)
@@ -249,3 +227,73 @@ def test_hl7_listen_ack_after_stored_end_to_end(home: dict[str, str]) -> None:
     processed = run("hl7", "errors", "--state", "processed", env=home).stdout
     assert "CLIWAIT" in processed
     assert "CLISENT" in processed
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listen(home: dict[str, str], port: int) -> subprocess.Popen[str]:
+    """``hl7 listen --ack-after stored`` on ``port``, accepting connections."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("P360_", "DATABASE_URL"))}
+    server = subprocess.Popen(
+        [str(BIN), "hl7", "listen", "--port", str(port), "--ack-after", "stored"],
+        env={**env, **home},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return server
+        except OSError:
+            assert time.monotonic() < deadline, "the listener did not start"
+            time.sleep(0.2)
+
+
+def _send(port: int, message: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(frame(message))
+        ack = b""
+        while END not in ack:
+            ack += sock.recv(65536)
+    return ack
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and has not ended (a zombie nobody reaped has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_killed_listener_leaves_no_process_behind(home: dict[str, str]) -> None:
+    """``kill -9`` of ``hl7 listen --ack-after stored``: its applier process notices,
+    applies what was acknowledged, and ends; nothing is left holding the database."""
+    port = _free_port()
+    server = _listen(home, port)
+    children: list[int] = []
+    try:
+        assert b"MSA|AA|CLIKILL" in _send(port, adt_a04("CLIKILL", "CLIKILL"))
+        children = [
+            int(c)
+            for c in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+        ]
+        assert children  # the applier (and multiprocessing's resource tracker)
+        server.kill()
+        server.communicate(timeout=30)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in children):
+            assert time.monotonic() < deadline, "the applier outlived its listener"
+            time.sleep(0.1)
+    finally:
+        for pid in children:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert "CLIKILL" in run("hl7", "errors", "--state", "processed", env=home).stdout
