@@ -43,9 +43,11 @@ from backend.interop.hl7v2.handlers.common import (
     MessageContext,
     NewPatient,
     check_pid,
+    forget_children,
     known_keys,
     new_patient,
     patient_key,
+    read_children,
     read_patients,
 )
 from backend.interop.hl7v2.models import Hl7Message, MessageState
@@ -205,6 +207,7 @@ def apply_batch(
     mentions = Counter(patient_key(mrn) for a in ahead.values() for mrn in a.named)
     known = read_patients(session, set(mentions))
     session.info[KNOWN_KEY] = known
+    read_children(session, [p for p in known.values() if p is not None])
     try:
         deferred: Deferred | None = session.info.get(DEFERRED_KEY)
         done: dict[uuid.UUID, NewPatient] = {}
@@ -235,6 +238,7 @@ def apply_batch(
                 deferred.add([patient_id], [patient_id], {patient_id: new.loaded})
     finally:
         session.info.pop(KNOWN_KEY, None)
+        forget_children(session)
 
 
 def _registers(parsed: Parsed | None) -> bool:

@@ -34,7 +34,12 @@ from backend.common.errors import Conflict, NotFound
 from backend.common.mixins import utcnow
 from backend.interop.hl7v2.ack import AckError, build_ack
 from backend.interop.hl7v2.handlers import CHECKS, HANDLERS, MESSAGE_CODES
-from backend.interop.hl7v2.handlers.common import CREATED_KEY, UPSERTED_KEY, MessageContext
+from backend.interop.hl7v2.handlers.common import (
+    CREATED_KEY,
+    UPSERTED_KEY,
+    MessageContext,
+    forget_children,
+)
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import Header, Hl7ContentError, Parsed, digest, normalize, parse
 from backend.mpi.hooks import patients_changed
@@ -365,6 +370,7 @@ def _run(session: Session, row: Hl7Message, parsed: Parsed, secret_key: str, now
                     now=now,
                     created=session.info.get(CREATED_KEY),
                 )
+                forget_children(session)  # a merge may have moved rows between patients
             else:
                 created = dict(session.info.get(CREATED_KEY) or {})
     except Hl7ContentError as exc:

@@ -29,6 +29,7 @@ from backend.interop.hl7v2.handlers.common import (
     coded,
     event_time,
     find_patient,
+    forget_children,
     forget_created,
     identifiers,
     patient_from_pid,
@@ -244,4 +245,5 @@ def merge(ctx: MessageContext) -> list[uuid.UUID]:
         )
     except DomainError as exc:
         raise Hl7ContentError("MRG-1", exc.message, code="207") from None
+    forget_children(ctx.session)  # the prior patient's rows are the survivor's now
     return [survivor.id, prior.id]

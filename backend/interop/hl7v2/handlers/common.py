@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
@@ -409,15 +410,67 @@ def _demographics(patient: Patient, pid: Any, *, created: bool) -> None:
         patient.deceased_at = None
 
 
-def _children(session: Session, model: type[T], owner: RowOwner) -> dict[str, T]:
-    rows = session.scalars(
-        select(model).where(
-            model.patient_id == owner.patient.id,  # type: ignore[attr-defined]
-            model.source_system == owner.system,  # type: ignore[attr-defined]
+CHILDREN_KEY = "p360.hl7.children"
+"""session.info: while a batch of messages is applied, the PID-mapped rows of the
+patients its MRNs name (:class:`Children`)."""
+_CHILD_MODELS: tuple[type[Any], ...] = (PatientIdentifier, Address, ContactPoint, EmergencyContact)
+
+
+@dataclass
+class Children:
+    """The identifiers, addresses, contact points and emergency contacts of some
+    patients, read in one query per table for a batch: an update's look-up of the rows
+    it rewrites (three or four queries, each flushing the session first) answers from
+    here. Rows a message adds are added here too, for a later message of the batch."""
+
+    patients: set[uuid.UUID]
+    rows: dict[tuple[type[Any], uuid.UUID, str], dict[str, Any]]
+
+    def of(self, model: type[Any], owner: RowOwner) -> dict[str, Any] | None:
+        """The owner's rows of ``model``, or None when its patient was not read here."""
+        if owner.patient.id not in self.patients:
+            return None
+        held = self.rows.get((model, owner.patient.id, owner.system), {})
+        # A row added by a message whose savepoint rolled back is gone.
+        return {k: r for k, r in held.items() if inspect(r).persistent or inspect(r).pending}
+
+    def add(self, row: Any) -> None:
+        self.rows.setdefault((type(row), row.patient_id, row.source_system), {})[row.source_id] = (
+            row
         )
-    )
+
+
+def read_children(session: Session, patients: Iterable[Patient]) -> None:
+    """Read the batch's known patients' rows (:class:`Children`) into the session."""
+    ids = sorted({p.id for p in patients})
+    children = Children(set(ids), {})
+    for model in _CHILD_MODELS:
+        for start in range(0, len(ids), KEY_CHUNK):
+            for row in session.scalars(
+                select(model).where(model.patient_id.in_(ids[start : start + KEY_CHUNK]))
+            ):
+                children.add(row)
+    session.info[CHILDREN_KEY] = children
+
+
+def forget_children(session: Session) -> None:
+    """Rows were moved between patients (a merge): later look-ups ask the database."""
+    session.info.pop(CHILDREN_KEY, None)
+
+
+def _children(session: Session, model: type[T], owner: RowOwner) -> dict[str, T]:
     mine = owner.source_id + "|"
-    return {r.source_id: r for r in rows if r.source_id.startswith(mine)}  # type: ignore[attr-defined]
+    batch: Children | None = session.info.get(CHILDREN_KEY)
+    held = batch.of(model, owner) if batch is not None else None
+    if held is None:
+        rows = session.scalars(
+            select(model).where(
+                model.patient_id == owner.patient.id,  # type: ignore[attr-defined]
+                model.source_system == owner.system,  # type: ignore[attr-defined]
+            )
+        )
+        held = {r.source_id: r for r in rows}  # type: ignore[attr-defined]
+    return {source_id: r for source_id, r in held.items() if source_id.startswith(mine)}
 
 
 def _sync(
@@ -455,6 +508,9 @@ def _sync(
             )
             if not created:  # a new patient's rows are added (or inserted) with it
                 ctx.session.add(row)
+                batch: Children | None = ctx.session.info.get(CHILDREN_KEY)
+                if batch is not None:
+                    batch.add(row)
         for key, value in values.items():
             if getattr(row, key, None) != value:
                 setattr(row, key, value)
