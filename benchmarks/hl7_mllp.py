@@ -1,7 +1,7 @@
 """HL7 v2 over MLLP on loopback: messages per second, next to a raw bulk insert floor.
 
     python benchmarks/hl7_mllp.py [--messages 2000] [--connections 1 2 4]
-        [--ack-after applied stored] [--database URL]
+        [--ack-after applied stored] [--preload N] [--database postgresql://...]
 
 Each message is an ADT^A04 for a new patient (patient, MRN identifier, address, phone,
 and the stored raw message with its ACK). With ``--ack-after applied`` the listener
@@ -35,7 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, Table, func, insert, select
+from sqlalchemy import Engine, Table, func, insert, select, text
+from sqlalchemy.engine import make_url
 
 from backend.db import make_engine, transaction, write_transaction
 from backend.interop.hl7v2.apply import apply_all
@@ -256,6 +257,50 @@ def bulk_floor(url: str, count: int) -> float:
     return count / seconds
 
 
+class Copies:
+    """A template database and fresh copies of it, one per run: SQLite files copied, or
+    PostgreSQL databases created ``TEMPLATE`` it on the server given (all dropped at the
+    end)."""
+
+    def __init__(self, server: str | None, tmp: Path) -> None:
+        self.server, self.tmp, self.made = server, tmp, list[str]()
+        self.tag = uuid.uuid4().hex[:8]
+        self.template = self._create("template") if server else f"sqlite:///{tmp}/template.db"
+
+    def _admin(self) -> Engine:
+        assert self.server is not None
+        return make_engine(self.server, isolation_level="AUTOCOMMIT")
+
+    def _create(self, name: str, template: str | None = None) -> str:
+        assert self.server is not None
+        database = f"p360_bench_hl7_{self.tag}_{name}"
+        admin = self._admin()
+        with admin.connect() as conn:
+            like = f' TEMPLATE "{template}"' if template else ""
+            conn.execute(text(f'CREATE DATABASE "{database}"{like}'))
+        admin.dispose()
+        self.made.append(database)
+        return make_url(self.server).set(database=database).render_as_string(hide_password=False)
+
+    def fresh(self, name: str) -> str:
+        if self.server is None:
+            shutil.copy(self.tmp / "template.db", self.tmp / f"{name}.db")
+            return f"sqlite:///{self.tmp}/{name}.db"
+        return self._create(name, template=make_url(self.template).database)
+
+    def __enter__(self) -> Copies:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.server is None:
+            return
+        admin = self._admin()
+        with admin.connect() as conn:
+            for database in reversed(self.made):
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+
+
 PRELOAD_FROM = 10_000_000
 """Person numbers of the preloaded patients: never those of a timed run."""
 
@@ -279,8 +324,8 @@ def main() -> None:
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument(
         "--database",
-        help="a database URL (default: a new SQLite file, copied fresh for every run; a "
-        "database given here holds every run's patients, one run after the other)",
+        help="a PostgreSQL server URL (user with CREATE DATABASE; default: SQLite files). "
+        "Either way every run gets a fresh copy of one database made for the benchmark",
     )
     parser.add_argument(
         "--ack-after", nargs="+", choices=["applied", "stored"], default=["applied", "stored"]
@@ -293,18 +338,11 @@ def main() -> None:
         "matcher's work grows with the patients it compares each new one with",
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        template = args.database or f"sqlite:///{tmp}/template.db"
+    with tempfile.TemporaryDirectory() as tmp, Copies(args.database, Path(tmp)) as copies:
+        template = copies.template
         upgrade_to_head(template)
         preload(template, args.preload)
-
-        def fresh(name: str) -> str:
-            """Every run starts from the same database (a copy of the template file)."""
-            if args.database:
-                return str(args.database)
-            shutil.copy(f"{tmp}/template.db", f"{tmp}/{name}.db")
-            return f"sqlite:///{tmp}/{name}.db"
-
+        fresh = copies.fresh
         floor = bulk_floor(fresh("floor"), args.messages)
         print(f"database: {template.split('://')[0]}   messages: {args.messages}   "
               f"patients before each run: {args.preload:,}")  # fmt: skip
