@@ -160,27 +160,59 @@ def pair_of(a: uuid.UUID, b: uuid.UUID) -> Pair:
 
 def links_for_pairs(session: Session, pairs: Iterable[Pair]) -> dict[Pair, list[IdentityLink]]:
     """The links that matter to the matcher (open or confirmed suggestions, decisions)
-    between the two patients of each pair, in either order."""
+    between the two patients of each pair, in either order.
+
+    First which links those are (ids, patients, kind and status: plain columns), then
+    only those as objects. A batch's candidates hold some five suggestions each with
+    one another, none of them a pair scored now; loading them all as objects (evidence
+    and all) cost more than the rest of the look-up."""
     wanted = {pair_of(a, b) for a, b in pairs}
     found: dict[Pair, list[IdentityLink]] = {p: [] for p in wanted}
     ids = sorted({i for p in wanted for i in p})
     # Both patients of a wanted pair are in ``ids``, so whichever is stored as patient_a
-    # is found by this side alone; the other side is checked here, not in an IN list of
-    # thousands of parameters (slow to send and to plan).
+    # is found by this side alone. When the ids fit in one IN list, the other side is
+    # asked for too; more ids than that, it is checked here, not in an IN list of
+    # thousands of parameters (slow to send and to plan). Kind and status are checked
+    # here too: on SQLite, asking for them made the status index (the whole table's
+    # open suggestions) the look-up's path instead of the patients'.
+    both = len(ids) <= CHUNK
+    matter: list[uuid.UUID] = []
     for start in range(0, len(ids), CHUNK):
         part = ids[start : start + CHUNK]
-        links = session.execute(
-            select(IdentityLink).where(
-                IdentityLink.patient_a_id.in_(part),
-                IdentityLink.kind.in_([LinkKind.POSSIBLE_DUPLICATE, LinkKind.NOT_DUPLICATE]),
-                IdentityLink.status.in_([LinkStatus.OPEN, LinkStatus.CONFIRMED]),
-            )
-        ).scalars()
-        for link in links:
-            key = pair_of(link.patient_a_id, link.patient_b_id)
-            if key in found:
-                found[key].append(link)
+        params = {"ids": part, "others": part} if both else {"ids": part}
+        for link_id, a, b, kind, status in session.execute(_link_pairs_query(both), params):
+            if kind in _MATTER_KINDS and status in _MATTER_STATUSES and pair_of(a, b) in found:
+                matter.append(link_id)
+    for start in range(0, len(matter), CHUNK):
+        part = matter[start : start + CHUNK]
+        for link in session.execute(_LINKS_BY_ID, {"ids": part}).scalars():
+            found[pair_of(link.patient_a_id, link.patient_b_id)].append(link)
     return found
+
+
+_MATTER_KINDS = frozenset({LinkKind.POSSIBLE_DUPLICATE, LinkKind.NOT_DUPLICATE})
+_MATTER_STATUSES = frozenset({LinkStatus.OPEN, LinkStatus.CONFIRMED})
+_LINKS_BY_ID = (
+    select(IdentityLink)
+    .where(IdentityLink.id.in_(bindparam("ids", expanding=True)))
+    .order_by(IdentityLink.id)
+)
+
+
+@functools.cache
+def _link_pairs_query(both_sides: bool) -> Any:
+    """Built once, as :func:`_candidate_query`: the links with patient_a in ``ids``
+    (and, ``both_sides``, patient_b in ``others``)."""
+    query = select(
+        IdentityLink.id,
+        IdentityLink.patient_a_id,
+        IdentityLink.patient_b_id,
+        IdentityLink.kind,
+        IdentityLink.status,
+    ).where(IdentityLink.patient_a_id.in_(bindparam("ids", expanding=True)))
+    if both_sides:
+        query = query.where(IdentityLink.patient_b_id.in_(bindparam("others", expanding=True)))
+    return query
 
 
 def evidence_of(result: scoring.MatchScore) -> dict[str, object]:

@@ -12,8 +12,8 @@ from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStat
 from backend.identity.review import mark_not_duplicate
 from backend.identity.unmerge import unmerge_patients
 from backend.mpi.hooks import patients_changed
-from backend.mpi.keys import PatientMatchKey
-from backend.mpi.matcher import candidates
+from backend.mpi.keys import CHUNK, PatientMatchKey
+from backend.mpi.matcher import candidates, links_for_pairs, pair_of
 from backend.mpi.model import default_model
 from backend.mpi.normalize import MAX_BLOCK
 from backend.mpi.records import from_patients
@@ -352,3 +352,27 @@ def test_a_not_duplicate_decision_reopens_after_a_merge_even_with_nothing_new(
     assert from_patients(session, [ada])[ada].record == before
     assert open_count(session, ada, ife) == 1
     assert _candidate_lookups(seen) == 2  # the decision is an open question: look again
+
+
+def test_links_for_pairs_reads_only_the_links_of_the_pairs_asked_about(session: Session) -> None:
+    family = surname()
+    p1, p2, p3, p4 = (patient(session, given=g, family=family) for g in ("Al", "Bo", "Cy", "Di"))
+
+    def link(a: uuid.UUID, b: uuid.UUID, kind: LinkKind, status: LinkStatus) -> IdentityLink:
+        row = IdentityLink(patient_a_id=a, patient_b_id=b, kind=kind, status=status)
+        session.add(row)
+        return row
+
+    suggested = link(p1, p2, LinkKind.POSSIBLE_DUPLICATE, LinkStatus.OPEN)
+    decided = link(p3, p1, LinkKind.NOT_DUPLICATE, LinkStatus.CONFIRMED)  # stored b-a
+    link(p1, p4, LinkKind.POSSIBLE_DUPLICATE, LinkStatus.REJECTED)  # withdrawn: no matter
+    link(p2, p3, LinkKind.POSSIBLE_DUPLICATE, LinkStatus.OPEN)  # a pair not asked about
+    session.flush()
+    asked = [(p1, p2), (p1, p3), (p4, p1)]
+    expected = {pair_of(p1, p2): [suggested], pair_of(p1, p3): [decided], pair_of(p1, p4): []}
+    assert links_for_pairs(session, asked) == expected
+    # More patients than one IN list holds: the other side is checked in Python.
+    strangers = [(p1, uuid.uuid4()) for _ in range(CHUNK)]
+    found = links_for_pairs(session, asked + strangers)
+    assert {pair: found[pair] for pair in expected} == expected
+    assert not any(found[pair_of(*pair)] for pair in strangers)
