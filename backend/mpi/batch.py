@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.access.policy import CompiledPolicy
@@ -24,6 +24,7 @@ from backend.mpi.matcher import (
     MatchSummary,
     Pair,
     key_holders,
+    key_parameters,
     match_patient,
     merge_and_look_again,
     pair_of,
@@ -34,7 +35,8 @@ from backend.mpi.normalize import MAX_BLOCK
 from backend.mpi.records import Loaded, from_patients, sync_loaded
 
 KEY_CHUNK = 400
-"""(kind, value) pairs per look-up of :func:`shared_keys` (two parameters each)."""
+"""(kind, value) pairs per look-up of :func:`shared_keys` (two parameters each, three on
+SQLite: :func:`~backend.mpi.matcher.key_parameters`)."""
 
 
 def shared_keys(
@@ -44,15 +46,9 @@ def shared_keys(
     ``MAX_BLOCK`` patients) and how many: one look-up for many patients' keys."""
     wanted = sorted({k for found in keys.values() for k in found})
     holders: dict[Key, list[uuid.UUID]] = {}
-    by_columns = session.get_bind().dialect.name == "sqlite"
     for start in range(0, len(wanted), KEY_CHUNK):
-        part = wanted[start : start + KEY_CHUNK]
-        params: dict[str, Any] = {"wanted": part}
-        if by_columns:
-            params = {"kinds": sorted({kind for kind, _ in part}), "values": [v for _, v in part]}
-        for pid, kind, value in session.execute(_holders_query(by_columns), params):
-            # By columns, a stored key may pair a wanted kind with another kind's value:
-            # nobody's own key, so never looked up below (and counted in a group of its own).
+        narrowed, params = key_parameters(session, wanted[start : start + KEY_CHUNK])
+        for pid, kind, value in session.execute(_holders_query(narrowed), params):
             holders.setdefault((kind, value), []).append(pid)
     shared: dict[uuid.UUID, dict[uuid.UUID, int]] = {}
     for patient_id, own in keys.items():
@@ -66,32 +62,10 @@ def shared_keys(
 
 
 @functools.cache
-def _holders_query(by_columns: bool) -> Any:
+def _holders_query(narrowed: bool) -> Any:
     """Holders of the ``wanted`` keys, a key held by more than MAX_BLOCK patients left
-    out (as the candidate query leaves it out) without sending its holders here.
-
-    ``by_columns`` (SQLite): the keys as ``kinds`` and ``values``, two plain IN lists.
-    SQLite answers ``(kind, value) IN (VALUES ...)`` by scanning every key of every
-    patient (about 20 ms a batch at 10,000 patients, growing with them), and the two
-    lists by index look-ups (kinds times values of them, 5 ms)."""
-    if not by_columns:
-        hits = key_holders(PatientMatchKey.kind, PatientMatchKey.value)
-    else:
-        hits = (
-            select(
-                PatientMatchKey.patient_id,
-                PatientMatchKey.kind,
-                PatientMatchKey.value,
-                func.count()
-                .over(partition_by=(PatientMatchKey.kind, PatientMatchKey.value))
-                .label("holders"),
-            )
-            .where(
-                PatientMatchKey.kind.in_(bindparam("kinds", expanding=True)),
-                PatientMatchKey.value.in_(bindparam("values", expanding=True)),
-            )
-            .subquery()
-        )
+    out (as the candidate query leaves it out) without sending its holders here."""
+    hits = key_holders(PatientMatchKey.kind, PatientMatchKey.value, narrowed=narrowed)
     return select(hits.c.patient_id, hits.c.kind, hits.c.value).where(hits.c.holders <= MAX_BLOCK)
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStatus
 from backend.identity.review import mark_not_duplicate
 from backend.identity.unmerge import unmerge_patients
+from backend.mpi.batch import shared_keys
 from backend.mpi.hooks import patients_changed
 from backend.mpi.keys import CHUNK, PatientMatchKey
 from backend.mpi.matcher import candidates, links_for_pairs, pair_of
@@ -376,3 +379,39 @@ def test_links_for_pairs_reads_only_the_links_of_the_pairs_asked_about(session: 
     found = links_for_pairs(session, asked + strangers)
     assert {pair: found[pair] for pair in expected} == expected
     assert not any(found[pair_of(*pair)] for pair in strangers)
+
+
+def test_key_look_ups_search_the_key_index_on_sqlite(session: Session) -> None:
+    """SQLite scanned every patient's keys for a row-value IN: a look-up's cost grew
+    with the patients held. The candidate and the batch look-ups must search the index.
+    (PostgreSQL's plan depends on its statistics, which a test database does not have.)"""
+    bind = session.connection()
+    if bind.dialect.name != "sqlite":
+        pytest.skip("a plan without statistics is SQLite's alone")
+    first = patient(session, given="Al", family=surname(), phone="+13125550177")
+    match(session, first)
+    keys = sorted(from_patients(session, [first])[first].keys)
+    seen: list[tuple[str, Any]] = []
+
+    def log(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "patient_match_key" in statement and "holders" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(bind, "before_cursor_execute", log)
+    try:
+        candidates(session, uuid.uuid4(), keys)
+        shared_keys(session, {uuid.uuid4(): frozenset(keys)})
+    finally:
+        event.remove(bind, "before_cursor_execute", log)
+    assert len(seen) == 2
+    for statement, parameters in seen:
+        plan = [
+            row[-1] for row in bind.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        ]
+        assert any(
+            step.startswith(
+                "SEARCH patient_match_key USING COVERING INDEX ix_patient_match_key_lookup"
+            )
+            for step in plan
+        ), plan
+        assert not any(step.startswith("SCAN patient_match_key") for step in plan), plan
