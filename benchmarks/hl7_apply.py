@@ -1,12 +1,14 @@
 """CPU per message of applying stored HL7 v2 messages, without sockets or senders.
 
     python benchmarks/hl7_apply.py [--messages 200] [--rounds 3] [--database URL]
-        [--profile]
+        [--preload N] [--profile]
 
 Each round stores ``--messages`` ADT^A04s for distinct new people (the messages of
 ``hl7_mllp.py``) with the listener's own group writer, then times the listener's
 apply (batches of 50, matched together) until nothing is left: CPU (process time) and
-wall per message. ``--profile`` prints a cProfile of the last round's apply.
+wall per message. ``--preload N`` first registers N people through the feed, untimed
+(the matcher's work grows with the patients each new one is compared with).
+``--profile`` prints a cProfile of the last round's apply.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hl7_mllp import SECRET, message  # the same messages, next to this script
+from hl7_mllp import SECRET, message, preload  # the same messages, next to this script
 
 from backend.db import make_engine
 from backend.interop.hl7v2.apply import apply_all
@@ -35,11 +37,14 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", help="a database URL (default: a new SQLite file)")
+    parser.add_argument("--preload", type=int, default=0, help="people registered first")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database or f"sqlite:///{tmp}/apply.db"
         upgrade_to_head(url)
+        if args.preload:
+            preload(url, args.preload)
         engine = make_engine(url)
         listener = Listener(engine=engine, secret_key=SECRET, ack_after="stored")
         profile = cProfile.Profile()
