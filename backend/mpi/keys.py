@@ -137,14 +137,13 @@ def sync_keys(
         for pid in ids
         for kind, value in keys[pid] - stored[pid]
     ]
+    narrowed = session.get_bind().dialect.name == "sqlite"
     for start in range(0, len(removed), CHUNK):
-        session.execute(
-            delete(PatientMatchKey).where(
-                tuple_(PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value).in_(
-                    removed[start : start + CHUNK]
-                )
-            )
-        )
+        part = removed[start : start + CHUNK]
+        which: dict[str, Any] = {"keys": part}
+        if narrowed:
+            which["ids"] = sorted({pid for pid, _, _ in part})
+        session.execute(_delete_keys_query(narrowed), which)
     # COPY on PostgreSQL: psycopg sends an executemany row by row, and the scan adds
     # some eight keys for each of its patients.
     if added:
@@ -184,6 +183,23 @@ def _stored_query(by_range: bool) -> Any:
         keys.where(of(PatientMatchKey.patient_id)),
         states.where(of(PatientMatchState.patient_id)),
     )
+
+
+@functools.cache
+def _delete_keys_query(narrowed: bool) -> Any:
+    """Delete the ``keys`` rows ((patient, kind, value) triples). ``narrowed`` (SQLite)
+    names their patients too (``ids``): SQLite answers the row-value IN alone by
+    scanning every key of every patient (10 ms at 10,000 patients, growing with them),
+    and the patients' ids by the primary key; the row-value IN still says which rows.
+    PostgreSQL plans the row-value IN as index look-ups. Built once, as _stored_query."""
+    where = [
+        tuple_(PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value).in_(
+            bindparam("keys", expanding=True)
+        )
+    ]
+    if narrowed:
+        where.append(PatientMatchKey.patient_id.in_(bindparam("ids", expanding=True)))
+    return delete(PatientMatchKey).where(*where)
 
 
 # Built once, as _stored_query.
