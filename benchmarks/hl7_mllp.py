@@ -301,8 +301,9 @@ class Copies:
         admin.dispose()
 
 
-PRELOAD_FROM = 10_000_000
-"""Person numbers of the preloaded patients: never those of a timed run."""
+PRELOAD_FROM = 5_000_000
+"""Person numbers of the preloaded patients: never those of a timed run, nor sharing a
+phone number with one (10,000,000 + n had person n's number)."""
 
 
 def preload(url: str, count: int) -> None:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import gc
 import logging
 import multiprocessing
 import os
@@ -198,6 +199,11 @@ def serve(url: str, secret_key: str, shared: Shared) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = make_engine(url)
     writing = WriterLock(shared.lock_path) if shared.lock_path else None
+    # What the imports built lives as long as the process: out of the collector's way,
+    # its full collections walked about 234,000 objects a few times a batch (0.6 ms of
+    # CPU a message, 0.1 after).
+    gc.collect()
+    gc.freeze()
     try:
         left = _apply(engine, secret_key, shared, writing, every=True, counted=False)
         if left:

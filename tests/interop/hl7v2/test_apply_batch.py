@@ -10,12 +10,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from backend import bulk
 from backend.db import make_engine, write_transaction
 from backend.interop.hl7v2 import apply
+from backend.interop.hl7v2.handlers.common import known_keys, read_patients
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.store import receive, store
 from backend.migrations import upgrade_to_head
@@ -274,3 +275,38 @@ def test_batch_updates_write_what_one_at_a_time_writes(
     finally:
         batch.dispose()
         single.dispose()
+
+
+def test_mrn_look_ups_search_the_patient_index_on_sqlite(
+    fresh_database_url: Callable[[str], str],
+) -> None:
+    """A batch's MRN look-ups (known_keys, read_patients) must search the patients'
+    (source_system, source_id) index: SQLite scanned it whole for a row-value IN, a cost
+    that grew with the patients held. SQLite only (PostgreSQL plans by statistics)."""
+    url = fresh_database_url("sqlite")
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    seen: list[tuple[str, Any]] = []
+
+    def log(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
+        if "FROM patient" in statement and "source_id IN" in statement:
+            seen.append((statement, parameters))
+
+    keys = {("hl7v2:TESTFAC", "M1"), ("hl7v2:TESTFAC", "M2"), ("hl7v2:OTHER", "M1")}
+    try:
+        with Session(engine) as session:
+            bind = session.connection()
+            event.listen(bind, "before_cursor_execute", log)
+            assert known_keys(session, keys) == set()
+            assert read_patients(session, keys) == dict.fromkeys(keys)
+            event.remove(bind, "before_cursor_execute", log)
+            assert len(seen) == 2
+            for statement, parameters in seen:
+                plan = [
+                    row[-1]
+                    for row in bind.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                ]
+                assert any(step.startswith("SEARCH patient USING") for step in plan), plan
+                assert not any(step.startswith("SCAN patient") for step in plan), plan
+    finally:
+        engine.dispose()

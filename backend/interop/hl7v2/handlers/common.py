@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import inspect, select, tuple_
+from sqlalchemy import ColumnElement, and_, inspect, select, tuple_
 from sqlalchemy.orm import Session
 
 from backend.common.mixins import utcnow
@@ -197,6 +197,20 @@ def patient_key(mrn: Identifier) -> PatientKey:
     return system_name(mrn.authority), mrn.value[:128]
 
 
+def _named_by(session: Session, keys: list[PatientKey]) -> ColumnElement[bool]:
+    """Patients whose (source_system, source_id) is one of ``keys``. SQLite answers a
+    row-value IN by scanning the whole unique index (1.5 ms a batch at 11,000 patients,
+    growing with them); two plain IN lists first narrow it to index searches there, and
+    the row-value IN stays as the exact filter. PostgreSQL plans the row-value IN alone
+    as index look-ups."""
+    exact = tuple_(Patient.source_system, Patient.source_id).in_(keys)
+    if session.get_bind().dialect.name != "sqlite":
+        return exact
+    systems = sorted({system for system, _ in keys})
+    source_ids = sorted({source_id for _, source_id in keys})
+    return and_(Patient.source_system.in_(systems), Patient.source_id.in_(source_ids), exact)
+
+
 def read_patients(session: Session, keys: set[PatientKey]) -> dict[PatientKey, Patient | None]:
     """The patients these MRNs name, in one query (per chunk), None for those not held:
     what :func:`find_patient` answers from while a batch is applied."""
@@ -204,9 +218,7 @@ def read_patients(session: Session, keys: set[PatientKey]) -> dict[PatientKey, P
     wanted = sorted(keys)
     for start in range(0, len(wanted), KEY_CHUNK):
         part = wanted[start : start + KEY_CHUNK]
-        for patient in session.scalars(
-            select(Patient).where(tuple_(Patient.source_system, Patient.source_id).in_(part))
-        ):
+        for patient in session.scalars(select(Patient).where(_named_by(session, part))):
             found[(patient.source_system, patient.source_id)] = patient
     return found
 
@@ -220,9 +232,7 @@ def known_keys(session: Session, keys: set[PatientKey]) -> set[PatientKey]:
         held.update(
             (system, source_id)
             for system, source_id in session.execute(
-                select(Patient.source_system, Patient.source_id).where(
-                    tuple_(Patient.source_system, Patient.source_id).in_(part)
-                )
+                select(Patient.source_system, Patient.source_id).where(_named_by(session, part))
             )
         )
     return held
