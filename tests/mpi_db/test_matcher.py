@@ -149,9 +149,9 @@ def test_matching_twice_changes_nothing(session: Session) -> None:
     assert set(session.execute(select(PatientMatchKey.__table__)).all()) == keys_before
 
 
-def test_not_duplicate_stays_quiet_until_matching_data_change(session: Session) -> None:
+def _called_not_duplicates(session: Session, ada: uuid.UUID, ife: uuid.UUID) -> None:
+    """Both matched (one open suggestion), then staff decide they are two people."""
     world = clinic(session)
-    ada, ife = _twins(session)
     session.add_all([CareTeamPatient(care_team_id=world.team, patient_id=p) for p in (ada, ife)])
     session.flush()
     match(session, ada)
@@ -166,6 +166,12 @@ def test_not_duplicate_stays_quiet_until_matching_data_change(session: Session) 
         reason="twin sisters, checked at the desk",
         now=NOW + timedelta(minutes=1),
     )
+    assert open_count(session, ada, ife) == 0
+
+
+def test_not_duplicate_stays_quiet_until_matching_data_change(session: Session) -> None:
+    ada, ife = _twins(session)
+    _called_not_duplicates(session, ada, ife)
     later = NOW + timedelta(minutes=5)
     quiet = match(session, ife, later)
     assert (quiet.skipped_not_duplicate, quiet.review, quiet.pairs_compared) == (1, 0, 0)
@@ -325,7 +331,6 @@ def test_a_not_duplicate_decision_reopens_after_a_merge_even_with_nothing_new(
     """A merge changes the survivor's fingerprint (its phone twice now): twins staff
     called "not a duplicate" are scored again for review in the survivor's second look,
     as on any change of matching data, though its match record did not change."""
-    world = clinic(session)
     shared: Shared = {
         "family": surname(),
         "birth": date(2001, 5, 9),
@@ -335,20 +340,7 @@ def test_a_not_duplicate_decision_reopens_after_a_merge_even_with_nothing_new(
     }
     ada = patient(session, given="Ada", recorded_at=NOW - timedelta(days=9), **shared)
     ife = patient(session, given="Ife", recorded_at=NOW - timedelta(days=8), **shared)
-    session.add_all([CareTeamPatient(care_team_id=world.team, patient_id=p) for p in (ada, ife)])
-    session.flush()
-    match(session, ada)
-    match(session, ife)
-    mark_not_duplicate(
-        session=session,
-        principal=world.principal("care_coordinator"),
-        policy=policy(),
-        patient_a_id=ada,
-        patient_b_id=ife,
-        reason="twin sisters, checked at the desk",
-        now=NOW + timedelta(minutes=1),
-    )
-    assert open_count(session, ada, ife) == 0
+    _called_not_duplicates(session, ada, ife)
     again = patient(session, given="Ada", **shared)
     before = from_patients(session, [ada])[ada].record
     with statements(session) as seen:

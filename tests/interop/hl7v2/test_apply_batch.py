@@ -6,7 +6,7 @@ still apply one after the other."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -119,10 +119,41 @@ def bulk_inserts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
+@pytest.fixture
+def new_engine(fresh_database_url: Callable[[str], str]) -> Iterator[Callable[[str], Engine]]:
+    """Migrated databases of their own on the backend asked for, disposed after."""
+    made: list[Engine] = []
+
+    def make(backend: str) -> Engine:
+        url = fresh_database_url(backend)
+        upgrade_to_head(url)
+        made.append(make_engine(url))
+        return made[-1]
+
+    yield make
+    for engine in made:
+        engine.dispose()
+
+
+def _one_at_a_time(engine: Engine, texts: list[str]) -> None:
+    """Each message received and processed in a transaction of its own (applied mode)."""
+    for text in texts:
+        with write_transaction(engine) as session:
+            receive(session=session, text=text, secret_key=SECRET)
+
+
+def _written_alike(batch: Engine, single: Engine, tag: str) -> list[dict[str, Any]]:
+    """What the batch path wrote, once checked equal to what one at a time wrote."""
+    assert _messages(batch, tag) == _messages(single, tag)
+    assert {m[0] for m in _messages(batch, tag)} == {MessageState.PROCESSED}
+    with Session(batch) as batch_session, Session(single) as single_session:
+        written = _snapshot(batch_session, tag)
+        assert written == _snapshot(single_session, tag)
+    return written
+
+
 def test_bulk_registrations_write_what_one_at_a_time_writes(
-    feed_engine: Engine,
-    bulk_inserts: list[int],
-    fresh_database_url: Callable[[str], str],
+    feed_engine: Engine, bulk_inserts: list[int], new_engine: Callable[[str], Engine]
 ) -> None:
     """The same registrations, inserted in bulk here and mapped one message at a time
     through the ORM (applied mode) in a database of their own (else the matcher would
@@ -132,21 +163,9 @@ def test_bulk_registrations_write_what_one_at_a_time_writes(
     _store_all(feed_engine, texts)
     apply.apply_all(feed_engine, secret_key=SECRET)
     assert len(bulk_inserts) == 1  # the five patients and their rows, in bulk
-    url = fresh_database_url(feed_engine.dialect.name)
-    upgrade_to_head(url)
-    single = make_engine(url)
-    try:
-        for text in texts:
-            with write_transaction(single) as session:
-                receive(session=session, text=text, secret_key=SECRET)
-        assert _messages(feed_engine, tag) == _messages(single, tag)
-        assert {m[0] for m in _messages(feed_engine, tag)} == {MessageState.PROCESSED}
-        with Session(feed_engine) as bulk_session, Session(single) as single_session:
-            written = _snapshot(bulk_session, tag)
-            assert len(written) == 5
-            assert written == _snapshot(single_session, tag)
-    finally:
-        single.dispose()
+    single = new_engine(feed_engine.dialect.name)
+    _one_at_a_time(single, texts)
+    assert len(_written_alike(feed_engine, single, tag)) == 5
 
 
 def test_a_registration_whose_rows_fail_to_insert_fails_alone(
@@ -239,7 +258,7 @@ def _update(text: str, control: str, address: str, *, keep_contacts: bool = Fals
 
 
 def test_batch_updates_write_what_one_at_a_time_writes(
-    feed_engine: Engine, fresh_database_url: Callable[[str], str]
+    feed_engine: Engine, new_engine: Callable[[str], Engine]
 ) -> None:
     """Updates of known patients in one batch (their rows read once for the batch): the
     same rows as one message at a time, including a patient updated twice in the batch
@@ -254,38 +273,23 @@ def test_batch_updates_write_what_one_at_a_time_writes(
         _update(registrations[0], f"{tag}-u3", three.replace("NEW", "NEWER")),
         _update(registrations[2], f"{tag}-u4", "9 SOLO ST^^D^IL^62704", keep_contacts=True),
     ]
-    batch_url, single_url = (fresh_database_url(feed_engine.dialect.name) for _ in "ab")
-    upgrade_to_head(batch_url)
-    upgrade_to_head(single_url)
-    batch, single = make_engine(batch_url), make_engine(single_url)
-    try:
-        _store_all(batch, registrations)
-        apply.apply_all(batch, secret_key=SECRET)
-        _store_all(batch, updates)
-        assert apply.apply_all(batch, secret_key=SECRET) == len(updates)
-        for text in registrations + updates:
-            with write_transaction(single) as session:
-                receive(session=session, text=text, secret_key=SECRET)
-        assert _messages(batch, tag) == _messages(single, tag)
-        assert {m[0] for m in _messages(batch, tag)} == {MessageState.PROCESSED}
-        with Session(batch) as batch_session, Session(single) as single_session:
-            written = _snapshot(batch_session, tag)
-            assert [len(p["Address"]) for p in written] == [3, 2, 2, 2]
-            assert written == _snapshot(single_session, tag)
-    finally:
-        batch.dispose()
-        single.dispose()
+    batch, single = new_engine(feed_engine.dialect.name), new_engine(feed_engine.dialect.name)
+    _store_all(batch, registrations)
+    apply.apply_all(batch, secret_key=SECRET)
+    _store_all(batch, updates)
+    assert apply.apply_all(batch, secret_key=SECRET) == len(updates)
+    _one_at_a_time(single, registrations + updates)
+    written = _written_alike(batch, single, tag)
+    assert [len(p["Address"]) for p in written] == [3, 2, 2, 2]
 
 
 def test_mrn_look_ups_search_the_patient_index_on_sqlite(
-    fresh_database_url: Callable[[str], str],
+    new_engine: Callable[[str], Engine],
 ) -> None:
     """A batch's MRN look-ups (known_keys, read_patients) must search the patients'
     (source_system, source_id) index: SQLite scanned it whole for a row-value IN, a cost
     that grew with the patients held. SQLite only (PostgreSQL plans by statistics)."""
-    url = fresh_database_url("sqlite")
-    upgrade_to_head(url)
-    engine = make_engine(url)
+    engine = new_engine("sqlite")
     seen: list[tuple[str, Any]] = []
 
     def log(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any) -> None:
@@ -293,20 +297,17 @@ def test_mrn_look_ups_search_the_patient_index_on_sqlite(
             seen.append((statement, parameters))
 
     keys = {("hl7v2:TESTFAC", "M1"), ("hl7v2:TESTFAC", "M2"), ("hl7v2:OTHER", "M1")}
-    try:
-        with Session(engine) as session:
-            bind = session.connection()
-            event.listen(bind, "before_cursor_execute", log)
-            assert known_keys(session, keys) == set()
-            assert read_patients(session, keys) == dict.fromkeys(keys)
-            event.remove(bind, "before_cursor_execute", log)
-            assert len(seen) == 2
-            for statement, parameters in seen:
-                plan = [
-                    row[-1]
-                    for row in bind.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
-                ]
-                assert any(step.startswith("SEARCH patient USING") for step in plan), plan
-                assert not any(step.startswith("SCAN patient") for step in plan), plan
-    finally:
-        engine.dispose()
+    with Session(engine) as session:
+        bind = session.connection()
+        event.listen(bind, "before_cursor_execute", log)
+        assert known_keys(session, keys) == set()
+        assert read_patients(session, keys) == dict.fromkeys(keys)
+        event.remove(bind, "before_cursor_execute", log)
+        assert len(seen) == 2
+        for statement, parameters in seen:
+            plan = [
+                row[-1]
+                for row in bind.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            ]
+            assert any(step.startswith("SEARCH patient USING") for step in plan), plan
+            assert not any(step.startswith("SCAN patient") for step in plan), plan
