@@ -203,6 +203,11 @@ def test_hl7_listen_ack_after_stored_end_to_end(home: dict[str, str]) -> None:
     """``hl7 listen --ack-after stored`` as a process: AA over the socket, the message
     applied by SIGTERM's stop; ``hl7 errors --state received`` lists what waits."""
     assert run("hl7", "listen", "--ack-after", "later", env=home).returncode == 2
+    in_memory = run(
+        "hl7", "listen", "--ack-after", "stored", env={**home, "DATABASE_URL": "sqlite://"}
+    )
+    assert in_memory.returncode == 2
+    assert "needs a database file or server" in in_memory.stderr
     engine = make_engine(home["DATABASE_URL"])
     try:
         with write_transaction(engine) as session:  # acknowledged, never applied

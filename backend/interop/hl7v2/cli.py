@@ -21,6 +21,7 @@ from backend.common.commands import (
     settings_or_exit,
 )
 from backend.db import make_engine, transaction, write_transaction
+from backend.interop.hl7v2.applier import writer_lock_path
 from backend.interop.hl7v2.listener import Listener
 from backend.interop.hl7v2.models import Hl7Message, MessageState
 from backend.interop.hl7v2.parse import split_messages
@@ -63,6 +64,12 @@ def listen(
         err.print("[red]--ack-after must be applied or stored[/red]")
         raise typer.Exit(2)
     settings = settings_or_exit()
+    if ack_after == "stored":
+        try:
+            writer_lock_path(settings.database_url)
+        except ValueError as exc:  # an in-memory database: no second process can share it
+            err.print(f"[red]--ack-after stored: {exc}[/red]")
+            raise typer.Exit(2) from None
     require_current_schema(settings)
     engine = make_engine(settings.database_url)
     listener = Listener(
