@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import Engine, select
@@ -144,6 +146,29 @@ async def _send_all(listener: Listener, messages: list[str]) -> list[str]:
         await client.close()
 
 
+@asynccontextmanager
+async def _stored_listener(engine: Engine) -> AsyncIterator[Listener]:
+    """A started listener acknowledging stored messages; its stop (everything applied)
+    when the block ends."""
+    listener = Listener(engine=engine, secret_key=SECRET, port=0, ack_after="stored")
+    await listener.start()
+    try:
+        yield listener
+    finally:
+        await listener.stop()
+
+
+def _send_to_stored(engine: Engine, messages: list[str]) -> list[str]:
+    """The ACKs of ``messages`` sent one after another to a stored-mode listener,
+    returned once it stopped, so every message is applied."""
+
+    async def scenario() -> list[str]:
+        async with _stored_listener(engine) as listener:
+            return await _send_all(listener, messages)
+
+    return in_thread(scenario)
+
+
 def _row(engine: Engine, control: str) -> Hl7Message:
     with engine.connect() as conn:
         row = conn.execute(select(Hl7Message).where(Hl7Message.control_id == control)).one()
@@ -162,15 +187,7 @@ def test_stored_mode_applies_in_arrival_order_and_stop_finishes(feed_engine: Eng
         _adt("A03", mrn, f"{tag}-4", family="FOURTH"),
     ]
 
-    async def scenario() -> list[str]:
-        listener = Listener(engine=feed_engine, secret_key=SECRET, port=0, ack_after="stored")
-        await listener.start()
-        try:
-            return await _send_all(listener, messages)
-        finally:
-            await listener.stop()
-
-    acks = in_thread(scenario)
+    acks = _send_to_stored(feed_engine, messages)
     assert [msa(a)[1:3] for a in acks] == [["AA", f"{tag}-{n}"] for n in range(1, 5)]
     with Session(feed_engine) as session:
         rows = session.scalars(
@@ -195,15 +212,7 @@ def test_a_merge_of_an_unknown_patient_is_acknowledged_then_queued(feed_engine: 
     header = parse(a40).header
     message = _replace_field(a40, "MSH", 10, f"M{tag}")
 
-    async def scenario() -> list[str]:
-        listener = Listener(engine=feed_engine, secret_key=SECRET, port=0, ack_after="stored")
-        await listener.start()
-        try:
-            return await _send_all(listener, [message])
-        finally:
-            await listener.stop()
-
-    (ack,) = in_thread(scenario)
+    (ack,) = _send_to_stored(feed_engine, [message])
     assert msa(ack)[1:3] == ["AA", f"M{tag}"]
     row = _row(feed_engine, f"M{tag}")
     assert (row.state, row.error_code, row.ack_code) == (
@@ -224,15 +233,7 @@ def test_every_fixture_ends_as_in_applied_mode(feed_engine: Engine) -> None:
         _replace_field(m, "MSH", 10, f"{tag}{i}") for i, (_, _, m) in enumerate(fixture_messages())
     ]
 
-    async def scenario() -> list[str]:
-        listener = Listener(engine=feed_engine, secret_key=SECRET, port=0, ack_after="stored")
-        await listener.start()
-        try:
-            return await _send_all(listener, messages)
-        finally:
-            await listener.stop()
-
-    acks = in_thread(scenario)
+    acks = _send_to_stored(feed_engine, messages)
     for i, (message, ack) in enumerate(zip(messages, acks, strict=True)):
         header = parse(message).header
         row = _row(feed_engine, f"{tag}{i}")
@@ -260,13 +261,9 @@ def test_messages_a_crash_left_stored_are_applied_first_on_start(feed_engine: En
     later = _adt("A03", mrn, f"{tag}-3")
 
     async def scenario() -> tuple[MessageState, MessageState, list[str]]:
-        listener = Listener(engine=feed_engine, secret_key=SECRET, port=0, ack_after="stored")
-        await listener.start()
-        try:
+        async with _stored_listener(feed_engine) as listener:
             states = (_row(feed_engine, f"{tag}-1").state, _row(feed_engine, f"{tag}-2").state)
             acks = await _send_all(listener, [later])
-        finally:
-            await listener.stop()
         return (*states, acks)
 
     first, second, acks = in_thread(scenario)
@@ -295,9 +292,7 @@ def test_stored_messages_are_applied_while_the_listener_runs(feed_engine: Engine
     tag = uuid.uuid4().hex[:8]
 
     async def scenario() -> None:
-        listener = Listener(engine=feed_engine, secret_key=SECRET, port=0, ack_after="stored")
-        await listener.start()
-        try:
+        async with _stored_listener(feed_engine) as listener:
             await _send_all(listener, [_adt("A04", f"R{tag}", f"{tag}-1", pv1=False)])
             await asyncio.to_thread(_processed, feed_engine, f"{tag}-1")
             assert listener._applier is not None
@@ -308,8 +303,6 @@ def test_stored_messages_are_applied_while_the_listener_runs(feed_engine: Engine
             await _send_all(listener, [_adt("A01", f"R{tag}", f"{tag}-2")])
             await asyncio.to_thread(_processed, feed_engine, f"{tag}-2")
             assert listener._applier._process is not process
-        finally:
-            await listener.stop()
 
     in_thread(scenario)
 
@@ -325,17 +318,13 @@ def test_a_sender_far_ahead_of_the_applier_is_held_back(
     waiting_seen: list[int] = []
 
     async def scenario() -> list[str]:
-        listener = Listener(engine=feed_engine, secret_key=SECRET, port=0, ack_after="stored")
-        await listener.start()
-        try:
-            acks = []
+        acks = []
+        async with _stored_listener(feed_engine) as listener:
             for message in messages:
                 acks += await _send_all(listener, [message])
                 assert listener._applier is not None
                 waiting_seen.append(listener._applier.waiting)
-            return acks
-        finally:
-            await listener.stop()
+        return acks
 
     acks = in_thread(scenario)
     assert [msa(a)[1] for a in acks] == ["AA"] * 6
