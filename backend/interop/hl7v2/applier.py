@@ -123,7 +123,7 @@ class Shared:
     nudges: Connection  # the reading end: any message wakes it, STOP ends it
     ready: ctypes.c_bool  # set once it applied what an earlier run left
     stored: ctypes.c_int64  # messages the listener stored to be applied (its one writer)
-    applied: ctypes.c_int64  # messages the applier applied (its one writer)
+    applied: ctypes.c_int64  # how many of those the applier is past (its one writer)
     lock_path: str | None  # its WriterLock, on SQLite
 
 
@@ -134,13 +134,19 @@ def _apply(
     writing: WriterLock | None,
     *,
     every: bool,
-    counted: bool = True,
 ) -> int | None:
     """Apply a batch, or with ``every`` batches until nothing is left; how many were
     applied, None if a batch failed (its messages stay stored for the next try).
-    ``counted``: messages this listener stored (not what an earlier run left)."""
+
+    A batch that comes back short took every stored message there was, so the applier
+    is past everything the listener had counted before it looked (the listener counts
+    a message once its commit is done): ``applied`` is set to that count, not just
+    added to. What the count cannot see (what an earlier run or a restarted applier
+    left, a retry's) then costs no drift: a stale count would make the applier look
+    for a batch every ``GATHER`` seconds for ever, and hold the sender back early."""
     total = 0
     while True:
+        counted = shared.stored.value
         try:
             count = apply_next(engine, secret_key=secret_key, limit=BATCH, writing=writing)
         except Exception as exc:
@@ -148,8 +154,7 @@ def _apply(
             logger.error("hl7 stored messages not applied: %s", type(exc).__name__)
             return None
         total += count
-        if counted:
-            shared.applied.value += count
+        shared.applied.value = shared.applied.value + count if count == BATCH else counted
         if not (every and count):
             return total
 
@@ -176,7 +181,7 @@ def _wait_for_batch(shared: Shared) -> bool:
         now = time.monotonic()
         if waiting >= BATCH:
             return False
-        if waiting > 0 or woken:  # a nudge says so too (a count can lag: a retry's)
+        if waiting > 0 or woken:  # a nudge says so too (a retry's message is not counted)
             since = since if since is not None else now
             timeout = since + GATHER - now
             if timeout <= 0:
@@ -205,7 +210,7 @@ def serve(url: str, secret_key: str, shared: Shared) -> None:
     gc.collect()
     gc.freeze()
     try:
-        left = _apply(engine, secret_key, shared, writing, every=True, counted=False)
+        left = _apply(engine, secret_key, shared, writing, every=True)
         if left:
             logger.info("hl7: applied %d messages stored by a previous run", left)
         shared.ready.value = True
@@ -252,8 +257,8 @@ class Applier:
 
     @property
     def waiting(self) -> int:
-        """Messages stored and not applied yet (as far as the counts know: the applier
-        also applies what an earlier run left)."""
+        """Messages stored and not applied yet, as far as the counts know (exact again
+        each time the applier finds nothing more waiting)."""
         return max(int(self._stored.value - self._applied.value), 0)
 
     def start(self) -> None:
@@ -281,11 +286,11 @@ class Applier:
             time.sleep(READY_POLL)
         return True
 
-    def nudge(self, stored: int = 0, message: bytes = b"") -> None:
+    def nudge(self, stored: int) -> None:
         """``stored`` messages were stored: apply them (starting a new process if it
         died)."""
         self._stored.value += stored
-        self._send(message)
+        self._send(b"")
 
     def _send(self, message: bytes) -> None:
         """Wake the process (starting a new one if it died).

@@ -288,7 +288,8 @@ def _processed(engine: Engine, control: str) -> None:
 
 def test_stored_messages_are_applied_while_the_listener_runs(feed_engine: Engine) -> None:
     """The applier process applies as messages arrive, not only at the stop; one that
-    died (killed, say) is started again by the next message stored, which it applies."""
+    died (killed, say) is started again by the next message stored, which it applies,
+    and the count of messages waiting comes back to zero."""
     tag = uuid.uuid4().hex[:8]
 
     async def scenario() -> None:
@@ -303,6 +304,12 @@ def test_stored_messages_are_applied_while_the_listener_runs(feed_engine: Engine
             await _send_all(listener, [_adt("A01", f"R{tag}", f"{tag}-2")])
             await asyncio.to_thread(_processed, feed_engine, f"{tag}-2")
             assert listener._applier._process is not process
+            # The new process applied it before its first batch, yet the counts agree
+            # again: nothing is left looking like it waits.
+            deadline = time.monotonic() + 30
+            while listener._applier.waiting:
+                assert time.monotonic() < deadline, "the count says a message still waits"
+                await asyncio.sleep(0.05)
 
     in_thread(scenario)
 
