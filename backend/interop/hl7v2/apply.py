@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,7 @@ from backend.interop.hl7v2.handlers.common import (
     Identifier,
     MessageContext,
     NewPatient,
+    PatientKey,
     check_pid,
     forget_children,
     known_keys,
@@ -59,6 +60,7 @@ from backend.interop.hl7v2.store import (
     finish,
     header_refusal,
     matching_together,
+    next_received,
     received,
     together_or_one_at_a_time,
 )
@@ -126,21 +128,24 @@ class Ahead:
 def read_ahead(session: Session, *, secret_key: str, limit: int) -> dict[uuid.UUID, Ahead]:
     """The next ``limit`` stored messages, prepared (read without a lock: the batch reads
     them again locked, and prepares any it finds here no more)."""
-    stored = session.execute(
-        select(Hl7Message.id, Hl7Message.raw)
-        .where(Hl7Message.state == MessageState.RECEIVED)
-        .order_by(Hl7Message.received_at, Hl7Message.id)
-        .limit(limit)
-    ).all()
+    stored = session.execute(next_received(Hl7Message.id, Hl7Message.raw, limit=limit)).all()
     ahead = {message_id: _ahead(raw) for message_id, raw in stored}
     mentions = Counter(patient_key(mrn) for a in ahead.values() for mrn in a.named)
     held = known_keys(session, set(mentions))
     for message_id, one in ahead.items():
-        if _registers(one.parsed) and len(one.named) == 1:
-            key = patient_key(one.named[0])
-            if mentions[key] == 1 and key not in held:
-                ahead[message_id] = _with_new_patient(session, one, secret_key)
+        key = _registration_key(one, mentions)
+        if key is not None and key not in held:
+            ahead[message_id] = _with_new_patient(session, one, secret_key)
     return ahead
+
+
+def _registration_key(one: Ahead, mentions: Counter[PatientKey]) -> PatientKey | None:
+    """The patient an A04 / A08 registers, if no other message of the batch names it:
+    one the bulk path may create, when it is not held."""
+    if len(one.named) != 1 or not _registers(one.parsed):
+        return None
+    key = patient_key(one.named[0])
+    return key if mentions[key] == 1 else None
 
 
 def _ahead(raw: str) -> Ahead:
@@ -215,11 +220,8 @@ def apply_batch(
             fresh = []
             for row in rows:
                 one = ahead[row.id]
-                if len(one.named) != 1 or not _registers(one.parsed):
-                    continue
-                key = patient_key(one.named[0])
-                if mentions[key] == 1 and known.get(key, False) is None:
-                    # New, and no other message names it.
+                key = _registration_key(one, mentions)
+                if key is not None and known.get(key, False) is None:  # not held
                     if one.new is None:
                         one = _with_new_patient(session, one, secret_key)
                     if one.new is not None:

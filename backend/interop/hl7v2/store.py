@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import Table, TextClause, bindparam, select, text
+from sqlalchemy import Select, Table, TextClause, bindparam, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -258,18 +258,21 @@ def apply_stored(
     return _receipt(row)
 
 
+def next_received(*what: Any, limit: int) -> Select[Any]:
+    """``what`` of the next ``limit`` messages stored but not applied yet, in arrival
+    order (the order they are applied in)."""
+    return (
+        select(*what)
+        .where(Hl7Message.state == MessageState.RECEIVED)
+        .order_by(Hl7Message.received_at, Hl7Message.id)
+        .limit(limit)
+    )
+
+
 def received(session: Session, *, limit: int) -> list[Hl7Message]:
     """Messages stored but not applied yet, in arrival order, locked for this
     transaction (a retry of one of them waits, then finds it processed)."""
-    return list(
-        session.scalars(
-            select(Hl7Message)
-            .where(Hl7Message.state == MessageState.RECEIVED)
-            .order_by(Hl7Message.received_at, Hl7Message.id)
-            .limit(limit)
-            .with_for_update()
-        )
-    )
+    return list(session.scalars(next_received(Hl7Message, limit=limit).with_for_update()))
 
 
 Refusal = tuple[str, MessageState, str, Hl7ContentError]
