@@ -33,14 +33,13 @@ from sqlalchemy import (
     insert,
     null,
     select,
-    tuple_,
     union_all,
     update,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from backend.bulk import bulk_insert
-from backend.db import Base
+from backend.db import Base, narrows_row_values, row_in, row_in_params
 
 CHUNK = 500  # ids per IN list, well under both databases' parameter limits
 
@@ -137,13 +136,12 @@ def sync_keys(
         for pid in ids
         for kind, value in keys[pid] - stored[pid]
     ]
-    narrowed = session.get_bind().dialect.name == "sqlite"
+    narrow_by = _PATIENT if narrows_row_values(session) else ()
     for start in range(0, len(removed), CHUNK):
         part = removed[start : start + CHUNK]
-        which: dict[str, Any] = {"keys": part}
-        if narrowed:
-            which["ids"] = sorted({pid for pid, _, _ in part})
-        session.execute(_delete_keys_query(narrowed), which)
+        session.execute(
+            _delete_keys_query(narrow_by), row_in_params("keys", part, narrow_by=narrow_by)
+        )
     # COPY on PostgreSQL: psycopg sends an executemany row by row, and the scan adds
     # some eight keys for each of its patients.
     if added:
@@ -185,21 +183,16 @@ def _stored_query(by_range: bool) -> Any:
     )
 
 
+_PATIENT = (0,)  # a removed key's patient, searched by the primary key
+
+
 @functools.cache
-def _delete_keys_query(narrowed: bool) -> Any:
-    """Delete the ``keys`` rows ((patient, kind, value) triples). ``narrowed`` (SQLite)
-    names their patients too (``ids``): SQLite answers the row-value IN alone by
-    scanning every key of every patient (10 ms at 10,000 patients, growing with them),
-    and the patients' ids by the primary key; the row-value IN still says which rows.
-    PostgreSQL plans the row-value IN as index look-ups. Built once, as _stored_query."""
-    where = [
-        tuple_(PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value).in_(
-            bindparam("keys", expanding=True)
-        )
-    ]
-    if narrowed:
-        where.append(PatientMatchKey.patient_id.in_(bindparam("ids", expanding=True)))
-    return delete(PatientMatchKey).where(*where)
+def _delete_keys_query(narrow_by: tuple[int, ...]) -> Any:
+    """Delete the ``keys`` rows ((patient, kind, value) triples); on SQLite narrowed by
+    their patients (:func:`~backend.db.row_in`: a scan of every key of every patient
+    cost 10 ms at 10,000 patients). Built once, as _stored_query."""
+    columns = (PatientMatchKey.patient_id, PatientMatchKey.kind, PatientMatchKey.value)
+    return delete(PatientMatchKey).where(row_in(columns, "keys", narrow_by=narrow_by))
 
 
 # Built once, as _stored_query.

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from backend.access.policy import CompiledPolicy, policy_store
-from backend.db import Base
+from backend.db import Base, narrows_row_values, row_in, row_in_params
 from backend.identity.merge import apply_automatic_links
 from backend.identity.models import IdentityLink, LinkKind, LinkMethod, LinkStatus
 from backend.mpi import score as scoring
@@ -78,20 +78,13 @@ def key_holders(*columns: Any, narrowed: bool = False) -> Any:
     """The ``patient_match_key`` rows of the keys in the expanding parameter ``wanted``
     (``(kind, value)`` pairs), with ``columns`` and ``holders``: how many patients hold
     that key, so a key held by more than MAX_BLOCK of them can be left out.
-
-    ``narrowed`` (SQLite, see :func:`key_parameters`): the keys' kinds and values also
-    come as two plain IN lists, ``kinds`` and ``values``. SQLite answers the row-value
-    IN alone by scanning every key of every patient (16 ms a look-up at 10,000
-    patients, growing with them); the plain lists it answers by index look-ups, and
-    the row-value IN still decides which pairs are wanted."""
-    where = [
-        tuple_(PatientMatchKey.kind, PatientMatchKey.value).in_(bindparam("wanted", expanding=True))
-    ]
-    if narrowed:
-        where += [
-            PatientMatchKey.kind.in_(bindparam("kinds", expanding=True)),
-            PatientMatchKey.value.in_(bindparam("values", expanding=True)),
-        ]
+    ``narrowed`` (SQLite): the kinds and values also come as plain lists
+    (:func:`~backend.db.row_in`; a look-up cost 16 ms at 10,000 patients without)."""
+    wanted = row_in(
+        (PatientMatchKey.kind, PatientMatchKey.value),
+        "wanted",
+        narrow_by=_KEY_COLUMNS if narrowed else (),
+    )
     return (
         select(
             PatientMatchKey.patient_id,
@@ -100,26 +93,26 @@ def key_holders(*columns: Any, narrowed: bool = False) -> Any:
             .over(partition_by=(PatientMatchKey.kind, PatientMatchKey.value))
             .label("holders"),
         )
-        .where(*where)
+        .where(wanted)
         .subquery()
     )
 
 
+_KEY_COLUMNS = (0, 1)  # a key's kind and value, each searched in the key index
+
+
 def key_parameters(session: Session, wanted: list[Key]) -> tuple[bool, dict[str, Any]]:
-    """Whether to look ``wanted`` up ``narrowed`` (on SQLite; PostgreSQL plans the
-    row-value IN as index look-ups, and the plain lists as a scan of whole kinds), and
-    the parameters of :func:`key_holders` for it."""
-    if session.get_bind().dialect.name != "sqlite":
-        return False, {"wanted": wanted}
-    kinds = sorted({kind for kind, _ in wanted})
-    return True, {"wanted": wanted, "kinds": kinds, "values": [v for _, v in wanted]}
+    """Whether to look ``wanted`` up ``narrowed`` (:func:`key_holders`), and the
+    parameters of :func:`key_holders` for it."""
+    narrowed = narrows_row_values(session)
+    return narrowed, row_in_params("wanted", wanted, narrow_by=_KEY_COLUMNS if narrowed else ())
 
 
 @functools.cache
 def _candidate_query(columns: tuple[Any, ...], narrowed: bool) -> Any:
     """The candidate query, built once per column list: its parameters are the
     patient (``me``), its keys (``wanted``, an expanding IN of (kind, value) pairs,
-    ``narrowed`` with ``kinds`` and ``values`` too: :func:`key_holders`) and
+    ``narrowed`` with plain lists too: :func:`key_holders`) and
     ``limit``. Building the construct cost as much as running it."""
     # A key held by more than MAX_BLOCK patients (a common surname's sound and a birth
     # year, at a million patients) is skipped, as the scan skips it: its holders are
